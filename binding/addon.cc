@@ -1,0 +1,24 @@
+// Module entry: each binding area adds its exports.
+#include <napi.h>
+
+#include "binding/tensor_handle.h"
+
+namespace binding {
+void InitOps(Napi::Env env, Napi::Object exports);
+void InitHostData(Napi::Env env, Napi::Object exports);
+void InitRuntime(Napi::Env env, Napi::Object exports);
+void InitOptim(Napi::Env env, Napi::Object exports);
+void InitIo(Napi::Env env, Napi::Object exports);
+}  // namespace binding
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  binding::TensorHandle::Init(env, exports);
+  binding::InitOps(env, exports);
+  binding::InitHostData(env, exports);
+  binding::InitRuntime(env, exports);
+  binding::InitOptim(env, exports);
+  binding::InitIo(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(atman_native, Init)

@@ -1,0 +1,20 @@
+#include "native/core/registry.h"
+
+namespace atman {
+
+const OpTable& opTable() {
+  static const OpTable table = [] {
+    OpTable t;
+    registerCreationOps(t);
+    registerMathOps(t);
+    registerReductionOps(t);
+    registerShapeOps(t);
+    registerAutogradOps(t);
+    registerNnOps(t);
+    registerTensorInfoOps(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace atman

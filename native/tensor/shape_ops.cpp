@@ -1,0 +1,141 @@
+// Views, shape changes, indexing, joining and conversion.
+#include "native/core/dtype.h"
+#include "native/core/registry.h"
+
+namespace atman {
+
+namespace {
+
+Value squeeze(const Args& a) {
+  at::Tensor t = a.tensor(0);
+  return a.has(1) ? at::squeeze(t, a.integer(1)) : at::squeeze(t);
+}
+
+Value flatten(const Args& a) { return at::flatten(a.tensor(0), a.integerOr(1, 0), a.integerOr(2, -1)); }
+
+Value narrow(const Args& a) {
+  at::Tensor t = a.tensor(0);
+  int64_t length = a.integer(3);
+  if (length < 0) throw RangeError("out of range: narrow() length must be >= 0, got " + std::to_string(length));
+  return at::narrow(t, a.integer(1), a.integer(2), length);
+}
+
+void requireIndex(const at::Tensor& index, const char* op) {
+  if (index.scalar_type() != at::kLong && index.scalar_type() != at::kInt)
+    throw TypeError(std::string("dtype mismatch: ") + op + "() needs an int64 or int32 index tensor, got " + dtypeName(index.scalar_type()));
+}
+
+Value indexSelect(const Args& a) {
+  at::Tensor index = a.tensor(2);
+  requireIndex(index, "indexSelect");
+  return at::index_select(a.tensor(0), a.integer(1), index);
+}
+
+Value gather(const Args& a) {
+  at::Tensor index = a.tensor(2);
+  if (index.scalar_type() != at::kLong) throw TypeError("dtype mismatch: gather() needs an int64 index tensor, got " + dtypeName(index.scalar_type()));
+  return at::gather(a.tensor(0), a.integer(1), index);
+}
+
+// scatter(t, dim, index, src tensor | value): out-of-place.
+Value scatter(const Args& a) {
+  at::Tensor t = a.tensor(0), index = a.tensor(2);
+  if (index.scalar_type() != at::kLong) throw TypeError("dtype mismatch: scatter() needs an int64 index tensor, got " + dtypeName(index.scalar_type()));
+  if (std::holds_alternative<at::Tensor>(a.at(3))) return at::scatter(t, a.integer(1), index, a.tensor(3));
+  return at::scatter(t, a.integer(1), index, a.scalar(3));
+}
+
+Value maskedFill(const Args& a) {
+  at::Tensor t = a.tensor(0), mask = a.tensor(1);
+  if (mask.scalar_type() != at::kBool) throw TypeError("dtype mismatch: maskedFill() needs a bool mask, got " + dtypeName(mask.scalar_type()));
+  if (std::holds_alternative<at::Tensor>(a.at(2))) return at::masked_fill(t, mask, a.tensor(2));
+  return at::masked_fill(t, mask, a.scalar(2));
+}
+
+// topk(t, k, dim = -1, largest = true, sorted = true) -> [values, indices]
+Value topk(const Args& a) {
+  auto r = at::topk(a.tensor(0), a.integer(1), a.integerOr(2, -1), a.flagOr(3, true), a.flagOr(4, true));
+  return TensorList{std::get<0>(r), std::get<1>(r)};
+}
+
+// sort(t, dim = -1, descending = false) -> [values, indices]
+Value sort(const Args& a) {
+  auto r = at::sort(a.tensor(0), a.integerOr(1, -1), a.flagOr(2, false));
+  return TensorList{std::get<0>(r), std::get<1>(r)};
+}
+
+Value multinomial(const Args& a) {
+  int64_t n = a.integer(1);
+  if (n <= 0) throw RangeError("out of range: multinomial() numSamples must be > 0");
+  return at::multinomial(a.tensor(0), n, a.flagOr(2, false));
+}
+
+// split(t, size | sizes, dim = 0)
+Value split(const Args& a) {
+  at::Tensor t = a.tensor(0);
+  int64_t dim = a.integerOr(2, 0);
+  if (std::holds_alternative<int64_t>(a.at(1))) {
+    int64_t size = a.integer(1);
+    if (size <= 0) throw RangeError("out of range: split() size must be > 0");
+    return at::split(t, size, dim);
+  }
+  return at::split_with_sizes(t, a.ints(1), dim);
+}
+
+Value chunk(const Args& a) {
+  int64_t n = a.integer(1);
+  if (n <= 0) throw RangeError("out of range: chunk() count must be > 0");
+  return at::chunk(a.tensor(0), n, a.integerOr(2, 0));
+}
+
+Value cat(const Args& a) {
+  TensorList list = a.tensors(0);
+  if (list.empty()) throw TypeError("wrong argument type: cat() needs at least one tensor");
+  return at::cat(list, a.integerOr(1, 0));
+}
+
+Value stack(const Args& a) {
+  TensorList list = a.tensors(0);
+  if (list.empty()) throw TypeError("wrong argument type: stack() needs at least one tensor");
+  return at::stack(list, a.integerOr(1, 0));
+}
+
+// to(t, dtype?, device?)
+Value to(const Args& a) {
+  at::Tensor t = a.tensor(0);
+  at::ScalarType dtype = a.has(1) ? parseDtype(a.string(1)) : t.scalar_type();
+  at::Device device = a.has(2) ? parseDevice(a.string(2)) : t.device();
+  return t.to(device, dtype);
+}
+
+}  // namespace
+
+void registerShapeOps(OpTable& t) {
+  t.add("matmul", [](const Args& a) -> Value { return at::matmul(a.tensor(0), a.tensor(1)); });
+  t.add("reshape", [](const Args& a) -> Value { return at::reshape(a.tensor(0), a.ints(1)); });
+  t.add("view", [](const Args& a) -> Value { return a.tensor(0).view(a.ints(1)); });
+  t.add("transpose", [](const Args& a) -> Value { return at::transpose(a.tensor(0), a.integer(1), a.integer(2)); });
+  t.add("permute", [](const Args& a) -> Value { return at::permute(a.tensor(0), a.ints(1)); });
+  t.add("unsqueeze", [](const Args& a) -> Value { return at::unsqueeze(a.tensor(0), a.integer(1)); });
+  t.add("squeeze", squeeze);
+  t.add("expand", [](const Args& a) -> Value { return a.tensor(0).expand(a.ints(1)); });
+  t.add("contiguous", [](const Args& a) -> Value { return a.tensor(0).contiguous(); });
+  t.add("flatten", flatten);
+  t.add("narrow", narrow);
+  t.add("indexSelect", indexSelect);
+  t.add("gather", gather);
+  t.add("scatter", scatter);
+  t.add("maskedFill", maskedFill);
+  t.add("topk", topk);
+  t.add("sort", sort);
+  t.add("multinomial", multinomial);
+  t.add("clone", [](const Args& a) -> Value { return a.tensor(0).clone(); });
+  t.add("detach", [](const Args& a) -> Value { return a.tensor(0).detach(); });
+  t.add("split", split);
+  t.add("chunk", chunk);
+  t.add("cat", cat);
+  t.add("stack", stack);
+  t.add("to", to);
+}
+
+}  // namespace atman

@@ -1,0 +1,19 @@
+// The public API of atman-native.
+export { Tensor } from './tensor/tensor';
+export type { Scalar, TensorOrScalar, NestedArray } from './tensor/tensor';
+export type { Dtype, Device, TensorOptions } from './tensor/dtype';
+export { DTYPES } from './tensor/dtype';
+export { tensor, zeros, ones, empty, full, arange, rand, randn, randint, manualSeed } from './tensor/creation';
+export type { TensorDataOptions } from './tensor/creation';
+export { cat, stack, split, chunk, where, noGrad, isGradEnabled, grad } from './tensor/functions';
+export type { GradOptions } from './tensor/functions';
+export { tidy, keep } from './tensor/scope';
+export { memory, cuda } from './tensor/runtime';
+export type { MemoryInfo } from './tensor/runtime';
+export { save, load } from './tensor/io';
+export type { TensorRecord, LoadOptions } from './tensor/io';
+export { crossEntropy, linear, embedding } from './nn/functional';
+export type { CrossEntropyOptions } from './nn/functional';
+export { clipGradNorm } from './nn/optim';
+export * as optim from './nn/optim';
+export { buildInfo } from './runtime-info';

@@ -1,0 +1,111 @@
+// Loads the native addon and gives it types. The only module that touches the raw addon.
+import * as path from 'path';
+
+/** Opaque owner of one native tensor. */
+export interface NativeTensor {
+  readonly __nativeTensor: unique symbol;
+}
+
+export type NativeArg = NativeTensor | number | bigint | boolean | string | null | undefined | NativeArg[];
+export type NativeResult = NativeTensor | number | bigint | boolean | string | null | undefined | NativeResult[];
+
+export interface BuildInfo {
+  torchVersion: string;
+  torchSource: string;
+  torchLibDir: string;
+  variant: 'cpu' | 'cuda';
+  cxx11Abi: boolean;
+  threads: number;
+}
+
+export interface CudaDeviceInfo {
+  index: number;
+  name: string;
+  totalBytes: number;
+  capability: string;
+}
+
+export interface CudaMemoryInfo {
+  allocatedBytes: number;
+  reservedBytes: number;
+  peakAllocatedBytes: number;
+}
+
+export interface NativeAdamWState {
+  step: number;
+  expAvg: (NativeTensor | null)[];
+  expAvgSq: (NativeTensor | null)[];
+}
+
+export interface NativeAdamW {
+  step(): void;
+  zeroGrad(): void;
+  setLr(lr: number): void;
+  options(): { lr: number; betas: [number, number]; eps: number; weightDecay: number };
+  state(): NativeAdamWState;
+  loadState(state: NativeAdamWState): void;
+}
+
+export interface NativeSafetensors {
+  tensors: Record<string, NativeTensor>;
+  metadata: Record<string, string>;
+}
+
+export interface NativeAddon {
+  opNames(): string[];
+  call(op: number, ...args: NativeArg[]): NativeResult;
+  fromTypedArray(
+    data: ArrayBufferView,
+    shape: number[],
+    dtype: string | undefined,
+    device: string | undefined,
+    requiresGrad: boolean,
+    sourceIsBool: boolean,
+  ): NativeTensor;
+  dataSync(t: NativeTensor): ArrayBufferView;
+  data(t: NativeTensor): Promise<ArrayBufferView>;
+  dispose(t: NativeTensor): void;
+  isDisposed(t: NativeTensor): boolean;
+  memory(): { tensors: number; cpuBytes: number; cudaBytes: number };
+  buildInfo(): BuildInfo;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaDevices(): CudaDeviceInfo[];
+  cudaSynchronize(device?: number): void;
+  cudaMemory(device?: number): CudaMemoryInfo;
+  cudaResetPeak(device?: number): void;
+  cudaEmptyCache(): void;
+  AdamW: new (params: NativeTensor[], opts: object) => NativeAdamW;
+  clipGradNorm(params: NativeTensor[], maxNorm: number): number;
+  saveSafetensors(file: string, names: string[], tensors: NativeTensor[], metadata: Record<string, string>): void;
+  loadSafetensors(file: string, device: string | undefined): NativeSafetensors;
+}
+
+export const packageRoot = path.resolve(__dirname, '..');
+
+function loadAddon(): NativeAddon {
+  // node-gyp-build looks in prebuilds/<platform>-<arch>/ and then build/Release/.
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const load = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    return load(packageRoot) as NativeAddon;
+  } catch (e) {
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `atman-native: the native addon could not be loaded.\n  cause: ${reason}\n` +
+        '  fix: build it with `npm rebuild atman-native` (needs cmake, a C++17 compiler and libtorch: ' +
+        '`apt-get install libtorch-dev`, or `pip install torch`, or LIBTORCH=/path/to/libtorch)',
+    );
+  }
+}
+
+export const native: NativeAddon = loadAddon();
+
+const opIndex: Map<string, number> = new Map(native.opNames().map((name, i) => [name, i]));
+
+/** The index of a native op, resolved once at load time. */
+export function op(name: string): number {
+  const i = opIndex.get(name);
+  if (i === undefined) throw new Error(`atman-native: the native addon has no op '${name}' (addon and JS out of sync: rebuild)`);
+  return i;
+}

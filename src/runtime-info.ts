@@ -1,0 +1,6 @@
+// What the loaded addon was built against.
+import { native, BuildInfo } from './native';
+
+export function buildInfo(): BuildInfo {
+  return native.buildInfo();
+}
