@@ -27,24 +27,35 @@ ErrorReport classifyTorchMessage(const std::string& raw, ErrorKind hinted) {
   if (contains(m, "out of memory") || contains(m, "can't allocate memory") || contains(m, "Tried to allocate"))
     return {ErrorKind::Range, "out of memory: " + m};
   if (contains(m, "Dimension out of range") || contains(m, "out of bounds") || contains(m, "out of range") ||
-      (contains(m, "index") && contains(m, "is out of")))
+      (contains(m, "index") && contains(m, "is out of")) || contains(m, "exceeds dimension size"))
     return {ErrorKind::Range, "index or dimension out of range: " + m};
+  // Values that no dtype can hold or that a sampler cannot use (checked before "type" and "dimension" below).
+  if (contains(m, "cannot be converted to type") || contains(m, "invalid multinomial distribution") ||
+      contains(m, "probability tensor") || contains(m, "inconsistent with step sign") ||
+      contains(m, "negative integer powers"))
+    return {ErrorKind::Range, "invalid values: " + m};
+  if (contains(m, "overflowed") || contains(m, "duplicate dims") || contains(m, "cannot come after") ||
+      contains(m, "can be any value and is ambiguous"))
+    return {ErrorKind::Range, "invalid shape: " + m};
   if (contains(m, "Expected all tensors to be on the same device") || contains(m, "device type") ||
       contains(m, "on device") || contains(m, "same device"))
     return {ErrorKind::Type, "device mismatch: " + m};
   if (contains(m, "must match the size") || contains(m, "shape") || contains(m, "size mismatch") ||
       contains(m, "cannot be multiplied") || contains(m, "Sizes of tensors must match") || contains(m, "invalid for input of size") ||
-      contains(m, "expand") || contains(m, "dimension") || contains(m, "number of dims"))
+      contains(m, "expand") || contains(m, "dimension") || contains(m, "number of dims") ||
+      contains(m, "equal size") || contains(m, "need to be at least") || contains(m, "Expected reduction dim") ||
+      contains(m, "must be 1 or 2 dim"))
     return {ErrorKind::Type, "shape mismatch: " + m};
   if (contains(m, "dtype") || contains(m, "scalar type") || contains(m, "ScalarType") || contains(m, "not implemented for") ||
       contains(m, "result type") || contains(m, "Expected object of scalar type") || contains(m, "only supported for") ||
-      contains(m, "must be floating") || contains(m, "only Tensors of floating point"))
+      contains(m, "must be floating") || contains(m, "only Tensors of floating point") || contains(m, "bool tensor") ||
+      contains(m, "floating-point dtypes"))
     return {ErrorKind::Type, "dtype mismatch: " + m};
   if (contains(m, "does not require grad") || contains(m, "grad can be implicitly created") ||
       contains(m, "backward through the graph a second time") || contains(m, "modified by an inplace operation") ||
       contains(m, "leaf Variable that requires grad"))
     return {ErrorKind::Generic, "autograd: " + m};
-  if (contains(m, "probability tensor") || contains(m, "nan") || contains(m, "NaN"))
+  if (contains(m, "nan") || contains(m, "NaN"))
     return {ErrorKind::Range, "invalid values: " + m};
   return {hinted, "libtorch error: " + m};
 }
@@ -65,7 +76,8 @@ ErrorReport describeException(const std::exception& e) {
   if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return classifyTorchMessage(ce->what_without_backtrace(), ErrorKind::Generic);
   if (dynamic_cast<const std::bad_alloc*>(&e)) return {ErrorKind::Range, "out of memory: host allocation failed"};
   if (dynamic_cast<const std::out_of_range*>(&e)) return {ErrorKind::Range, std::string("out of range: ") + e.what()};
-  return {ErrorKind::Generic, e.what()};
+  // libtorch's header-only code (shape inference, scalar conversion) throws plain std::runtime_error.
+  return classifyTorchMessage(e.what(), ErrorKind::Generic);
 }
 
 ErrorReport describeCurrentException() {

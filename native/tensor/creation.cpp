@@ -32,6 +32,26 @@ at::Tensor tensorFromHost(const void* data, at::ScalarType source, int64_t numel
                     std::to_string(expected));
   // from_blob does not own the memory: copy before the JS buffer can go away.
   at::Tensor host = at::from_blob(const_cast<void*>(data), shape, at::TensorOptions().dtype(source));
+  at::ScalarType target = options.dtype().toScalarType();
+  if (at::isFloatingType(source) && at::isIntegralType(target, /*includeBool=*/false) && numel > 0) {
+    // A float-to-integer cast of NaN, Infinity or an out-of-range value is undefined: refuse it.
+    double lo = 0, hi = 0;
+    switch (target) {
+      case at::kLong: lo = -9223372036854775808.0, hi = 9223372036854775807.0; break;
+      case at::kInt: lo = -2147483648.0, hi = 2147483647.0; break;
+      case at::kShort: lo = -32768.0, hi = 32767.0; break;
+      case at::kChar: lo = -128.0, hi = 127.0; break;
+      default: lo = 0.0, hi = 255.0; break;
+    }
+    at::Tensor d = host.to(at::kDouble);
+    if (!at::isfinite(d).all().item<bool>())
+      throw RangeError("invalid values: NaN or Infinity cannot be stored in a " + dtypeName(target) + " tensor");
+    double mn = d.min().item<double>(), mx = d.max().item<double>();
+    // int64's top is not a double: 2^63 rounds up, so compare strictly there.
+    if (mn < lo || mx > hi || (target == at::kLong && mx >= 9223372036854775808.0))
+      throw RangeError("invalid values: " + std::to_string(mn < lo ? mn : mx) + " does not fit in a " + dtypeName(target) +
+                       " tensor");
+  }
   at::Tensor out = host.to(options, /*non_blocking=*/false, /*copy=*/true);
   if (requiresGrad) out.set_requires_grad(true);
   return out;
@@ -67,6 +87,9 @@ Value arange(const Args& a) {
                   std::holds_alternative<int64_t>(a.at(2));
   auto opts = creationOptions(a, 3, integral ? at::kLong : at::kFloat);
   double span = (a.number(1) - a.number(0)) / a.number(2);
+  if (span < 0)
+    throw RangeError("invalid values: arange() step " + std::to_string(a.number(2)) + " goes away from end " +
+                     std::to_string(a.number(1)) + " (start " + std::to_string(a.number(0)) + ")");
   if (span > 1e12) throw RangeError("out of range: arange() would create more than 1e12 elements");
   return finishCreation(at::arange(a.scalar(0), a.scalar(1), a.scalar(2), opts), a, 5);
 }

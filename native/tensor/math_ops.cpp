@@ -25,6 +25,16 @@ Value where(const Args& a) {
   return at::where(cond, a.tensorOrScalar(1), a.tensorOrScalar(2));
 }
 
+// pow(t, exponent): an integer tensor to a negative integer number is refused, as torch does (it would give 0).
+Value pow(const Args& a) {
+  at::Tensor base = lhs(a);
+  if (at::isIntegralType(base.scalar_type(), /*includeBool=*/true)) {
+    if (auto* n = std::get_if<int64_t>(&a.at(1)); n && *n < 0)
+      throw RangeError("invalid values: pow() of an integer tensor to a negative integer power is not allowed; convert it with float() first");
+  }
+  return at::pow(base, rhs(a));
+}
+
 Value gelu(const Args& a) {
   bool tanhApprox = a.has(1) && a.string(1) == "tanh";
   return at::gelu(a.tensor(0), tanhApprox ? "tanh" : "none");
@@ -37,7 +47,7 @@ void registerMathOps(OpTable& t) {
   t.add("sub", [](const Args& a) -> Value { return at::sub(lhs(a), rhs(a)); });
   t.add("mul", [](const Args& a) -> Value { return at::mul(lhs(a), rhs(a)); });
   t.add("div", [](const Args& a) -> Value { return at::div(lhs(a), rhs(a)); });
-  t.add("pow", [](const Args& a) -> Value { return at::pow(lhs(a), rhs(a)); });
+  t.add("pow", pow);
   t.add("maximum", [](const Args& a) -> Value { return at::maximum(lhs(a), rhs(a)); });
   t.add("minimum", [](const Args& a) -> Value { return at::minimum(lhs(a), rhs(a)); });
   t.add("eq", [](const Args& a) -> Value { return at::eq(lhs(a), rhs(a)); });

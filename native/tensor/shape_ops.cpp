@@ -15,9 +15,18 @@ Value flatten(const Args& a) { return at::flatten(a.tensor(0), a.integerOr(1, 0)
 
 Value narrow(const Args& a) {
   at::Tensor t = a.tensor(0);
-  int64_t length = a.integer(3);
-  if (length < 0) throw RangeError("out of range: narrow() length must be >= 0, got " + std::to_string(length));
-  return at::narrow(t, a.integer(1), a.integer(2), length);
+  int64_t dim = a.integer(1), start = a.integer(2), length = a.integer(3);
+  if (length < 0) throw RangeError("index or dimension out of range: narrow() length must be >= 0, got " + std::to_string(length));
+  if (t.dim() == 0) throw RangeError("index or dimension out of range: narrow() needs a tensor with at least one dim");
+  if (dim < -t.dim() || dim >= t.dim())
+    throw RangeError("index or dimension out of range: narrow() dim " + std::to_string(dim) + " of a tensor with " +
+                     std::to_string(t.dim()) + " dims");
+  int64_t size = t.size(dim);
+  int64_t first = start < 0 ? start + size : start;
+  if (first < 0 || first + length > size)
+    throw RangeError("index or dimension out of range: narrow() start " + std::to_string(start) + " and length " +
+                     std::to_string(length) + " exceed dim " + std::to_string(dim) + " of size " + std::to_string(size));
+  return at::narrow(t, dim, first, length);
 }
 
 void requireIndex(const at::Tensor& index, const char* op) {
@@ -64,10 +73,27 @@ Value sort(const Args& a) {
   return TensorList{std::get<0>(r), std::get<1>(r)};
 }
 
+// multinomial(weights [C] or [B, C], numSamples, replacement = false)
 Value multinomial(const Args& a) {
+  at::Tensor w = a.tensor(0);
   int64_t n = a.integer(1);
+  bool replacement = a.flagOr(2, false);
   if (n <= 0) throw RangeError("out of range: multinomial() numSamples must be > 0");
-  return at::multinomial(a.tensor(0), n, a.flagOr(2, false));
+  if (w.dim() != 1 && w.dim() != 2)
+    throw TypeError("shape mismatch: multinomial() needs weights of shape [C] or [B, C], got " + std::to_string(w.dim()) + " dims");
+  if (!at::isFloatingType(w.scalar_type()))
+    throw TypeError("dtype mismatch: multinomial() needs floating-point weights, got " + dtypeName(w.scalar_type()));
+  if (!replacement && w.numel() > 0) {
+    if (n > w.size(-1))
+      throw RangeError("out of range: multinomial() without replacement cannot draw " + std::to_string(n) +
+                       " samples from " + std::to_string(w.size(-1)) + " categories");
+    // libtorch would return zero-weight categories once the non-zero ones run out.
+    int64_t fewest = at::count_nonzero(w.detach(), at::IntArrayRef{-1}).min().template item<int64_t>();
+    if (fewest < n)
+      throw RangeError("invalid values: multinomial() without replacement needs at least " + std::to_string(n) +
+                       " non-zero weights in each row, a row has " + std::to_string(fewest));
+  }
+  return at::multinomial(w, n, replacement);
 }
 
 // split(t, size | sizes, dim = 0)

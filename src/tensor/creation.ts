@@ -57,15 +57,34 @@ function flatten(data: NestedArray<Element>): { values: Element[]; shape: number
   return { values, shape };
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+// Ranges of integer dtypes for JS numbers (int64's top, 2^63 - 1, is no double: 2^63 itself is out).
+const INT_RANGE: Partial<Record<Dtype, [number, number]>> = {
+  int64: [-(2 ** 63), 2 ** 63 - 1024],
+  int32: [-(2 ** 31), 2 ** 31 - 1],
+  uint8: [0, 255],
+};
+
 function toTypedData(values: Element[], dtype: Dtype | undefined): { data: TypedData; isBool: boolean; dtype: Dtype } {
   const kind = values.length > 0 ? typeof values[0] : 'number';
   if (!values.every((v) => typeof v === kind)) throw new TypeError('wrong argument type: tensor() data mixes numbers, booleans and bigints');
   if (kind === 'boolean') return { data: Uint8Array.from(values as boolean[], (b) => (b ? 1 : 0)), isBool: true, dtype: dtype ?? 'bool' };
-  if (kind === 'bigint') return { data: BigInt64Array.from(values as bigint[]), isBool: false, dtype: dtype ?? 'int64' };
+  if (kind === 'bigint') {
+    // BigInt64Array.from would wrap out-of-range values silently.
+    const bad = (values as bigint[]).find((v) => v < INT64_MIN || v > INT64_MAX);
+    if (bad !== undefined) throw new RangeError(`invalid values: ${bad} does not fit in int64`);
+    return { data: BigInt64Array.from(values as bigint[]), isBool: false, dtype: dtype ?? 'int64' };
+  }
   const target = dtype ?? 'float32';
   if (target === 'int64' || target === 'int32' || target === 'uint8' || target === 'bool') {
     if (!(values as number[]).every(Number.isFinite))
       throw new RangeError(`invalid values: NaN or Infinity cannot be stored in a ${target} tensor`);
+    const range = INT_RANGE[target];
+    if (range !== undefined) {
+      const bad = (values as number[]).find((v) => Math.trunc(v) < range[0] || Math.trunc(v) > range[1]);
+      if (bad !== undefined) throw new RangeError(`invalid values: ${bad} does not fit in ${target}`);
+    }
     if (target === 'int64') return { data: BigInt64Array.from(values as number[], (v) => BigInt(Math.trunc(v))), isBool: false, dtype: target };
   }
   return { data: Float64Array.from(values as number[]), isBool: false, dtype: target };

@@ -1,6 +1,6 @@
 // The Tensor class: a handle on a native libtorch tensor with a torch-like, camelCase API.
 import { native, op, NativeArg, NativeResult, NativeTensor } from '../native';
-import { Device, Dtype, isDtype } from './dtype';
+import { DTYPES, Device, Dtype, isDtype } from './dtype';
 import { track } from './scope';
 
 export type Scalar = number | boolean;
@@ -123,7 +123,14 @@ export class Tensor {
 
   // ---- conversion ----
   to(target: Dtype | Device | string | { device?: Device | string; dtype?: Dtype }): Tensor {
-    if (typeof target === 'string') return isDtype(target) ? callTensor(OP.to, this, target, null) : callTensor(OP.to, this, null, target);
+    if (typeof target === 'string') {
+      if (isDtype(target)) return callTensor(OP.to, this, target, null);
+      if (!/^(cpu|cuda)(:|$)/.test(target))
+        throw new TypeError(
+          `unknown dtype or device '${target}': dtypes are ${DTYPES.join(', ')}; devices are 'cpu', 'cuda' and 'cuda:N'`,
+        );
+      return callTensor(OP.to, this, null, target);
+    }
     if (target === null || typeof target !== 'object') throw new TypeError('wrong argument type: to() takes a dtype, a device or {device, dtype}');
     return callTensor(OP.to, this, target.dtype ?? null, target.device ?? null);
   }
