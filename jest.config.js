@@ -1,9 +1,11 @@
 /** @type {import('jest').Config} */
+// CPU suite (CI). GPU tests live in test/gpu and run with jest.gpu.config.js on a CUDA host.
 module.exports = {
   preset: 'ts-jest',
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/gpu/'],
   testTimeout: 120000,
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
 };

@@ -15,12 +15,22 @@ if(LIBTORCH)
 endif()
 
 set(ATMAN_TORCH_SOURCE "")
-if(LIBTORCH OR Torch_DIR OR DEFINED ENV{CMAKE_PREFIX_PATH})
+# A re-configure sees the Torch_DIR an earlier run found (it is cached): keep that run's answer.
+if(Torch_DIR AND ATMAN_TORCH_DIR_FOUND AND Torch_DIR STREQUAL ATMAN_TORCH_DIR_FOUND AND NOT LIBTORCH)
+  find_package(Torch QUIET)
+  if(Torch_FOUND)
+    set(ATMAN_TORCH_SOURCE "${ATMAN_TORCH_SOURCE_FOUND}")
+  endif()
+endif()
+if(NOT Torch_FOUND AND (LIBTORCH OR Torch_DIR OR DEFINED ENV{CMAKE_PREFIX_PATH}))
   # Only what the user pointed at: the system libtorch is step 3, after python3's.
   find_package(Torch QUIET NO_CMAKE_SYSTEM_PATH NO_SYSTEM_ENVIRONMENT_PATH NO_CMAKE_PACKAGE_REGISTRY
                NO_CMAKE_SYSTEM_PACKAGE_REGISTRY)
   if(Torch_FOUND)
     set(ATMAN_TORCH_SOURCE "user-specified (${Torch_DIR})")
+  elseif(LIBTORCH)
+    message(FATAL_ERROR "\natman-native: LIBTORCH=${LIBTORCH} holds no libtorch (no share/cmake/Torch/TorchConfig.cmake there).\n"
+      "Point LIBTORCH at an unpacked libtorch (the folder with include/, lib/ and share/), or unset it to search python3's torch and the system.\n")
   endif()
 endif()
 
@@ -59,6 +69,9 @@ if(NOT Torch_FOUND)
     "  - an unpacked libtorch zip: export LIBTORCH=/path/to/libtorch\n"
     "Searched: LIBTORCH, Torch_DIR, CMAKE_PREFIX_PATH, python3's torch, the system.\n")
 endif()
+
+set(ATMAN_TORCH_DIR_FOUND "${Torch_DIR}" CACHE INTERNAL "Torch_DIR found by FindAtmanTorch")
+set(ATMAN_TORCH_SOURCE_FOUND "${ATMAN_TORCH_SOURCE}" CACHE INTERNAL "how FindAtmanTorch found libtorch")
 
 # Directory of the torch shared libraries, used as the addon's RPATH so it loads without LD_LIBRARY_PATH.
 get_target_property(_atman_c10_loc c10 IMPORTED_LOCATION)

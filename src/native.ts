@@ -83,12 +83,18 @@ export interface NativeAddon {
 
 export const packageRoot = path.resolve(__dirname, '..');
 
+// node-gyp-build looks in build/Release/ and then prebuilds/<platform>-<arch>/.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
+
+/** The .node file that was loaded, for doctor. */
+export function addonPath(): string {
+  return nodeGypBuild.resolve(packageRoot);
+}
+
 function loadAddon(): NativeAddon {
-  // node-gyp-build looks in prebuilds/<platform>-<arch>/ and then build/Release/.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const load = require('node-gyp-build') as (dir: string) => unknown;
   try {
-    return load(packageRoot) as NativeAddon;
+    return nodeGypBuild(packageRoot) as NativeAddon;
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
     throw new Error(

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Everything the GPU host checks, in one call (device time is scarce):
+#   build against the host's CUDA libtorch, CPU + GPU test suites, fixtures, benchmarks.
+# Here:  npm ci && npx tsc && bash ../shared/device/stage.sh --modules
+# There: run with carry [".gpu"]:  bash scripts/gpu-check.sh
+# Logs and results go to $OUT (or ./gpu-out when run by hand).
+set -uo pipefail
+OUT=${OUT:-$PWD/gpu-out}
+mkdir -p "$OUT"
+source .gpu/env.sh
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/device.txt"
+
+step() { echo; echo "=== $* ==="; }
+
+step build
+t0=$(date +%s)
+if ! ATMAN_FORCE_BUILD=1 node scripts/install.js > "$OUT/build.log" 2>&1; then
+  tail -60 "$OUT/build.log"; tail -80 build/install.log; exit 1
+fi
+echo "native build $(( $(date +%s) - t0 ))s"; grep -m1 "atman-native: libtorch" build/install.log
+npx tsc -p tsconfig.json || exit 1
+node dist/cli/main.js doctor | tee "$OUT/doctor.txt"
+
+step fixtures
+for s in scripts/make_*_fixture.py; do [[ -f $s ]] && PYTHONUNBUFFERED=1 python3 "$s" "$OUT/fixtures" 2>&1 | tail -5; done
+[[ -d $OUT/fixtures ]] && (cd "$OUT" && tar czf fixtures.tgz fixtures && rm -rf fixtures)
+
+step "GPU tests"
+node --expose-gc ./node_modules/jest/bin/jest.js -c jest.gpu.config.js 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "✓|✕|Tests:|Suites:|●" | head -120
+
+step "CPU tests on the CUDA build (libtorch 2.x)"
+node --expose-gc ./node_modules/jest/bin/jest.js 2>&1 | tee "$OUT/cpu-tests.log" | grep -E "✕|Tests:|Suites:|●" | head -60
+
+step "bench overhead"
+{
+  for dev in cuda cpu; do
+    node dist/cli/main.js bench overhead --device $dev --iters 20000 --json "$OUT/overhead-js-$dev.json"
+    python3 bench/overhead.py $dev 20000 "$OUT/overhead-py-$dev.json"
+  done
+} 2>&1 | tee "$OUT/bench-overhead.md"

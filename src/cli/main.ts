@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// The atman-native command line.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+
+async function main(): Promise<void> {
+  await yargs(hideBin(process.argv))
+    .scriptName('atman-native')
+    .usage('$0 <command> [options]\n\nAtManRL: GRPO training of faithful LLM reasoning, native over libtorch.')
+    .command(
+      'doctor',
+      'Show the libtorch found, CUDA devices and which native build is loaded',
+      (y) => y.option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' }),
+      async (argv) => {
+        const { doctorReport, printDoctor } = await import('./doctor');
+        const report = doctorReport();
+        if (argv.json) console.log(JSON.stringify(report, null, 2));
+        else printDoctor(report);
+      },
+    )
+    .command(
+      'demo',
+      'A tiny autograd run: fit a 2-layer MLP with AdamW and print the loss (checks the install end to end)',
+      (y) =>
+        y
+          .option('steps', { type: 'number', default: 300, describe: 'optimizer steps' })
+          .option('hidden', { type: 'number', default: 32, describe: 'hidden units' })
+          .option('lr', { type: 'number', default: 0.02, describe: 'AdamW learning rate' })
+          .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
+          .option('seed', { type: 'number', default: 0, describe: 'random seed' }),
+      async (argv) => {
+        const { runDemo } = await import('./demo');
+        const { first, last } = runDemo({ steps: argv.steps, hidden: argv.hidden, lr: argv.lr, device: argv.device, seed: argv.seed });
+        console.log(`loss ${first.toFixed(4)} -> ${last.toFixed(4)}`);
+        if (!(last < first)) {
+          console.error('the loss did not fall: something is wrong with this install');
+          process.exitCode = 1;
+        }
+      },
+    )
+    .command(
+      'bench <name>',
+      'Run a benchmark and print its table (names: overhead)',
+      (y) =>
+        y
+          .positional('name', { type: 'string', choices: ['overhead'], demandOption: true })
+          .option('device', { type: 'string', default: 'cpu', describe: "'cpu' or 'cuda'" })
+          .option('iters', { type: 'number', default: 20000, describe: 'timed calls per case' })
+          .option('json', { type: 'string', describe: 'also write the results as JSON to this file' }),
+      async (argv) => {
+        const { runOverheadBench } = await import('../bench/overhead');
+        await runOverheadBench({ device: argv.device, iters: argv.iters, json: argv.json });
+      },
+    )
+    .demandCommand(1, 'Name a command (see --help).')
+    .strict()
+    .recommendCommands()
+    .help()
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      console.error(`${msg}\n`);
+      y.showHelp();
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+main().catch((e: unknown) => {
+  console.error(`atman-native: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
