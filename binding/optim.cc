@@ -23,6 +23,24 @@ atman::TensorList tensorListArg(const Napi::Value& v, const char* what) {
   return args.tensors(0);
 }
 
+// {lr, betas: [b1, b2], eps, weightDecay}: absent fields keep their value in base.
+atman::AdamWOptions optionsFrom(const Napi::Object& opts, atman::AdamWOptions base) {
+  Napi::Env env = opts.Env();
+  base.lr = numberField(opts, "lr", base.lr);
+  base.eps = numberField(opts, "eps", base.eps);
+  base.weightDecay = numberField(opts, "weightDecay", base.weightDecay);
+  Napi::Value betas = opts.Get("betas");
+  if (!betas.IsUndefined() && !betas.IsNull()) {
+    if (!betas.IsArray() || betas.As<Napi::Array>().Length() != 2)
+      throw Napi::TypeError::New(env, "wrong argument type: AdamW betas must be [beta1, beta2]");
+    Napi::Value b1 = betas.As<Napi::Array>().Get(0u), b2 = betas.As<Napi::Array>().Get(1u);
+    if (!b1.IsNumber() || !b2.IsNumber()) throw Napi::TypeError::New(env, "wrong argument type: AdamW betas must be two numbers");
+    base.beta1 = b1.As<Napi::Number>().DoubleValue();
+    base.beta2 = b2.As<Napi::Number>().DoubleValue();
+  }
+  return base;
+}
+
 class AdamWHandle : public Napi::ObjectWrap<AdamWHandle> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
@@ -42,19 +60,7 @@ class AdamWHandle : public Napi::ObjectWrap<AdamWHandle> {
     guarded(env, [&] {
       atman::TensorList params = tensorListArg(info[0], "AdamW");
       atman::AdamWOptions o;
-      if (info.Length() > 1 && info[1].IsObject()) {
-        Napi::Object opts = info[1].As<Napi::Object>();
-        o.lr = numberField(opts, "lr", o.lr);
-        o.eps = numberField(opts, "eps", o.eps);
-        o.weightDecay = numberField(opts, "weightDecay", o.weightDecay);
-        Napi::Value betas = opts.Get("betas");
-        if (!betas.IsUndefined()) {
-          if (!betas.IsArray() || betas.As<Napi::Array>().Length() != 2)
-            throw Napi::TypeError::New(env, "wrong argument type: AdamW betas must be [beta1, beta2]");
-          o.beta1 = betas.As<Napi::Array>().Get(0u).ToNumber().DoubleValue();
-          o.beta2 = betas.As<Napi::Array>().Get(1u).ToNumber().DoubleValue();
-        }
-      }
+      if (info.Length() > 1 && info[1].IsObject()) o = optionsFrom(info[1].As<Napi::Object>(), o);
       optimizer_ = std::make_unique<atman::AdamW>(std::move(params), o);
     });
   }
@@ -115,7 +121,11 @@ class AdamWHandle : public Napi::ObjectWrap<AdamWHandle> {
       };
       s.expAvg = list("expAvg");
       s.expAvgSq = list("expAvgSq");
+      // Hyperparameters saved with the state (stateDict() has them) are restored too, as torch's load_state_dict does.
+      atman::AdamWOptions next = optionsFrom(o, optimizer_->options());
+      atman::AdamW::validate(next);
       optimizer_->loadState(s);
+      optimizer_->setOptions(next);
     });
     return env.Undefined();
   }

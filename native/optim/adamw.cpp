@@ -59,9 +59,15 @@ void AdamW::zeroGrad() {
 void AdamW::setLr(double lr) {
   AdamWOptions next = options_;
   next.lr = lr;
-  validateOptions(next);
-  options_ = next;
+  setOptions(next);
 }
+
+void AdamW::setOptions(const AdamWOptions& options) {
+  validateOptions(options);
+  options_ = options;
+}
+
+void AdamW::validate(const AdamWOptions& options) { validateOptions(options); }
 
 AdamWState AdamW::state() const {
   AdamWState s;

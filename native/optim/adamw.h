@@ -27,6 +27,8 @@ class AdamW {
   void step();      // parameters without a gradient are skipped
   void zeroGrad();  // sets gradients to none (torch's default)
   void setLr(double lr);
+  void setOptions(const AdamWOptions& options);  // validates first; nothing changes on error
+  static void validate(const AdamWOptions& options);
   const AdamWOptions& options() const { return options_; }
   const std::vector<at::Tensor>& params() const { return params_; }
 

@@ -56,14 +56,24 @@ export class AdamW {
     return { step: s.step, ...this.impl.options(), expAvg: s.expAvg.map(wrap), expAvgSq: s.expAvgSq.map(wrap) };
   }
 
+  /** Restores moments, step count and hyperparameters (lr, betas, eps, weightDecay) from stateDict(). */
   loadStateDict(state: AdamWStateDict): void {
     if (state === null || typeof state !== 'object') throw new TypeError('wrong argument type: loadStateDict() needs a state object');
     const handles = (list: (Tensor | null)[] | undefined, key: string) => {
       if (!Array.isArray(list)) throw new TypeError(`wrong argument type: optimizer state.${key} must be an array`);
       return list.map((t) => (t === null ? null : t.handle));
     };
-    this.impl.loadState({ step: state.step, expAvg: handles(state.expAvg, 'expAvg'), expAvgSq: handles(state.expAvgSq, 'expAvgSq') });
-    if (typeof state.lr === 'number') this.impl.setLr(state.lr);
+    // The native side also restores lr, betas, eps and weightDecay when the state has them (as torch does).
+    const native = {
+      step: state.step,
+      expAvg: handles(state.expAvg, 'expAvg'),
+      expAvgSq: handles(state.expAvgSq, 'expAvgSq'),
+      lr: state.lr,
+      betas: state.betas,
+      eps: state.eps,
+      weightDecay: state.weightDecay,
+    };
+    this.impl.loadState(native);
   }
 }
 
