@@ -18,7 +18,7 @@ if ! ATMAN_FORCE_BUILD=1 node scripts/install.js > "$OUT/build.log" 2>&1; then
   tail -60 "$OUT/build.log"; tail -80 build/install.log; exit 1
 fi
 echo "native build $(( $(date +%s) - t0 ))s"; grep -m1 "atman-native: libtorch" build/install.log
-npx tsc -p tsconfig.json || exit 1
+node ./node_modules/typescript/bin/tsc -p tsconfig.json || exit 1
 node dist/cli/main.js doctor | tee "$OUT/doctor.txt"
 
 step fixtures
