@@ -3,6 +3,8 @@ import {
   DTYPES,
   Tensor,
   arange,
+  buildInfo,
+  cuda,
   empty,
   full,
   manualSeed,
@@ -409,5 +411,33 @@ describe('properties', () => {
   test('Tensor instances come only from the API', () => {
     expect(zeros([1])).toBeInstanceOf(Tensor);
     expectClose(ones([2]).mul(0.5), [0.5, 0.5]);
+  });
+});
+
+describe('runtime', () => {
+  test('the cuda namespace agrees with itself on this machine', () => {
+    const available = cuda.isAvailable();
+    expect(typeof available).toBe('boolean');
+    const mem = cuda.memory();
+    expect(Object.keys(mem).sort()).toEqual(['allocatedBytes', 'peakAllocatedBytes', 'reservedBytes']);
+    expect(() => cuda.emptyCache()).not.toThrow();
+    if (available) {
+      expect(cuda.deviceCount()).toBeGreaterThan(0);
+      expect(cuda.devices().length).toBe(cuda.deviceCount());
+      expect(() => cuda.synchronize()).not.toThrow();
+    } else {
+      expect(cuda.deviceCount()).toBe(0);
+      expect(cuda.devices()).toEqual([]);
+      expect(mem).toEqual({ allocatedBytes: 0, reservedBytes: 0, peakAllocatedBytes: 0 });
+      expect(() => cuda.synchronize()).toThrow(/^CUDA is not available/);
+      expect(() => ones([1]).cuda()).toThrow(/^device 'cuda:0' is not available/);
+    }
+  });
+
+  test('buildInfo names the libtorch and the variant', () => {
+    const info = buildInfo();
+    expect(info.torchVersion).toMatch(/^\d+\.\d+/);
+    expect(['cpu', 'cuda']).toContain(info.variant);
+    expect(info.variant === 'cuda' || !cuda.isAvailable()).toBe(true);
   });
 });

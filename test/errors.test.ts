@@ -94,6 +94,7 @@ const table: BadCall[] = [
 
   // ---- devices ----
   cudaCase,
+  { name: "cuda.memory('gpu')", call: () => cuda.memory('gpu'), cls: 'TypeError', cause: 'unknown device' },
   { name: "device 'gpu'", call: () => zeros([2], { device: 'gpu' }), cls: 'TypeError', cause: 'unknown device' },
   { name: "device 'cuda:x'", call: () => zeros([2], { device: 'cuda:x' }), cls: 'TypeError', cause: 'unknown device' },
   { name: "to('cuda:x')", call: () => m22().to('cuda:x'), cls: 'TypeError', cause: 'unknown device' },
