@@ -65,6 +65,7 @@ ErrorReport classifyTorchMessage(const std::string& raw, ErrorKind hinted) {
 ErrorReport describeException(const std::exception& e) {
   if (auto* t = dynamic_cast<const TypeError*>(&e)) return {ErrorKind::Type, t->what()};
   if (auto* r = dynamic_cast<const RangeError*>(&e)) return {ErrorKind::Range, r->what()};
+  if (auto* p = dynamic_cast<const Error*>(&e)) return {ErrorKind::Generic, p->what()};
 #if ATMAN_HAS_OOM_ERROR
   if (auto* o = dynamic_cast<const c10::OutOfMemoryError*>(&e))
     return {ErrorKind::Range, "out of memory: " + firstLines(o->what_without_backtrace())};
@@ -76,8 +77,13 @@ ErrorReport describeException(const std::exception& e) {
   if (auto* ce = dynamic_cast<const c10::Error*>(&e)) return classifyTorchMessage(ce->what_without_backtrace(), ErrorKind::Generic);
   if (dynamic_cast<const std::bad_alloc*>(&e)) return {ErrorKind::Range, "out of memory: host allocation failed"};
   if (dynamic_cast<const std::out_of_range*>(&e)) return {ErrorKind::Range, std::string("out of range: ") + e.what()};
-  // libtorch's header-only code (shape inference, scalar conversion) throws plain std::runtime_error.
-  return classifyTorchMessage(e.what(), ErrorKind::Generic);
+  // A few libtorch paths (shape inference in ATen/InferSize.h, checked scalar conversion) throw a plain
+  // std::runtime_error; classify those. Other plain exceptions (e.g. from native/io) already say their cause.
+  std::string m = e.what();
+  if (contains(m, "is invalid for input of size") || contains(m, "only one dimension can be inferred") ||
+      contains(m, "cannot be converted to type"))
+    return classifyTorchMessage(m, ErrorKind::Generic);
+  return {ErrorKind::Generic, m};
 }
 
 ErrorReport describeCurrentException() {
