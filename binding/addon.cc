@@ -1,7 +1,7 @@
 // Module entry: each binding area adds its exports.
 #include <napi.h>
 
-#include "binding/tensor_handle.h"
+#include "native/runtime/threads.h"
 
 namespace binding {
 void InitOps(Napi::Env env, Napi::Object exports);
@@ -12,7 +12,7 @@ void InitIo(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  binding::TensorHandle::Init(env, exports);
+  atman::initCpuThreads();
   binding::InitOps(env, exports);
   binding::InitHostData(env, exports);
   binding::InitRuntime(env, exports);

@@ -56,8 +56,8 @@ atman::Value toValue(const Napi::Value& v) {
       return n;
     }
     case napi_string: return v.As<Napi::String>().Utf8Value();
+    case napi_external: return TensorHandle::unwrap(v);
     case napi_object:
-      if (TensorHandle::is(v)) return TensorHandle::unwrap(v);
       if (v.IsArray()) return arrayToValue(v.As<Napi::Array>());
       break;
     default: break;

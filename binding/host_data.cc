@@ -116,13 +116,13 @@ Napi::Value data(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value dispose(const Napi::CallbackInfo& info) {
-  if (TensorHandle::is(info[0])) TensorHandle::Unwrap(info[0].As<Napi::Object>())->release();
+  if (TensorHandle* h = TensorHandle::from(info[0])) h->release();
   return info.Env().Undefined();
 }
 
 Napi::Value isDisposed(const Napi::CallbackInfo& info) {
-  if (!TensorHandle::is(info[0])) return Napi::Boolean::New(info.Env(), true);
-  return Napi::Boolean::New(info.Env(), TensorHandle::Unwrap(info[0].As<Napi::Object>())->disposed());
+  TensorHandle* h = TensorHandle::from(info[0]);
+  return Napi::Boolean::New(info.Env(), h == nullptr || h->disposed());
 }
 
 Napi::Value memory(const Napi::CallbackInfo& info) {

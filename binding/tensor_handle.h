@@ -1,4 +1,5 @@
-// The JS object that owns one at::Tensor. TS's Tensor class holds one of these; dispose() frees it at once,
+// The JS value that owns one at::Tensor: a type-tagged N-API external (cheaper to make than a class instance,
+// which matters for per-op overhead). TS's Tensor class holds one; dispose() frees the tensor at once,
 // otherwise garbage collection does.
 #pragma once
 #include <napi.h>
@@ -7,26 +8,26 @@
 
 namespace binding {
 
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+class TensorHandle {
  public:
-  static void Init(Napi::Env env, Napi::Object exports);
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
-
-  static Napi::Object wrap(Napi::Env env, at::Tensor t);
+  static Napi::Value wrap(Napi::Env env, at::Tensor t);
   static bool is(const Napi::Value& v);
   // The tensor of a live handle; a TypeError for anything else (a disposed handle above all).
   static const at::Tensor& unwrap(const Napi::Value& v);
+  // The handle behind v, or nullptr when v is not one of ours.
+  static TensorHandle* from(const Napi::Value& v);
 
   void release();
   bool disposed() const { return !tensor_.defined(); }
 
  private:
-  void adopt(Napi::Env env, at::Tensor t);
+  TensorHandle(napi_env env, at::Tensor t);
+  ~TensorHandle();
+  static void finalize(napi_env env, void* data, void* hint);
 
   at::Tensor tensor_;
   int64_t externalBytes_ = 0;
-  napi_env env_ = nullptr;
+  napi_env env_;
 };
 
 }  // namespace binding

@@ -16,6 +16,10 @@ using TensorList = std::vector<at::Tensor>;
 // An undefined at::Tensor inside a TensorList means "no tensor" (e.g. a missing gradient) and maps to null.
 using Value = std::variant<None, at::Tensor, double, int64_t, bool, std::string, IntList, FloatList, TensorList>;
 
+// Thrown with a message that already states the cause in plain words (files, formats); becomes a JS Error as is.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 // Thrown for misuse that is the caller's fault in type or shape; becomes a JS TypeError.
 struct TypeError : std::runtime_error {
   using std::runtime_error::runtime_error;

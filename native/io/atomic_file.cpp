@@ -1,3 +1,4 @@
+#include "native/core/value.h"
 #include "native/io/atomic_file.h"
 
 #include <fcntl.h>
@@ -40,7 +41,7 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::fail(const std::string& what, int err) const {
-  throw std::runtime_error("cannot write file '" + path_ + "': " + what + " (" + std::strerror(err) + ")");
+  throw Error("cannot write file '" + path_ + "': " + what + " (" + std::strerror(err) + ")");
 }
 
 void AtomicFile::write(const void* data, size_t bytes) {

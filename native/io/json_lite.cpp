@@ -7,7 +7,7 @@
 namespace atman::json {
 
 ParseError::ParseError(const std::string& cause, size_t at)
-    : std::runtime_error(cause + " at byte " + std::to_string(at)), offset(at) {}
+    : Error(cause + " at byte " + std::to_string(at)), offset(at) {}
 
 const Value* Value::find(std::string_view key) const {
   for (const auto& m : object)

@@ -1,6 +1,7 @@
 // A small strict JSON reader and a string escaper, enough for safetensors headers.
 // Hand-written because libtorch ships no JSON library and the GPU build host has no network to fetch one.
 #pragma once
+#include "native/core/value.h"
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -32,7 +33,7 @@ struct Limits {
 };
 
 // Thrown by parse(); what() reads "<cause> at byte <offset>".
-struct ParseError : std::runtime_error {
+struct ParseError : Error {
   ParseError(const std::string& cause, size_t offset);
   size_t offset;
 };

@@ -1,3 +1,4 @@
+#include "native/core/value.h"
 #include "native/io/mapped_file.h"
 
 #include <fcntl.h>
@@ -12,8 +13,8 @@
 namespace atman {
 
 namespace {
-std::runtime_error openError(const std::string& path, const std::string& cause) {
-  return std::runtime_error("cannot open file '" + path + "': " + cause);
+Error openError(const std::string& path, const std::string& cause) {
+  return Error("cannot open file '" + path + "': " + cause);
 }
 }  // namespace
 

@@ -1,5 +1,6 @@
 // A whole file mapped copy-on-write: readable, and writable without ever touching the file.
 #pragma once
+#include "native/core/value.h"
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,7 +9,7 @@ namespace atman {
 
 class MappedFile {
  public:
-  // Throws std::runtime_error naming the path when it cannot be opened, is not a regular file, or mapping fails.
+  // Throws Error naming the path when it cannot be opened, is not a regular file, or mapping fails.
   // An empty file is not mapped: data() is nullptr and size() is 0.
   explicit MappedFile(const std::string& path);
   ~MappedFile();

@@ -23,8 +23,8 @@ namespace atman {
 
 namespace {
 
-std::runtime_error invalid(const std::string& path, const std::string& cause) {
-  return std::runtime_error("invalid safetensors file '" + path + "': " + cause);
+Error invalid(const std::string& path, const std::string& cause) {
+  return Error("invalid safetensors file '" + path + "': " + cause);
 }
 
 // The C file API would silently stop at an embedded NUL and open another file.

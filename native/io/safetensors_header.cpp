@@ -1,3 +1,4 @@
+#include "native/core/value.h"
 #include "native/io/safetensors_header.h"
 
 #include <algorithm>
@@ -18,8 +19,8 @@ constexpr DtypeCode kCodes[] = {
     {"I64", at::kLong},  {"I32", at::kInt},  {"BOOL", at::kBool},     {"U8", at::kByte},
 };
 
-std::runtime_error invalid(const std::string& path, const std::string& cause) {
-  return std::runtime_error("invalid safetensors file '" + path + "': " + cause);
+Error invalid(const std::string& path, const std::string& cause) {
+  return Error("invalid safetensors file '" + path + "': " + cause);
 }
 
 std::string shapeText(const std::vector<int64_t>& shape) {
@@ -56,7 +57,7 @@ SafetensorsEntry parseEntry(const std::string& name, const json::Value& v, uint6
   if (dtype->kind != json::Value::Kind::String) throw invalid(path, tensor + ": 'dtype' must be a string");
   auto type = safetensorsDtypeFromCode(dtype->string);
   if (!type)
-    throw std::runtime_error("unsupported dtype in safetensors file '" + path + "': " + tensor + " has dtype " +
+    throw Error("unsupported dtype in safetensors file '" + path + "': " + tensor + " has dtype " +
                              json::quote(dtype->string) + "; atman-native reads " + kSafetensorsDtypeList);
 
   SafetensorsEntry e;

@@ -1,6 +1,7 @@
 // The JSON header of a safetensors file: parsed and checked on load, formatted on save.
 // Format: 8-byte little-endian header length N, N bytes of JSON, then the data section.
 #pragma once
+#include "native/core/value.h"
 #include <ATen/ATen.h>
 
 #include <map>
@@ -34,7 +35,7 @@ extern const char* const kSafetensorsDtypeList;  // "F32, F16, ..." for messages
 
 // Parses the header JSON and checks every entry against a data section of dataBytes bytes: known dtype,
 // non-negative shape, offsets inside the data section, byte count matching the shape, no overlaps.
-// Throws std::runtime_error whose message names `path` and the offending tensor.
+// Throws Error whose message names `path` and the offending tensor.
 SafetensorsHeader parseSafetensorsHeader(std::string_view json, uint64_t dataBytes, const std::string& path);
 
 // The header JSON for entries whose offsets are already set, padded with spaces to a multiple of 8 bytes

@@ -80,7 +80,13 @@ void cudaResetPeak(int device) {
 
 int64_t cudaAllocatedBytes() {
   int64_t total = 0;
-  for (int i = 0; i < cudaDeviceCount(); ++i) total += cudaMemoryStats(i).allocatedBytes;
+  for (int i = 0; i < cudaDeviceCount(); ++i) {
+    try {
+      total += cudaMemoryStats(i).allocatedBytes;
+    } catch (const c10::Error&) {
+      // The caching allocator is created with the first CUDA allocation; before that nothing is allocated.
+    }
+  }
   return total;
 }
 

@@ -34,7 +34,9 @@ export function toNative(x: unknown): NativeArg {
 }
 
 export function callOp(opIndex: number, ...args: unknown[]): NativeResult {
-  return native.call(opIndex, ...args.map(toNative));
+  // In place, no second array: this runs once per op.
+  for (let i = 0; i < args.length; i++) args[i] = toNative(args[i]);
+  return native.call(opIndex, ...(args as NativeArg[]));
 }
 
 /** Wraps a native result that must be a tensor. */
