@@ -14,6 +14,8 @@ export { save, load } from './tensor/io';
 export type { TensorRecord, LoadOptions } from './tensor/io';
 export { crossEntropy, linear, embedding } from './nn/functional';
 export type { CrossEntropyOptions } from './nn/functional';
+export { attention } from './attention/attention';
+export type { AttentionOptions } from './attention/attention';
 export { clipGradNorm } from './nn/optim';
 export * as optim from './nn/optim';
 export { buildInfo } from './runtime-info';

@@ -12,6 +12,7 @@ const OpTable& opTable() {
     registerAutogradOps(t);
     registerNnOps(t);
     registerTensorInfoOps(t);
+    registerAttentionOps(t);
     return t;
   }();
   return table;

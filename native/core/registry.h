@@ -33,5 +33,6 @@ void registerShapeOps(OpTable& t);
 void registerAutogradOps(OpTable& t);
 void registerNnOps(OpTable& t);
 void registerTensorInfoOps(OpTable& t);
+void registerAttentionOps(OpTable& t);
 
 }  // namespace atman
