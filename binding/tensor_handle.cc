@@ -1,20 +1,31 @@
 #include "binding/tensor_handle.h"
 
+#include <unordered_set>
+
 #include "native/memory/live_tensors.h"
 
 namespace binding {
 
 namespace {
-// Tags our handles so that no other external can be mistaken for one.
-constexpr napi_type_tag kTensorTag = {0x61746d616e54656eULL, 0x736f7248616e646cULL};
+// Every handle alive on the JS side (disposed or not), so that no foreign external is taken for one.
+// A set lookup costs less than N-API's type tags, which add a property to each new external.
+std::unordered_set<const TensorHandle*>& handles() {
+  static std::unordered_set<const TensorHandle*> set;
+  return set;
+}
+// Below this size V8 need not hear about a tensor's host memory: the handle itself dominates.
+constexpr int64_t kReportBytesFrom = 4096;
 }  // namespace
 
 TensorHandle::TensorHandle(napi_env env, at::Tensor t) : tensor_(std::move(t)), env_(env) {
   atman::trackTensor(tensor_);
   // Tell V8 about host memory so that forgotten tensors get collected under memory pressure.
   if (tensor_.device().is_cpu()) {
-    externalBytes_ = static_cast<int64_t>(tensor_.numel() * tensor_.element_size());
-    if (externalBytes_ > 0) napi_adjust_external_memory(env_, externalBytes_, nullptr);
+    int64_t bytes = static_cast<int64_t>(tensor_.numel() * tensor_.element_size());
+    if (bytes >= kReportBytesFrom) {
+      externalBytes_ = bytes;
+      napi_adjust_external_memory(env_, externalBytes_, nullptr);
+    }
   }
 }
 
@@ -30,25 +41,29 @@ void TensorHandle::release() {
   }
 }
 
-void TensorHandle::finalize(napi_env, void* data, void*) { delete static_cast<TensorHandle*>(data); }
+void TensorHandle::finalize(node_api_basic_env, void* data, void*) {
+  auto* handle = static_cast<TensorHandle*>(data);
+  handles().erase(handle);
+  delete handle;
+}
 
 Napi::Value TensorHandle::wrap(Napi::Env env, at::Tensor t) {
   auto* handle = new TensorHandle(env, std::move(t));
   napi_value value;
-  napi_status status = napi_create_external(env, handle, &TensorHandle::finalize, nullptr, &value);
-  if (status == napi_ok) status = napi_type_tag_object(env, value, &kTensorTag);
-  if (status != napi_ok) {
+  if (napi_create_external(env, handle, &TensorHandle::finalize, nullptr, &value) != napi_ok) {
     delete handle;
     throw Napi::Error::New(env, "internal error: could not create a tensor handle");
   }
+  handles().insert(handle);
   return Napi::Value(env, value);
 }
 
 TensorHandle* TensorHandle::from(const Napi::Value& v) {
   if (v.Type() != napi_external) return nullptr;
-  bool tagged = false;
-  if (napi_check_object_type_tag(v.Env(), v, &kTensorTag, &tagged) != napi_ok || !tagged) return nullptr;
-  return static_cast<TensorHandle*>(v.As<Napi::External<TensorHandle>>().Data());
+  void* data = nullptr;
+  if (napi_get_value_external(v.Env(), v, &data) != napi_ok) return nullptr;
+  auto* handle = static_cast<TensorHandle*>(data);
+  return handles().count(handle) ? handle : nullptr;
 }
 
 bool TensorHandle::is(const Napi::Value& v) { return from(v) != nullptr; }

@@ -1,4 +1,4 @@
-// The JS value that owns one at::Tensor: a type-tagged N-API external (cheaper to make than a class instance,
+// The JS value that owns one at::Tensor: an N-API external (cheaper to make than a class instance,
 // which matters for per-op overhead). TS's Tensor class holds one; dispose() frees the tensor at once,
 // otherwise garbage collection does.
 #pragma once
@@ -23,7 +23,7 @@ class TensorHandle {
  private:
   TensorHandle(napi_env env, at::Tensor t);
   ~TensorHandle();
-  static void finalize(napi_env env, void* data, void* hint);
+  static void finalize(node_api_basic_env env, void* data, void* hint);
 
   at::Tensor tensor_;
   int64_t externalBytes_ = 0;
