@@ -21,6 +21,7 @@ import {
   where,
   zeros,
 } from '../src';
+import { thrown } from './helpers';
 
 type ErrorClass = 'TypeError' | 'RangeError' | 'Error';
 
@@ -203,15 +204,6 @@ const table: BadCall[] = [
   { name: 'AdamW over a tensor without requiresGrad', call: () => new optim.AdamW([ones([2])]), cls: 'TypeError', cause: 'autograd' },
 ];
 
-/** Runs call and returns what it threw (or fails the test if it returned). */
-function thrown(call: () => unknown): Error {
-  try {
-    call();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected the call to throw, but it returned');
-}
 
 describe('bad calls throw plain-words errors', () => {
   test('the table has at least 30 bad calls', () => {

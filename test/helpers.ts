@@ -89,3 +89,16 @@ export async function collectGarbage(rounds = 3): Promise<void> {
 export function kind(x: unknown): string {
   return Object.prototype.toString.call(x).slice(8, -1);
 }
+
+/**
+ * Runs call and returns what it threw (or fails the test if it returned). Errors made by the addon come from
+ * Node's main realm, not jest's sandbox, so tests compare their `name` rather than using instanceof.
+ */
+export function thrown(call: () => unknown): Error {
+  try {
+    call();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the call to throw, but it returned');
+}

@@ -1,17 +1,7 @@
 // The tensor API on CUDA, checked against the CPU. Skips itself without CUDA; run with `npm run test:gpu`.
 import * as at from '../../src';
 import { Tensor } from '../../src';
-import { kind } from '../helpers';
-
-// Errors and TypedArrays made by the addon come from Node's main realm, not jest's sandbox: compare names.
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { kind, thrown } from '../helpers';
 
 const hasCuda = at.cuda.isAvailable();
 const describeCuda = hasCuda ? describe : describe.skip;
