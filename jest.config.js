@@ -7,5 +7,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/gpu/'],
   testTimeout: 120000,
+  setupFiles: ['<rootDir>/test/setup-realm.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
 };

@@ -102,3 +102,9 @@ export function thrown(call: () => unknown): Error {
   }
   throw new Error('expected the call to throw, but it returned');
 }
+
+/** A TypedArray of the given kind holding exactly these values (cross-realm safe, unlike toEqual on typed arrays). */
+export function expectTyped(x: unknown, kindName: string, values: (number | bigint)[]): void {
+  expect(kind(x)).toBe(kindName);
+  expect(Array.from(x as ArrayLike<number | bigint>)).toEqual(values);
+}

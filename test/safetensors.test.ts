@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { DTYPES, Dtype, Tensor, cuda, load, optim, save, tensor, zeros } from '../src';
+import { DTYPES, Dtype, Tensor, load, optim, save, tensor, zeros } from '../src';
 import { native } from '../src/native';
 
 let dir: string;
@@ -324,19 +324,6 @@ describe('loaded tensors never write the file', () => {
     save(p, { w: tensor([1, 1, 1]) });
     expect(old.toArray()).toEqual([7, 8, 9]);
     expect(load(p).tensors.w.toArray()).toEqual([1, 1, 1]);
-  });
-});
-
-// Runs where libtorch has CUDA and a GPU is visible (the GPU host); skipped elsewhere.
-(cuda.isAvailable() ? describe : describe.skip)('CUDA', () => {
-  test('load() copies to the GPU and save() reads GPU tensors back', () => {
-    const p = file('cuda.safetensors');
-    save(p, { w: tensor([[1, 2], [3, 4]], { dtype: 'bfloat16', device: 'cuda' }).transpose(0, 1), n: tensor([5, 6], { dtype: 'int64' }) });
-    const { tensors } = load(p, { device: 'cuda' });
-    expect(tensors.w.device).toBe('cuda:0');
-    expect(tensors.n.device).toBe('cuda:0');
-    expect(tensors.w.toArray()).toEqual([[1, 3], [2, 4]]);
-    expect(tensors.n.toArray()).toEqual([5, 6]);
   });
 });
 

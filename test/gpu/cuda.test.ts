@@ -163,6 +163,19 @@ describeCuda('safetensors and attention on CUDA', () => {
     });
   });
 
+  test('save() reads non-contiguous GPU tensors back, load() of int64 goes to the GPU too', () => {
+    const dir = require('fs').mkdtempSync(require('path').join(require('os').tmpdir(), 'atman-gpu-'));
+    const p = require('path').join(dir, 'cuda.safetensors');
+    at.tidy(() => {
+      at.save(p, { w: at.tensor([[1, 2], [3, 4]], { dtype: 'bfloat16', device: 'cuda' }).transpose(0, 1), n: at.tensor([5, 6], { dtype: 'int64' }) });
+      const { tensors } = at.load(p, { device: 'cuda' });
+      expect(tensors.w.device).toBe('cuda:0');
+      expect(tensors.n.device).toBe('cuda:0');
+      expect(tensors.w.toArray()).toEqual([[1, 3], [2, 4]]);
+      expect(tensors.n.toArray()).toEqual([5, 6]);
+    });
+  });
+
   test('the reference attention on CUDA matches the CPU, gradients included', () => {
     at.tidy(() => {
       const q = at.randn([2, 4, 7, 16], { dtype: 'float64' });
