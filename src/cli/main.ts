@@ -40,16 +40,38 @@ async function main(): Promise<void> {
     )
     .command(
       'bench <name>',
-      'Run a benchmark and print its table (names: overhead)',
+      'Run a benchmark and print its table (names: overhead, attention)',
       (y) =>
         y
-          .positional('name', { type: 'string', choices: ['overhead'], demandOption: true })
-          .option('device', { type: 'string', default: 'cpu', describe: "'cpu' or 'cuda'" })
-          .option('iters', { type: 'number', default: 20000, describe: 'timed calls per case' })
-          .option('json', { type: 'string', describe: 'also write the results as JSON to this file' }),
+          .positional('name', { type: 'string', choices: ['overhead', 'attention'], demandOption: true })
+          .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
+          .option('iters', {
+            type: 'number',
+            describe: 'overhead: timed calls per case (default 20000); attention: timed steps per case, median reported (default 20)',
+          })
+          .option('small', {
+            type: 'boolean',
+            default: false,
+            describe: 'attention: tiny shapes (Hq 4, Hkv 2, D 64, T 64 and 128) for a smoke run, e.g. on the CPU reference',
+          })
+          .option('json', { type: 'string', describe: 'also write the results as JSON to this file' })
+          .epilogue(
+            'overhead: wall time of one small tensor op through the JS API (peer: bench/overhead.py).\n' +
+              'attention: attention() at the Llama-3.2-3B shapes (Hq 24, Hkv 8, D 128, causal, bf16; (B, T) = (8, 512), ' +
+              '(4, 1024), (2, 2048), (1, 4096)) with a float32 keyBias [B, T]: forward and forward+backward median ms, ' +
+              'TFLOP/s (FlashAttention-2 count) and peak CUDA memory above the inputs, for the cases "only keyBias needs ' +
+              'a gradient" (AtMan), "q, k, v and keyBias do" and "no bias, q, k, v do". It runs whichever implementation ' +
+              'attention() dispatches to. Peers: python3 bench/attention.py (see bench/attention.md).',
+          ),
       async (argv) => {
-        const { runOverheadBench } = await import('../bench/overhead');
-        await runOverheadBench({ device: argv.device, iters: argv.iters, json: argv.json });
+        if (argv.name === 'attention') {
+          const { runAttentionBench } = await import('../bench/attention');
+          await runAttentionBench({ device: argv.device, iters: argv.iters ?? 20, small: argv.small, json: argv.json });
+        } else {
+          if (argv.small) throw new Error('--small applies to the attention bench only');
+          const { runOverheadBench } = await import('../bench/overhead');
+          await runOverheadBench({ device: argv.device, iters: argv.iters ?? 20000, json: argv.json });
+        }
       },
     )
     .demandCommand(1, 'Name a command (see --help).')
