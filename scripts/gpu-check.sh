@@ -38,3 +38,9 @@ step "bench overhead"
     python3 bench/overhead.py $dev 20000 "$OUT/overhead-py-$dev.json"
   done
 } 2>&1 | tee "$OUT/bench-overhead.md"
+
+step "bench attention (ours, then the PyTorch peers)"
+if [[ ${SKIP_ATTENTION_BENCH:-0} != 1 ]]; then
+  timeout 300 node dist/cli/main.js bench attention --device cuda --json "$OUT/attention-js.json" 2>&1 | tee "$OUT/bench-attention.md"
+  PYTHONUNBUFFERED=1 timeout 420 python3 bench/attention.py 20 "$OUT/attention-py.json" 2>&1 | tee -a "$OUT/bench-attention.md" | tail -40
+fi
