@@ -69,11 +69,18 @@ flash::Params baseParams(const at::Tensor& q, const at::Tensor& k, const at::Ten
   return p;
 }
 
-at::Tensor contiguousOrUndefined(const at::Tensor& t) { return t.defined() ? t.contiguous() : t; }
+// Optional inputs travel as c10::optional: autograd's custom functions reject undefined tensors among their inputs.
+at::Tensor contiguousOrUndefined(const c10::optional<at::Tensor>& t) {
+  return t.has_value() && t->defined() ? t->contiguous() : at::Tensor();
+}
+c10::optional<at::Tensor> optionalOf(const at::Tensor& t) {
+  return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
+}
 
 struct FlashAttentionFunction : public torch::autograd::Function<FlashAttentionFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& qIn, const at::Tensor& kIn, const at::Tensor& vIn,
-                            const at::Tensor& keyBiasIn, const at::Tensor& bqsIn, const at::Tensor& keyStartIn,
+                            const c10::optional<at::Tensor>& keyBiasIn, const c10::optional<at::Tensor>& bqsIn,
+                            const c10::optional<at::Tensor>& keyStartIn,
                             bool causal, double scale, int64_t bqsScalar) {
     const c10::cuda::CUDAGuard guard(qIn.device());
     at::Tensor q = qIn.contiguous(), k = kIn.contiguous(), v = vIn.contiguous();
@@ -135,8 +142,8 @@ bool flashAttentionApplies(const at::Tensor& q, const AttentionOptions& o) {
 }
 
 at::Tensor flashAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionOptions& o) {
-  at::Tensor keyBias = o.keyBias;
-  return FlashAttentionFunction::apply(q, k, v, keyBias, o.biasQueryStart, o.keyStart, o.causal,
+  return FlashAttentionFunction::apply(q, k, v, optionalOf(o.keyBias), optionalOf(o.biasQueryStart),
+                                       optionalOf(o.keyStart), o.causal,
                                        attentionScale(o, q.size(3)), o.biasQueryStartScalar);
 }
 
