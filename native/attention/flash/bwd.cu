@@ -121,7 +121,9 @@ __global__ void __launch_bounds__(kBwdThreads) bwdKernel(const Params p) {
           mma16816<T>(s[2 * np + 1], ka, qb + 2);
         }
       }
-      // Pᵀ from the saved LSE (log2 domain); masked entries are exactly 0.
+      // Pᵀ from the saved LSE (log2 domain); masked entries are exactly 0 (checked only on tiles that need it).
+      const bool needMask = n0 < mk.keyStart || n0 + BN > p.Tk || m0 + BM > p.Tq ||
+                            (mk.causal && n0 + BN - 1 > m0 + mk.offset);
 #pragma unroll
       for (int nt = 0; nt < BM / 8; ++nt) {
 #pragma unroll
@@ -130,7 +132,7 @@ __global__ void __launch_bounds__(kBwdThreads) bwdKernel(const Params p) {
           const int key = e < 2 ? keyA : keyB;
           float x = s[nt][e] * sl2;
           if (hasBias && mk.biased(i)) x += biasS[key - n0];
-          s[nt][e] = mk.visible(i, key) ? fastExp2(x - lseS[il]) : 0.f;
+          s[nt][e] = (!needMask || mk.visible(i, key)) ? fastExp2(x - lseS[il]) : 0.f;
         }
       }
       // dV += Pᵀ dO

@@ -51,17 +51,26 @@ __global__ void __launch_bounds__(kFwdThreads) fwdKernel(const Params p) {
   uint32_t qf[KT][4];
   bool first = true;
 
-  for (int n0 = nBegin; n0 < kEnd; n0 += BN) {
-    __syncthreads();  // every warp is done with the previous K/V tile
-    loadTile<T, BN, D, SD, NT>(Ks, kg, n0, p.Tk);
-    cpAsyncCommit();
-    loadTile<T, BN, D, SD, NT>(Vs, vg, n0, p.Tk);
-    cpAsyncCommit();
+  // Pipeline: K(n+1) loads while the softmax of tile n runs and V(n+1) while the next S = QKᵀ runs; one buffer
+  // each, so a barrier separates the last read of a buffer from its refill.
+  auto loadBias = [&](int n0) {
     if (threadIdx.x < BN) {
       const int j = n0 + threadIdx.x;
       biasS[threadIdx.x] = (hasBias && j < p.Tk) ? p.keyBias[int64_t(b) * p.Tk + j] * kLog2e : 0.f;
     }
-    cpAsyncWait<1>();  // Q and K have landed (V may still be in flight)
+  };
+  if (nBegin < kEnd) {
+    loadTile<T, BN, D, SD, NT>(Ks, kg, nBegin, p.Tk);
+    cpAsyncCommit();
+    loadTile<T, BN, D, SD, NT>(Vs, vg, nBegin, p.Tk);
+    cpAsyncCommit();
+    loadBias(nBegin);
+  }
+  // Rows of this CTA sit at positions m0 + offset .. m0 + BM - 1 + offset.
+  const int minPos = m0 + mk.offset;
+  for (int n0 = nBegin; n0 < kEnd; n0 += BN) {
+    const bool more = n0 + BN < kEnd;
+    cpAsyncWait<1>();  // Q and K(n) have landed (V(n) may still be in flight)
     __syncthreads();
     if (first) {
 #pragma unroll
@@ -84,7 +93,8 @@ __global__ void __launch_bounds__(kFwdThreads) fwdKernel(const Params p) {
       }
     }
 
-    // Logits in the log2 domain, masked to -inf.
+    // Logits in the log2 domain, masked to -inf only where this tile needs a mask (edges, keyStart, the diagonal).
+    const bool needMask = n0 < mk.keyStart || n0 + BN > p.Tk || (mk.causal && n0 + BN - 1 > minPos);
 #pragma unroll
     for (int nt = 0; nt < BN / 8; ++nt) {
 #pragma unroll
@@ -93,9 +103,15 @@ __global__ void __launch_bounds__(kFwdThreads) fwdKernel(const Params p) {
         const int i = e < 2 ? rowA : rowB;
         float x = s[nt][e] * sl2;
         if (e < 2 ? biasA : biasB) x += biasS[jl];
-        s[nt][e] = mk.visible(i, j) ? x : -INFINITY;
+        s[nt][e] = (!needMask || mk.visible(i, j)) ? x : -INFINITY;
       }
     }
+    __syncthreads();  // every warp is done with K(n) and the bias of tile n
+    if (more) {
+      loadTile<T, BN, D, SD, NT>(Ks, kg, n0 + BN, p.Tk);
+      loadBias(n0 + BN);
+    }
+    cpAsyncCommit();
 
     // Online softmax (each thread holds rows g and g + 8 of its warp's 16; a row lives in one quad).
 #pragma unroll
@@ -123,7 +139,7 @@ __global__ void __launch_bounds__(kFwdThreads) fwdKernel(const Params p) {
       }
     }
 
-    cpAsyncWait<0>();  // V
+    cpAsyncWait<1>();  // V(n) (K(n+1) may still be in flight)
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
@@ -137,6 +153,9 @@ __global__ void __launch_bounds__(kFwdThreads) fwdKernel(const Params p) {
         mma16816<T>(acc[2 * dp + 1], pa, vb + 2);
       }
     }
+    __syncthreads();  // every warp is done with V(n)
+    if (more) loadTile<T, BN, D, SD, NT>(Vs, vg, n0 + BN, p.Tk);
+    cpAsyncCommit();
   }
   cpAsyncWait<0>();
 
