@@ -46,13 +46,21 @@ constexpr size_t bwdSmemBytes(size_t elem) {
          (4 * kBwdBM + kBwdBN) * sizeof(float);
 }
 
-// dst[0..1] += (a, b): one 8-byte vector atomic on sm_90 (half the L2 atomic operations), two scalar ones before.
-__device__ __forceinline__ void atomicAdd2(float* dst, float a, float b) {
+// dQ fragment add. A quad's thread t holds columns 2t, 2t+1 of rows g and g+8; on sm_90 neighbouring threads swap
+// half of that (one shuffle of a float2) so the even one holds 4 consecutive columns of row g and the odd one those of
+// row g+8, and each adds them with one 16-byte vector atomic: a quarter of the scalar L2 atomic operations.
+// rowA/rowB: this thread's row g / g+8 base pointer at column 2t (null when the row is out of range).
+__device__ __forceinline__ void addDq(float* rowA, float* rowB, float a0, float a1, float b0, float b1, int t) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  atomicAdd(reinterpret_cast<float2*>(dst), make_float2(a, b));
+  const bool odd = t & 1;
+  const float s0 = odd ? a0 : b0, s1 = odd ? a1 : b1;  // the half the neighbour needs
+  const float r0 = __shfl_xor_sync(0xffffffffu, s0, 1), r1 = __shfl_xor_sync(0xffffffffu, s1, 1);
+  const float4 v = odd ? make_float4(r0, r1, b0, b1) : make_float4(a0, a1, r0, r1);
+  if (odd ? rowB != nullptr : rowA != nullptr)  // odd: columns 2t-2 .. 2t+1 of row g+8
+    atomicAdd(reinterpret_cast<float4*>(odd ? rowB - 2 : rowA), v);
 #else
-  atomicAdd(dst, a);
-  atomicAdd(dst + 1, b);
+  if (rowA) { atomicAdd(rowA, a0); atomicAdd(rowA + 1, a1); }
+  if (rowB) { atomicAdd(rowB, b0); atomicAdd(rowB + 1, b1); }
 #endif
 }
 
@@ -122,6 +130,18 @@ __global__ void __launch_bounds__(kBwdThreads, 1) bwdKernel(const Params p) {
   if (nIt > 0) prefetch(0, 0);
   cpAsyncCommit();
 
+  // This warp's K and V rows never change: their A fragments stay in registers for the whole loop.
+  uint32_t kf[KT][4], vf[KT][4];
+  if (nIt > 0) {
+    cpAsyncWait<0>();
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < KT; ++kk) {
+      ldmatrix4(kf[kk], Ks + (wk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * SD + kk * 16 + (lane / 16) * 8);
+      ldmatrix4(vf[kk], Vs + (wk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * SD + kk * 16 + (lane / 16) * 8);
+    }
+  }
+
   for (int it = 0; it < nIt; ++it) {
     const int st = it & 1;
     const int hq = hk * G + it / nM, m0 = mBegin + (it % nM) * BM;
@@ -146,9 +166,8 @@ __global__ void __launch_bounds__(kBwdThreads, 1) bwdKernel(const Params p) {
       for (int e = 0; e < 4; ++e) s[i][e] = ds[i][e] = 0.f;
 #pragma unroll
     for (int kk = 0; kk < KT; ++kk) {
-      uint32_t ka[4], va[4];
-      ldmatrix4(ka, Ks + (wk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * SD + kk * 16 + (lane / 16) * 8);
-      ldmatrix4(va, Vs + (wk * 16 + (lane % 8) + ((lane / 8) % 2) * 8) * SD + kk * 16 + (lane / 16) * 8);
+      const uint32_t* ka = kf[kk];
+      const uint32_t* va = vf[kk];
 #pragma unroll
       for (int np = 0; np < 2; ++np) {
         const int row = wh * 32 + np * 16 + (lane % 8) + (lane / 16) * 8;
@@ -227,16 +246,13 @@ __global__ void __launch_bounds__(kBwdThreads, 1) bwdKernel(const Params p) {
       }
     }
     float* dqg = p.dqAccum + headRow * D;
+    const int iA = m0 + wk * 16 + g;
+    float* rowA = iA < p.Tq ? dqg + int64_t(iA) * D + wh * DH + 2 * t : nullptr;
+    float* rowB = iA + 8 < p.Tq ? dqg + int64_t(iA + 8) * D + wh * DH + 2 * t : nullptr;
 #pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int i = m0 + wk * 16 + g + 8 * r;
-      if (i < p.Tq) {
-#pragma unroll
-        for (int dt = 0; dt < DH / 8; ++dt)
-          atomicAdd2(dqg + int64_t(i) * D + wh * DH + dt * 8 + 2 * t, dq[dt][2 * r] * p.scale,
-                     dq[dt][2 * r + 1] * p.scale);
-      }
-    }
+    for (int dt = 0; dt < DH / 8; ++dt)
+      addDq(rowA ? rowA + dt * 8 : nullptr, rowB ? rowB + dt * 8 : nullptr, dq[dt][0] * p.scale, dq[dt][1] * p.scale,
+            dq[dt][2] * p.scale, dq[dt][3] * p.scale, t);
   }
   cpAsyncWait<0>();
 
