@@ -10,7 +10,10 @@ import * as zlib from 'zlib';
 import { strftime } from '../src/llm/strftime';
 import { ChatMessage, Tokenizer } from '../src/llm/tokenizer';
 
-const SHARED = path.resolve(__dirname, '../../shared');
+// ../shared beside the checkout (developers, CI); on the GPU host scripts stage a copy into .gpu/shared.
+const SHARED = [path.resolve(__dirname, '../../shared'), path.resolve(__dirname, '../.gpu/shared')].find((d) =>
+  fs.existsSync(path.join(d, 'models')),
+) ?? path.resolve(__dirname, '../../shared');
 const MODEL = path.join(SHARED, 'models/llama-3.2-3b-instruct');
 const GSM8K = path.join(SHARED, 'data/gsm8k/test.jsonl');
 const FIXTURE = path.join(__dirname, 'fixtures/tokenizer/llama32_encodings.json');
