@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { LlamaModel, Tensor, full, noGrad, tensor, zeros } from '../src';
+import { LlamaModel, Tensor, cat, full, noGrad, tensor, zeros } from '../src';
 import { expectClose } from './helpers';
 import { tinyLlamaConfig, writeTinyLlama } from './llama_helpers';
 
@@ -186,6 +186,37 @@ describe('LlamaModel forward', () => {
     const keyBias = zeros([2, 7], { requiresGrad: true });
     model.tokenLogprobs(ids(), { keyBias, targetStart: 5, chunkSize: 1 }).sum().backward();
     expect(keyBias.grad!.abs().sum().item() as number).toBeGreaterThan(0);
+  });
+
+  test('tokenLogprobs gradients equal those of logSoftmax(forward) gathered', () => {
+    const targetStart = tensor([2, 4], { dtype: 'int64' });
+    const weights = tensor([[0.3, -1, 2, 0.5, 1, -0.7, 1.5], [1, 1, -2, 0.25, 0.5, 3, -1]]);
+    const run = (chunked: boolean): Tensor[] => {
+      const keyBias = zeros([2, 7], { requiresGrad: true });
+      model.requiresGrad_(true);
+      try {
+        let lp: Tensor;
+        if (chunked) {
+          lp = model.tokenLogprobs(ids(), { keyBias, targetStart, temperature: 0.8, chunkSize: 2 });
+        } else {
+          const logp = model.forward(ids(), { keyBias }).div(0.8).logSoftmax(-1);
+          const picked = logp.narrow(1, 0, 6).gather(-1, ids().narrow(1, 1, 6).unsqueeze(-1)).squeeze(-1);
+          const mask = tensor([[0, 1, 1, 1, 1, 1], [0, 0, 0, 1, 1, 1]]);
+          lp = cat([zeros([2, 1]), picked.mul(mask)], 1);
+        }
+        lp.mul(weights).sum().backward();
+        const out = [keyBias.grad!, ...model.parameters().map((p) => p.grad!)];
+        for (const p of model.parameters()) p.zeroGrad();
+        return out;
+      } finally {
+        model.requiresGrad_(false);
+      }
+    };
+    const a = run(true);
+    const b = run(false);
+    expect(a.length).toBe(b.length);
+    for (let i = 0; i < a.length; i++) expect([i, maxAbsDiff(a[i], b[i]) < 1e-5]).toEqual([i, true]);
+    expect(a[0].abs().sum().item() as number).toBeGreaterThan(0);
   });
 
   test('option checks', () => {

@@ -7,6 +7,8 @@
 #include <map>
 #include <sstream>
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include "native/attention/attention.h"
 #include "native/core/dtype.h"
 #include "native/core/value.h"
@@ -251,6 +253,72 @@ at::Tensor LlamaModel::forward(const at::Tensor& ids, const ForwardOptions& o) c
   return at::linear(hidden(ids, o), lmHead_);
 }
 
+namespace {
+
+// Chunked log p(token) over lm_head: forward and backward both run chunk by chunk over positions, and backward
+// recomputes each chunk's logits, so only h, the weight and [B, T] tensors are kept for backward (never [B, T, V]).
+// Without a weight gradient (frozen model, mask optimization) backward skips the dW products.
+struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
+  // h [B, T, H] final hidden states; w [V, H]; tokens int64 [B, T]; mask bool [B, T] (t >= targetStart).
+  // Entry t of the result (for t >= first, masked) is log_softmax(linear(h[:, t-1], w) / temperature)[tokens[:, t]].
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
+                            const at::Tensor& tokens, const at::Tensor& mask, int64_t first, int64_t chunk,
+                            double temperature, int64_t outDtype) {
+    const auto out = static_cast<at::ScalarType>(outDtype);
+    const int64_t B = h.size(0), T = h.size(1);
+    std::vector<at::Tensor> pieces;
+    pieces.push_back(at::zeros({B, first}, h.options().dtype(out)));
+    for (int64_t s = first; s < T; s += chunk) {
+      const int64_t n = std::min(chunk, T - s);
+      at::Tensor logits = at::linear(h.narrow(1, s - 1, n), w).to(out);  // predictions for tokens s .. s+n-1
+      if (temperature != 1.0) logits = logits.div(temperature);
+      at::Tensor picked = logits.gather(-1, tokens.narrow(1, s, n).unsqueeze(-1)).squeeze(-1);
+      pieces.push_back(picked.sub(logits.logsumexp(-1)));
+    }
+    at::Tensor all = at::cat(pieces, 1);
+    ctx->save_for_backward({h, w, tokens, mask});
+    ctx->saved_data["first"] = first;
+    ctx->saved_data["chunk"] = chunk;
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["outDtype"] = outDtype;
+    return at::where(mask, all, at::zeros({}, all.options()));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &h = saved[0], &w = saved[1], &tokens = saved[2], &mask = saved[3];
+    const int64_t first = ctx->saved_data["first"].toInt(), chunk = ctx->saved_data["chunk"].toInt();
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    const auto out = static_cast<at::ScalarType>(ctx->saved_data["outDtype"].toInt());
+    const bool wantH = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1);
+    at::Tensor dh, dw;
+    if (wantH) dh = at::zeros_like(h);
+    if (wantW) dw = at::zeros(w.sizes(), w.options().dtype(out));
+    if (grads[0].defined() && (wantH || wantW)) {
+      at::Tensor g = at::where(mask, grads[0].to(out), at::zeros({}, grads[0].options().dtype(out)));
+      const int64_t B = h.size(0), T = h.size(1), V = w.size(0), H = h.size(2);
+      for (int64_t s = first; s < T; s += chunk) {
+        const int64_t n = std::min(chunk, T - s);
+        at::Tensor hc = h.narrow(1, s - 1, n);
+        at::Tensor logits = at::linear(hc, w).to(out);
+        if (temperature != 1.0) logits = logits.div(temperature);
+        at::Tensor gc = g.narrow(1, s, n).unsqueeze(-1);                   // [B, n, 1]
+        at::Tensor dl = logits.softmax(-1).mul(gc).neg();                  // d/dlogits of lp: (onehot - p) * g
+        dl.scatter_add_(-1, tokens.narrow(1, s, n).unsqueeze(-1), gc);
+        if (temperature != 1.0) dl = dl.div(temperature);
+        at::Tensor dlm = dl.to(w.scalar_type());                            // through the cast to `out`
+        if (wantH) dh.narrow(1, s - 1, n).copy_(at::matmul(dlm, w));
+        if (wantW) dw.add_(at::matmul(dlm.reshape({B * n, V}).t(), hc.reshape({B * n, H})).to(out));
+      }
+    }
+    return {dh, wantW ? dw.to(w.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
 at::Tensor LlamaModel::tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp) const {
   if (!(lp.temperature > 0) || !std::isfinite(lp.temperature))
     throw RangeError("invalid values: tokenLogprobs() temperature must be a positive number, got " + std::to_string(lp.temperature));
@@ -269,20 +337,9 @@ at::Tensor LlamaModel::tokenLogprobs(const at::Tensor& ids, const ForwardOptions
   const at::ScalarType out = dtype() == at::kDouble ? at::kDouble : at::kFloat;
   const int64_t first = B > 0 ? std::min(start.min().item<int64_t>(), T) : T;
   const int64_t chunk = lp.chunkSize > 0 ? lp.chunkSize : std::max<int64_t>(1, (int64_t(1) << 26) / std::max<int64_t>(1, B * V));
-  at::Tensor tokens = ids.to(dev);
-
-  std::vector<at::Tensor> pieces;
-  pieces.push_back(at::zeros({B, first}, h.options().dtype(out)));
-  for (int64_t s = first; s < T; s += chunk) {
-    const int64_t n = std::min(chunk, T - s);
-    at::Tensor logits = at::linear(h.narrow(1, s - 1, n), lmHead_).to(out);  // predictions for tokens s .. s+n-1
-    if (lp.temperature != 1.0) logits = logits.div(lp.temperature);
-    at::Tensor picked = logits.gather(-1, tokens.narrow(1, s, n).unsqueeze(-1)).squeeze(-1);
-    pieces.push_back(picked.sub(logits.logsumexp(-1)));
-  }
-  at::Tensor all = at::cat(pieces, 1);
   at::Tensor t = at::arange(T, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
-  return at::where(t.ge(start.unsqueeze(1)), all, at::zeros({}, all.options()));
+  at::Tensor mask = t.ge(start.unsqueeze(1));
+  return ChunkedLogprobs::apply(h, lmHead_, ids.to(dev), mask, first, chunk, lp.temperature, static_cast<int64_t>(out));
 }
 
 std::vector<std::pair<std::string, at::Tensor>> LlamaModel::namedParameters() const {

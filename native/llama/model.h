@@ -47,8 +47,9 @@ class LlamaModel {
   // ids int64 [B, T] -> logits [B, T, vocab] in the model dtype.
   at::Tensor forward(const at::Tensor& ids, const ForwardOptions& o) const;
   // [B, T] float32 (float64 for a float64 model): entry t = log p(ids[b, t] | ids[b, <t]) (logits divided by
-  // temperature) for t >= max(1, targetStart[b]), 0 elsewhere. lm_head runs over chunks of positions, so the
-  // [B, T, vocab] logits are never all held at once (without autograd; with it each chunk's logits are kept for backward).
+  // temperature) for t >= max(1, targetStart[b]), 0 elsewhere. lm_head runs over chunks of positions in forward and
+  // again in backward (a custom autograd function that keeps only the hidden states), so the [B, T, vocab] logits are
+  // never all held at once, with or without autograd.
   at::Tensor tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp) const;
 
   // HF names; a tied lm_head is not listed (it is model.embed_tokens.weight).
