@@ -184,7 +184,10 @@ Napi::Value llamaConfig(const Napi::CallbackInfo& info) {
     o.Set("tieWordEmbeddings", c.tieWordEmbeddings);
     auto id = [&](int64_t v) -> Napi::Value { return v < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(v)); };
     o.Set("bosTokenId", id(c.bosTokenId));
-    o.Set("eosTokenId", id(c.eosTokenId));
+    o.Set("eosTokenId", id(c.eosTokenIds.empty() ? -1 : c.eosTokenIds[0]));
+    Napi::Array eos = Napi::Array::New(env, c.eosTokenIds.size());
+    for (uint32_t i = 0; i < c.eosTokenIds.size(); i++) eos.Set(i, static_cast<double>(c.eosTokenIds[i]));
+    o.Set("eosTokenIds", eos);
     o.Set("padTokenId", id(c.padTokenId));
     o.Set("dtype", atman::dtypeName(m.dtype()));
     o.Set("device", atman::deviceName(m.device()));

@@ -76,7 +76,10 @@ export interface NativeLlamaConfig {
   } | null;
   tieWordEmbeddings: boolean;
   bosTokenId: number | null;
+  /** The first of eosTokenIds. */
   eosTokenId: number | null;
+  /** Every id of config.json's eos_token_id (one id or a list). */
+  eosTokenIds: number[];
   padTokenId: number | null;
   dtype: string;
   device: string;

@@ -259,6 +259,30 @@ describe('LlamaModel variants', () => {
     for (const x of [m, v5, plain]) x.dispose();
   });
 
+  test('the Llama-3.2-3B-Instruct config.json layout (sizes shrunk)', async () => {
+    const m = await LlamaModel.load(
+      writeTinyLlama(fresh(), {
+        tied: true,
+        config: {
+          attention_dropout: 0.0, bos_token_id: 128000, eos_token_id: [128001, 128008, 128009], initializer_range: 0.02,
+          max_position_embeddings: 131072, pretraining_tp: 1, rms_norm_eps: 1e-5, torch_dtype: 'bfloat16',
+          transformers_version: '4.45.0.dev0', use_cache: true, rope_theta: 500000.0,
+          rope_scaling: { factor: 32.0, high_freq_factor: 4.0, low_freq_factor: 1.0, original_max_position_embeddings: 8192, rope_type: 'llama3' },
+        },
+      }),
+    );
+    expect(m.config).toMatchObject({
+      bosTokenId: 128000, eosTokenId: 128001, eosTokenIds: [128001, 128008, 128009], padTokenId: null, ropeTheta: 500000,
+      maxPositionEmbeddings: 131072, tieWordEmbeddings: true,
+      ropeScaling: { ropeType: 'llama3', factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+    });
+    const out = fresh();
+    m.save(out);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).eos_token_id).toEqual([128001, 128008, 128009]);
+    expect((await LlamaModel.load(out)).config).toEqual(m.config);
+    m.dispose();
+  });
+
   test('sharded checkpoints load like single files', async () => {
     const single = await LlamaModel.load(writeTinyLlama(fresh(), { seed: 3 }));
     const sharded = await LlamaModel.load(writeTinyLlama(fresh(), { seed: 3, sharded: true }));

@@ -87,11 +87,21 @@ void readRope(const Reader& top, const json::Value* params, const char* name, Ro
   r.fail("rope_type \"" + type + "\" is not supported (supported: default, linear, llama3)");
 }
 
-int64_t firstInteger(const Reader& r, const char* key) {
+std::vector<int64_t> integers(const Reader& r, const char* key) {
   const json::Value* v = r.get(key);
-  if (v == nullptr) return -1;
-  if (v->kind == json::Value::Kind::Array) return v->array.empty() ? -1 : r.integerOf(key, v->array[0]);
-  return r.integerOf(key, *v);
+  std::vector<int64_t> out;
+  if (v == nullptr) return out;
+  if (v->kind == json::Value::Kind::Array) {
+    for (const auto& x : v->array) out.push_back(r.integerOf(key, x));
+  } else {
+    out.push_back(r.integerOf(key, *v));
+  }
+  return out;
+}
+
+int64_t firstInteger(const Reader& r, const char* key) {
+  std::vector<int64_t> v = integers(r, key);
+  return v.empty() ? -1 : v[0];
 }
 
 }  // namespace
@@ -164,7 +174,7 @@ LlamaConfig parseConfig(const std::string& text, const std::string& where) {
   if (!(c.rope.theta > 0)) r.fail("rope_theta must be positive");
 
   c.bosTokenId = firstInteger(r, "bos_token_id");
-  c.eosTokenId = firstInteger(r, "eos_token_id");
+  c.eosTokenIds = integers(r, "eos_token_id");
   c.padTokenId = firstInteger(r, "pad_token_id");
   return c;
 }
@@ -196,7 +206,12 @@ std::string configToJson(const LlamaConfig& c, const std::string& dtypeName) {
   s << "  \"attention_bias\": false,\n";
   s << "  \"attention_dropout\": 0.0,\n";
   if (c.bosTokenId >= 0) s << "  \"bos_token_id\": " << c.bosTokenId << ",\n";
-  if (c.eosTokenId >= 0) s << "  \"eos_token_id\": " << c.eosTokenId << ",\n";
+  if (c.eosTokenIds.size() == 1) s << "  \"eos_token_id\": " << c.eosTokenIds[0] << ",\n";
+  if (c.eosTokenIds.size() > 1) {
+    s << "  \"eos_token_id\": [";
+    for (size_t i = 0; i < c.eosTokenIds.size(); i++) s << (i ? ", " : "") << c.eosTokenIds[i];
+    s << "],\n";
+  }
   if (c.padTokenId >= 0) s << "  \"pad_token_id\": " << c.padTokenId << ",\n";
   s << "  \"head_dim\": " << c.headDim << ",\n";
   s << "  \"hidden_act\": \"silu\",\n";

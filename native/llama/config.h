@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace atman::llama {
 
@@ -26,7 +27,8 @@ struct LlamaConfig {
   double rmsNormEps = 1e-6;
   bool tieWordEmbeddings = false;
   RopeConfig rope;
-  int64_t bosTokenId = -1, eosTokenId = -1, padTokenId = -1;  // -1: absent (eos: the first when a list)
+  int64_t bosTokenId = -1, padTokenId = -1;  // -1: absent
+  std::vector<int64_t> eosTokenIds;           // eos_token_id: one id or a list (Llama 3.x instruct has three)
 };
 
 // Parses config.json text; `where` names the file in messages. Throws atman::Error for unsupported models
