@@ -152,6 +152,14 @@ Napi::Value llamaRequiresGrad(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value llamaSetCheckpointing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    modelOf(info[0]).setGradientCheckpointing(info[1].ToBoolean().Value());
+    return env.Undefined();
+  });
+}
+
 Napi::Value llamaConfig(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -218,6 +226,7 @@ void InitLlama(Napi::Env env, Napi::Object exports) {
   exports.Set("llamaTokenLogprobs", Napi::Function::New(env, llamaTokenLogprobs));
   exports.Set("llamaNamedParameters", Napi::Function::New(env, llamaNamedParameters));
   exports.Set("llamaRequiresGrad", Napi::Function::New(env, llamaRequiresGrad));
+  exports.Set("llamaSetCheckpointing", Napi::Function::New(env, llamaSetCheckpointing));
   exports.Set("llamaConfig", Napi::Function::New(env, llamaConfig));
   exports.Set("llamaSave", Napi::Function::New(env, llamaSave));
   exports.Set("llamaDispose", Napi::Function::New(env, llamaDispose));

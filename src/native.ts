@@ -118,6 +118,7 @@ export interface NativeAddon {
   llamaTokenLogprobs(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): NativeTensor;
   llamaNamedParameters(m: NativeLlama): [string[], NativeTensor[]];
   llamaRequiresGrad(m: NativeLlama, flag: boolean): void;
+  llamaSetCheckpointing(m: NativeLlama, flag: boolean): void;
   llamaConfig(m: NativeLlama): NativeLlamaConfig;
   llamaSave(m: NativeLlama, dir: string): void;
   llamaDispose(m: NativeLlama): void;

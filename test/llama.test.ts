@@ -160,6 +160,43 @@ describe('LlamaModel forward', () => {
     }
   });
 
+  test('activation checkpointing gives the same logits and gradients', () => {
+    const run = (checkpoint: boolean, withBias: boolean): Tensor[] => {
+      const keyBias = withBias ? zeros([2, 7], { requiresGrad: true }) : undefined;
+      model.requiresGrad_(true).setGradientCheckpointing(checkpoint);
+      try {
+        const opts = withBias ? { keyBias, biasQueryStart: 3, keyStart: tensor([0, 1], { dtype: 'int64' }) } : {};
+        const logits = model.forward(ids(), opts);
+        logits.logSoftmax(-1).narrow(2, 5, 3).sum().backward();
+        const out = [logits.detach(), ...(keyBias ? [keyBias.grad!] : []), ...model.parameters().map((p) => p.grad!)];
+        for (const p of model.parameters()) p.zeroGrad();
+        return out;
+      } finally {
+        model.requiresGrad_(false).setGradientCheckpointing(false);
+      }
+    };
+    for (const withBias of [true, false]) {
+      const a = run(true, withBias);
+      const b = run(false, withBias);
+      expect(a.length).toBe(b.length);
+      for (let i = 0; i < a.length; i++) expect([withBias, i, maxAbsDiff(a[i], b[i])]).toEqual([withBias, i, 0]);
+    }
+    // Only keyBias needs a gradient (frozen weights, the mask optimization case).
+    model.setGradientCheckpointing(true);
+    try {
+      const keyBias = zeros([2, 7], { requiresGrad: true });
+      model.tokenLogprobs(ids(), { keyBias, targetStart: 4 }).sum().backward();
+      const withCk = keyBias.grad!;
+      model.setGradientCheckpointing(false);
+      const kb2 = zeros([2, 7], { requiresGrad: true });
+      model.tokenLogprobs(ids(), { keyBias: kb2, targetStart: 4 }).sum().backward();
+      expect(maxAbsDiff(withCk, kb2.grad!)).toBeLessThan(1e-6);
+      expect(withCk.abs().sum().item() as number).toBeGreaterThan(0);
+    } finally {
+      model.setGradientCheckpointing(false);
+    }
+  });
+
   test('tokenLogprobs equals logSoftmax(forward) gathered, in small chunks', () => {
     const logits = model.forward(ids());
     for (const temperature of [1, 0.7]) {

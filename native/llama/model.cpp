@@ -163,14 +163,119 @@ std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::option
   return m;
 }
 
-at::Tensor LlamaModel::rmsNorm(const at::Tensor& x, const at::Tensor& w) const {
-  // HF LlamaRMSNorm: in float32 (float64 stays float64 here, so float64 models are exact), cast back, times weight.
+namespace {
+
+// HF LlamaRMSNorm: in float32 (float64 stays float64 here, so float64 models are exact), cast back, times weight.
+at::Tensor rmsNormEps(const at::Tensor& x, const at::Tensor& w, double eps) {
   const at::ScalarType ct = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor h = x.to(ct);
   at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
-  h = h.mul(at::rsqrt(variance.add(config_.rmsNormEps)));
+  h = h.mul(at::rsqrt(variance.add(eps)));
   return w.mul(h.to(x.scalar_type()));
 }
+
+at::Tensor rotateHalf(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
+}
+
+struct LayerShape {
+  int64_t heads, kvHeads, headDim;
+  double eps;
+};
+
+// One decoder layer: x + attn(norm(x)), then + mlp(norm(.)). cos/sin [B, 1, T, D] in x's dtype.
+at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor& cos, const at::Tensor& sin,
+                        const AttentionOptions& ao, const LayerShape& c) {
+  const int64_t B = xIn.size(0), T = xIn.size(1), D = c.headDim;
+  at::Tensor x = xIn;
+  at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
+  at::Tensor q = at::linear(h, l.q).view({B, T, c.heads, D}).transpose(1, 2);
+  at::Tensor k = at::linear(h, l.k).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  at::Tensor v = at::linear(h, l.v).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  q = q.mul(cos).add(rotateHalf(q).mul(sin));
+  k = k.mul(cos).add(rotateHalf(k).mul(sin));
+  at::Tensor a = atman::attention(q, k, v.contiguous(), ao);  // [B, Hq, T, D]
+  a = a.transpose(1, 2).reshape({B, T, c.heads * D});
+  x = x.add(at::linear(a, l.o));
+  h = rmsNormEps(x, l.postNorm, c.eps);
+  return x.add(at::linear(at::silu(at::linear(h, l.gate)).mul(at::linear(h, l.up)), l.down));
+}
+
+at::Tensor orUndefined(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
+c10::optional<at::Tensor> optionalOf(const at::Tensor& t) {
+  return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
+}
+
+// Activation checkpointing of one layer: forward keeps only its inputs; backward runs the layer again with autograd
+// and differentiates it (as torch.utils.checkpoint's reentrant variant does).
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos,
+                            const at::Tensor& sin, const c10::optional<at::Tensor>& keyBias,
+                            const c10::optional<at::Tensor>& bqs, const c10::optional<at::Tensor>& keyStart,
+                            const at::Tensor& inputNorm, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& o, const at::Tensor& postNorm, const at::Tensor& gate,
+                            const at::Tensor& up, const at::Tensor& down, int64_t bqsScalar, int64_t heads,
+                            int64_t kvHeads, int64_t headDim, double eps) {
+    ctx->save_for_backward({x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), inputNorm, q, k,
+                            v, o, postNorm, gate, up, down});
+    ctx->saved_data["bqsScalar"] = bqsScalar;
+    ctx->saved_data["heads"] = heads;
+    ctx->saved_data["kvHeads"] = kvHeads;
+    ctx->saved_data["headDim"] = headDim;
+    ctx->saved_data["eps"] = eps;
+    return run(x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart),
+               Layer{inputNorm, q, k, v, o, postNorm, gate, up, down}, ctx);
+  }
+
+  static at::Tensor run(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& keyBias,
+                        const at::Tensor& bqs, const at::Tensor& keyStart, const Layer& l,
+                        torch::autograd::AutogradContext* ctx) {
+    AttentionOptions ao;
+    ao.keyBias = keyBias;
+    ao.biasQueryStart = bqs;
+    ao.biasQueryStartScalar = ctx->saved_data["bqsScalar"].toInt();
+    ao.keyStart = keyStart;
+    LayerShape c{ctx->saved_data["heads"].toInt(), ctx->saved_data["kvHeads"].toInt(), ctx->saved_data["headDim"].toInt(),
+                 ctx->saved_data["eps"].toDouble()};
+    return decoderLayer(x, l, cos, sin, ao, c);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();  // inputs 0..14 in forward's order
+    const size_t n = saved.size();
+    std::vector<at::Tensor> in(n);
+    std::vector<at::Tensor> wanted;
+    std::vector<size_t> wantedIndex;
+    size_t edge = 0;  // needs_input_grad counts tensor inputs only (an absent optional is none)
+    for (size_t i = 0; i < n; i++) {
+      if (!saved[i].defined()) continue;
+      in[i] = saved[i].detach();
+      if (ctx->needs_input_grad(edge++)) {
+        in[i].set_requires_grad(true);
+        wanted.push_back(in[i]);
+        wantedIndex.push_back(i);
+      }
+    }
+    torch::autograd::variable_list out(20);
+    if (wanted.empty() || !grads[0].defined()) return out;
+    at::Tensor y;
+    {
+      at::AutoGradMode enable(true);
+      y = run(in[0], in[1], in[2], in[3], in[4], in[5], Layer{in[6], in[7], in[8], in[9], in[10], in[11], in[12], in[13], in[14]},
+              ctx);
+    }
+    auto g = torch::autograd::grad({y}, wanted, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false,
+                                   /*allow_unused=*/true);
+    for (size_t j = 0; j < wantedIndex.size(); j++) out[wantedIndex[j]] = g[j];
+    return out;
+  }
+};
+
+}  // namespace
+
+at::Tensor LlamaModel::rmsNorm(const at::Tensor& x, const at::Tensor& w) const { return rmsNormEps(x, w, config_.rmsNormEps); }
 
 at::Tensor LlamaModel::defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart) const {
   at::Tensor j = at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0).expand({B, T});
@@ -179,11 +284,6 @@ at::Tensor LlamaModel::defaultPositions(int64_t B, int64_t T, const at::Tensor& 
 }
 
 namespace {
-
-at::Tensor rotateHalf(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
-}
 
 void checkIndexTensor(const at::Tensor& t, const char* name, int64_t B, int64_t T) {
   if (!t.defined()) return;
@@ -231,20 +331,17 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);  // [B, 1, T, D]
 
-  const int64_t D = c.headDim;
   at::Tensor x = at::embedding(embed_, ids);  // [B, T, H]
+  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  const bool checkpoint = checkpointing_ && at::GradMode::is_enabled();
   for (const Layer& l : layers_) {
-    at::Tensor h = rmsNorm(x, l.inputNorm);
-    at::Tensor q = at::linear(h, l.q).view({B, T, c.numHeads, D}).transpose(1, 2);
-    at::Tensor k = at::linear(h, l.k).view({B, T, c.numKvHeads, D}).transpose(1, 2);
-    at::Tensor v = at::linear(h, l.v).view({B, T, c.numKvHeads, D}).transpose(1, 2);
-    q = q.mul(cos).add(rotateHalf(q).mul(sin));
-    k = k.mul(cos).add(rotateHalf(k).mul(sin));
-    at::Tensor a = atman::attention(q, k, v.contiguous(), ao);  // [B, Hq, T, D]
-    a = a.transpose(1, 2).reshape({B, T, c.numHeads * D});
-    x = x.add(at::linear(a, l.o));
-    h = rmsNorm(x, l.postNorm);
-    x = x.add(at::linear(at::silu(at::linear(h, l.gate)).mul(at::linear(h, l.up)), l.down));
+    if (checkpoint) {
+      x = CheckpointedLayer::apply(x, cos, sin, optionalOf(ao.keyBias), optionalOf(ao.biasQueryStart),
+                                   optionalOf(ao.keyStart), l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up,
+                                   l.down, ao.biasQueryStartScalar, c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps);
+    } else {
+      x = decoderLayer(x, l, cos, sin, ao, shape);
+    }
   }
   return rmsNorm(x, norm_);
 }

@@ -55,6 +55,10 @@ class LlamaModel {
   // HF names; a tied lm_head is not listed (it is model.embed_tokens.weight).
   std::vector<std::pair<std::string, at::Tensor>> namedParameters() const;
   void setRequiresGrad(bool flag);
+  // Activation checkpointing per layer (when autograd records): each layer keeps only its input for backward and
+  // runs again during backward. Same results and gradients, less memory, about one more forward of compute.
+  void setGradientCheckpointing(bool flag) { checkpointing_ = flag; }
+  bool gradientCheckpointing() const { return checkpointing_; }
   // config.json + model.safetensors in dir (created if missing), in the HF format transformers loads.
   void save(const std::string& dir) const;
 
@@ -69,7 +73,8 @@ class LlamaModel {
   LlamaConfig config_;
   at::Tensor embed_, norm_, lmHead_;  // lmHead_ is embed_ when tied
   std::vector<Layer> layers_;
-  at::Tensor invFreq_;  // float32 [headDim / 2] on the model device, as transformers computes it
+  at::Tensor invFreq_;
+  bool checkpointing_ = false;  // float32 [headDim / 2] on the model device, as transformers computes it
 };
 
 // inv_freq as transformers' ROPE_INIT_FUNCTIONS compute it (float32, CPU).

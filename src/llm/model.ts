@@ -122,6 +122,15 @@ export class LlamaModel {
     return this;
   }
 
+  /**
+   * Activation checkpointing per layer while autograd records: each layer keeps only its input for backward and is
+   * run again during backward (same results and gradients; less memory for about one more forward). Returns this.
+   */
+  setGradientCheckpointing(flag = true): this {
+    native.llamaSetCheckpointing(this.h, flag);
+    return this;
+  }
+
   /** Writes config.json and model.safetensors into dir (created if missing), a format transformers loads. */
   save(dir: string): void {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.save() dir must be a non-empty string');
