@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { LlamaModel, Tensor, cat, full, noGrad, tensor, zeros } from '../src';
+import { LlamaModel, Tensor, cat, full, noGrad, optim, tensor, zeros } from '../src';
 import { expectClose } from './helpers';
 import { tinyLlamaConfig, writeTinyLlama } from './llama_helpers';
 
@@ -346,6 +346,48 @@ describe('LlamaModel variants', () => {
     expect(maxAbsDiff(m.forward(ids()), again.forward(ids()))).toBe(0);
     m.dispose();
     again.dispose();
+  });
+
+  test('bfloat16 and float16 weights on disk', async () => {
+    for (const disk of ['bfloat16', 'float16'] as const) {
+      const dir = writeTinyLlama(fresh(), {
+        seed: 7,
+        editTensors: (t) => {
+          for (const k of Object.keys(t)) t[k] = t[k].to(disk);
+        },
+      });
+      const native = await LlamaModel.load(dir);
+      expect(native.config.dtype).toBe(disk);
+      const f32 = await LlamaModel.load(dir, { dtype: 'float32' });
+      expect(f32.config.dtype).toBe('float32');
+      expect(f32.forward(ids()).shape).toEqual([2, 7, 300]);
+      // The float32 model holds the stored values: its logits are close to the bfloat16 model's. (libtorch 1.13 has
+      // no float16 matmul on CPU, so the float16 model itself runs only on CUDA.)
+      if (disk === 'bfloat16') expect(maxAbsDiff(native.forward(ids()).float(), f32.forward(ids()))).toBeLessThan(0.1);
+      native.dispose();
+      f32.dispose();
+    }
+  });
+
+  test('AdamW trains the parameters (copy-on-write views of the file) and the file is untouched', async () => {
+    const dir = writeTinyLlama(fresh(), { seed: 11 });
+    const before = fs.readFileSync(path.join(dir, 'model.safetensors'));
+    const m = (await LlamaModel.load(dir)).requiresGrad_(true);
+    const opt = new optim.AdamW(m.parameters(), { lr: 1e-2, weightDecay: 0 });
+    const losses: number[] = [];
+    for (let step = 0; step < 5; step++) {
+      opt.zeroGrad();
+      const loss = m.tokenLogprobs(ids(), { chunkSize: 4 }).sum().neg();
+      losses.push(loss.item() as number);
+      loss.backward();
+      opt.step();
+    }
+    expect(losses[4]).toBeLessThan(losses[0] - 1);
+    expect(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(before)).toBe(true);
+    const reloaded = await LlamaModel.load(dir);
+    expect(maxAbsDiff(reloaded.forward(ids()), m.forward(ids()))).toBeGreaterThan(1e-3);
+    m.dispose();
+    reloaded.dispose();
   });
 
   test('a disposed model throws', async () => {
