@@ -1,10 +1,13 @@
 // LlamaModel: load (on a worker thread), forward, tokenLogprobs, parameters, save. The model is in native/llama.
 #include <napi.h>
 
+#include <cmath>
+
 #include "binding/convert.h"
 #include "binding/errors.h"
 #include "binding/tensor_handle.h"
 #include "native/core/dtype.h"
+#include "native/generate/generate.h"
 #include "native/llama/model.h"
 
 namespace binding {
@@ -152,6 +155,112 @@ Napi::Value llamaRequiresGrad(const Napi::CallbackInfo& info) {
   });
 }
 
+class GenerateWorker : public Napi::AsyncWorker {
+ public:
+  GenerateWorker(Napi::Env env, std::shared_ptr<LlamaModel> model, std::vector<std::vector<int64_t>> prompts,
+                 atman::GenerateOptions o)
+      : Napi::AsyncWorker(env), model_(std::move(model)), prompts_(std::move(prompts)), o_(std::move(o)), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      result_ = atman::generate(*model_, prompts_, o_);
+    } catch (...) {
+      error_ = atman::describeCurrentException();
+      SetError(error_.message);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Array tokens = Napi::Array::New(env, result_.tokens.size());
+    Napi::Array reasons = Napi::Array::New(env, result_.tokens.size());
+    for (uint32_t i = 0; i < result_.tokens.size(); i++) {
+      Napi::Array row = Napi::Array::New(env, result_.tokens[i].size());
+      for (uint32_t j = 0; j < result_.tokens[i].size(); j++) row.Set(j, static_cast<double>(result_.tokens[i][j]));
+      tokens.Set(i, row);
+      reasons.Set(i, Napi::String::New(env, result_.finishReasons[i]));
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("tokens", tokens);
+    out.Set("finishReasons", reasons);
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error&) override {
+    try {
+      throwJs(Env(), error_);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  std::shared_ptr<LlamaModel> model_;  // keeps the weights alive if the model is disposed meanwhile
+  std::vector<std::vector<int64_t>> prompts_;
+  atman::GenerateOptions o_;
+  atman::GenerateResult result_;
+  atman::ErrorReport error_{atman::ErrorKind::Generic, ""};
+  Napi::Promise::Deferred deferred_;
+};
+
+int64_t intOf(const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), "wrong argument type: generate() " + what + " must be an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != std::floor(d) || std::abs(d) > 9007199254740991.0)
+    throw Napi::TypeError::New(v.Env(), "wrong argument type: generate() " + what + " must be an integer");
+  return static_cast<int64_t>(d);
+}
+
+// llamaGenerate(model, prompts: number[][], {maxNewTokens, temperature, topP, topK, stopTokenIds,
+//               numReturnSequences, seed, padTokenId}) -> Promise<{tokens, finishReasons}>
+Napi::Value llamaGenerate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    ModelBox& box = boxOf(info[0]);
+    if (!box.model) throw Napi::TypeError::New(env, "disposed model: this LlamaModel was disposed and can no longer be used");
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "wrong argument type: generate() prompts must be an array of token id arrays");
+    Napi::Array list = info[1].As<Napi::Array>();
+    std::vector<std::vector<int64_t>> prompts;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value row = list.Get(i);
+      if (!row.IsArray()) throw Napi::TypeError::New(env, "wrong argument type: generate() prompts must be an array of token id arrays");
+      Napi::Array r = row.As<Napi::Array>();
+      std::vector<int64_t> ids;
+      for (uint32_t j = 0; j < r.Length(); j++) ids.push_back(intOf(r.Get(j), "token ids"));
+      prompts.push_back(std::move(ids));
+    }
+    atman::GenerateOptions o;
+    if (info[2].IsObject()) {
+      Napi::Object opts = info[2].As<Napi::Object>();
+      auto has = [&](const char* k) { return opts.Has(k) && !opts.Get(k).IsUndefined() && !opts.Get(k).IsNull(); };
+      auto num = [&](const char* k) {
+        if (!opts.Get(k).IsNumber()) throw Napi::TypeError::New(env, std::string("wrong argument type: generate() ") + k + " must be a number");
+        return opts.Get(k).As<Napi::Number>().DoubleValue();
+      };
+      if (has("maxNewTokens")) o.maxNewTokens = intOf(opts.Get("maxNewTokens"), "maxNewTokens");
+      if (has("temperature")) o.temperature = num("temperature");
+      if (has("topP")) o.topP = num("topP");
+      if (has("topK")) o.topK = intOf(opts.Get("topK"), "topK");
+      if (has("numReturnSequences")) o.numReturnSequences = intOf(opts.Get("numReturnSequences"), "numReturnSequences");
+      if (has("padTokenId")) o.padTokenId = intOf(opts.Get("padTokenId"), "padTokenId");
+      if (has("seed")) {
+        int64_t seed = intOf(opts.Get("seed"), "seed");
+        if (seed < 0) throw Napi::RangeError::New(env, "out of range: generate() seed must be >= 0");
+        o.seed = static_cast<uint64_t>(seed);
+      }
+      if (has("stopTokenIds")) {
+        Napi::Value st = opts.Get("stopTokenIds");
+        if (!st.IsArray()) throw Napi::TypeError::New(env, "wrong argument type: generate() stopTokenIds must be an array of token ids");
+        Napi::Array a = st.As<Napi::Array>();
+        for (uint32_t j = 0; j < a.Length(); j++) o.stopTokenIds.push_back(intOf(a.Get(j), "stopTokenIds"));
+      }
+    }
+    auto* worker = new GenerateWorker(env, box.model, std::move(prompts), std::move(o));
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  });
+}
+
 Napi::Value llamaSetCheckpointing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -227,6 +336,7 @@ void InitLlama(Napi::Env env, Napi::Object exports) {
   exports.Set("llamaNamedParameters", Napi::Function::New(env, llamaNamedParameters));
   exports.Set("llamaRequiresGrad", Napi::Function::New(env, llamaRequiresGrad));
   exports.Set("llamaSetCheckpointing", Napi::Function::New(env, llamaSetCheckpointing));
+  exports.Set("llamaGenerate", Napi::Function::New(env, llamaGenerate));
   exports.Set("llamaConfig", Napi::Function::New(env, llamaConfig));
   exports.Set("llamaSave", Napi::Function::New(env, llamaSave));
   exports.Set("llamaDispose", Napi::Function::New(env, llamaDispose));

@@ -119,6 +119,7 @@ export interface NativeAddon {
   llamaNamedParameters(m: NativeLlama): [string[], NativeTensor[]];
   llamaRequiresGrad(m: NativeLlama, flag: boolean): void;
   llamaSetCheckpointing(m: NativeLlama, flag: boolean): void;
+  llamaGenerate(m: NativeLlama, prompts: number[][], opts: object): Promise<{ tokens: number[][]; finishReasons: string[] }>;
   llamaConfig(m: NativeLlama): NativeLlamaConfig;
   llamaSave(m: NativeLlama, dir: string): void;
   llamaDispose(m: NativeLlama): void;

@@ -72,13 +72,17 @@ describe.each(MODELS)('agrees with HF transformers: %s (test/fixtures/llama)', (
     expect(maxAbsDiff(lp, e.logprobs)).toBeLessThanOrEqual(LOGPROB_TOL);
   });
 
-  test('greedy continuations identical', async () => {
+  test('greedy continuations identical (full forwards and generate with the KV cache)', async () => {
     const [m, e] = await get();
     const bad: string[] = [];
     for (const [i, g] of e.greedy.entries()) {
-      const ours = greedy(m, g.prompt, g.tokens.length);
-      const at = ours.findIndex((t, j) => t !== g.tokens[j]);
-      if (at >= 0) bad.push(`prompt ${i}: first difference at step ${at} (ours ${ours[at]}, HF ${g.tokens[at]}, HF top-2 margin ${g.margins[at]})`);
+      const byForward = greedy(m, g.prompt, g.tokens.length);
+      const byGenerate = (await m.generate([g.prompt], { maxNewTokens: g.tokens.length, temperature: 0 })).tokens[0];
+      for (const [how, ours] of [['forward', byForward], ['generate', byGenerate]] as const) {
+        const at = ours.findIndex((t, j) => t !== g.tokens[j]);
+        if (at >= 0)
+          bad.push(`prompt ${i} (${how}): first difference at step ${at} (ours ${ours[at]}, HF ${g.tokens[at]}, HF top-2 margin ${g.margins[at]})`);
+      }
     }
     expect(bad).toEqual([]);
   });

@@ -185,8 +185,11 @@ struct LayerShape {
 };
 
 // One decoder layer: x + attn(norm(x)), then + mlp(norm(.)). cos/sin [B, 1, T, D] in x's dtype.
+// With a cache (kc, vc [B, Hkv, capacity, D]): this call's keys and values are written at [start, start + T) and the
+// queries attend over [0, start + T) (the attention op places query row i at position start + i).
 at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor& cos, const at::Tensor& sin,
-                        const AttentionOptions& ao, const LayerShape& c) {
+                        const AttentionOptions& ao, const LayerShape& c, at::Tensor* kc = nullptr,
+                        at::Tensor* vc = nullptr, int64_t start = 0) {
   const int64_t B = xIn.size(0), T = xIn.size(1), D = c.headDim;
   at::Tensor x = xIn;
   at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
@@ -195,6 +198,12 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   at::Tensor v = at::linear(h, l.v).view({B, T, c.kvHeads, D}).transpose(1, 2);
   q = q.mul(cos).add(rotateHalf(q).mul(sin));
   k = k.mul(cos).add(rotateHalf(k).mul(sin));
+  if (kc != nullptr) {
+    kc->narrow(2, start, T).copy_(k);
+    vc->narrow(2, start, T).copy_(v);
+    k = kc->narrow(2, 0, start + T);
+    v = vc->narrow(2, 0, start + T);
+  }
   at::Tensor a = atman::attention(q, k, v.contiguous(), ao);  // [B, Hq, T, D]
   a = a.transpose(1, 2).reshape({B, T, c.heads * D});
   x = x.add(at::linear(a, l.o));
@@ -345,6 +354,42 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
   }
   return rmsNorm(x, norm_);
 }
+
+KVCache LlamaModel::newCache(int64_t batch, int64_t capacity) const {
+  KVCache cache;
+  cache.capacity = capacity;
+  for (size_t i = 0; i < layers_.size(); i++) {
+    cache.k.push_back(at::empty({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
+    cache.v.push_back(at::empty({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
+  }
+  return cache;
+}
+
+at::Tensor LlamaModel::extend(const at::Tensor& ids, const at::Tensor& keyStart, KVCache& cache) const {
+  at::NoGradGuard noGrad;
+  const LlamaConfig& c = config_;
+  const int64_t B = ids.size(0), n = ids.size(1), start = cache.length;
+  if (start + n > cache.capacity)
+    throw RangeError("out of range: the KV cache holds " + std::to_string(cache.capacity) + " positions, " +
+                     std::to_string(start + n) + " needed");
+  AttentionOptions ao;
+  ao.causal = true;
+  ao.keyStart = keyStart;
+  const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
+  at::Tensor pos = at::arange(start, start + n, longOpts).unsqueeze(0).expand({B, n});
+  if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
+  const at::ScalarType dt = dtype();
+  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);
+  at::Tensor x = at::embedding(embed_, ids);
+  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  for (size_t i = 0; i < layers_.size(); i++) x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], start);
+  cache.length = start + n;
+  return rmsNorm(x, norm_);
+}
+
+at::Tensor LlamaModel::logits(const at::Tensor& h) const { return at::linear(h, lmHead_); }
 
 at::Tensor LlamaModel::forward(const at::Tensor& ids, const ForwardOptions& o) const {
   return at::linear(hidden(ids, o), lmHead_);

@@ -35,6 +35,14 @@ struct Layer {
   at::Tensor inputNorm, q, k, v, o, postNorm, gate, up, down;
 };
 
+// Keys and values of every layer for a batch, preallocated: k[i], v[i] are [B, Hkv, capacity, D]; positions
+// [0, length) are filled.
+struct KVCache {
+  std::vector<at::Tensor> k, v;
+  int64_t length = 0;
+  int64_t capacity = 0;
+};
+
 class LlamaModel {
  public:
   // dir: config.json + model.safetensors or model.safetensors.index.json with its shards. dtype: the weights'
@@ -51,6 +59,13 @@ class LlamaModel {
   // again in backward (a custom autograd function that keeps only the hidden states), so the [B, T, vocab] logits are
   // never all held at once, with or without autograd.
   at::Tensor tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp) const;
+
+  // Incremental inference (no autograd) for generation. extend() runs ids [B, n] (on the model device) at cache
+  // positions [length, length + n), stores their keys/values, and returns the final hidden states [B, n, hidden].
+  // keyStart int64 [B] (or undefined): left padding, as in ForwardOptions (rotary position max(0, j - keyStart)).
+  KVCache newCache(int64_t batch, int64_t capacity) const;
+  at::Tensor extend(const at::Tensor& ids, const at::Tensor& keyStart, KVCache& cache) const;
+  at::Tensor logits(const at::Tensor& hidden) const;  // lm_head
 
   // HF names; a tied lm_head is not listed (it is model.embed_tokens.weight).
   std::vector<std::pair<std::string, at::Tensor>> namedParameters() const;

@@ -35,6 +35,35 @@ export interface TokenLogprobsOptions extends LlamaForwardOptions {
   chunkSize?: number;
 }
 
+export interface GenerateOptions {
+  /** New tokens per sequence at most (default 128). */
+  maxNewTokens?: number;
+  /** 0: greedy (argmax, deterministic); otherwise sampling at this temperature (default 1). */
+  temperature?: number;
+  /** Nucleus sampling: keep the most likely tokens until their probability reaches topP (default 1: off). */
+  topP?: number;
+  /** Keep only the topK most likely tokens (default 0: off). */
+  topK?: number;
+  /** Generation of a sequence stops after one of these (it is included in the output). */
+  stopTokenIds?: number[];
+  /** Sequences per prompt (default 1); they share the prompt's prefill. */
+  numReturnSequences?: number;
+  /** Reseeds libtorch's default generators (all devices) before sampling, for reproducible samples. */
+  seed?: number;
+  /** Fills left padding of shorter prompts (default 0; any id works: padding is masked out). */
+  padTokenId?: number;
+}
+
+export interface GenerateResult {
+  /** New tokens per sequence (prompt p's sequences are rows p*G .. p*G+G-1), a stop token included. */
+  tokens: number[][];
+  lengths: number[];
+  /** 'stop' (a stop token ended it) or 'length' (maxNewTokens reached). */
+  finishReasons: ('stop' | 'length')[];
+}
+
+const GENERATE_KEYS = ['maxNewTokens', 'temperature', 'topP', 'topK', 'stopTokenIds', 'numReturnSequences', 'seed', 'padTokenId'];
+
 const FORWARD_KEYS = ['keyBias', 'biasQueryStart', 'keyStart', 'positions'];
 const LOGPROB_KEYS = [...FORWARD_KEYS, 'targetStart', 'temperature', 'chunkSize'];
 
@@ -104,6 +133,20 @@ export class LlamaModel {
     const o = checkOptions(opts, 'tokenLogprobs', LOGPROB_KEYS);
     const args = [o.targetStart ?? 1, o.temperature ?? 1, o.chunkSize ?? null, ...forwardArgs(o)];
     return new Tensor(native.llamaTokenLogprobs(this.h, ids.handle, ...args.map(toNative)));
+  }
+
+  /**
+   * Batched generation off the JS thread with a KV cache: ragged prompts are left-padded and prefilled once each,
+   * then all sequences decode together in native code (no per-token JS). Greedy when temperature is 0.
+   */
+  async generate(prompts: number[][], opts: GenerateOptions = {}): Promise<GenerateResult> {
+    if (!Array.isArray(prompts) || !prompts.every((p) => Array.isArray(p)))
+      throw new TypeError('wrong argument type: generate() prompts must be an array of token id arrays');
+    if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: generate() options must be an object');
+    for (const key of Object.keys(opts))
+      if (!GENERATE_KEYS.includes(key)) throw new TypeError(`unknown option '${key}': generate() takes ${GENERATE_KEYS.join(', ')}`);
+    const r = await native.llamaGenerate(this.h, prompts, opts);
+    return { tokens: r.tokens, lengths: r.tokens.map((t) => t.length), finishReasons: r.finishReasons as ('stop' | 'length')[] };
   }
 
   /** [name, parameter] pairs with Hugging Face names; a tied lm_head is not listed separately. */
