@@ -204,7 +204,7 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
     k = kc->narrow(2, 0, start + T);
     v = vc->narrow(2, 0, start + T);
   }
-  at::Tensor a = atman::attention(q, k, v.contiguous(), ao);  // [B, Hq, T, D]
+  at::Tensor a = atman::attention(q, k, v, ao);  // [B, Hq, T, D]
   a = a.transpose(1, 2).reshape({B, T, c.heads * D});
   x = x.add(at::linear(a, l.o));
   h = rmsNormEps(x, l.postNorm, c.eps);
