@@ -9,6 +9,7 @@ void InitHostData(Napi::Env env, Napi::Object exports);
 void InitRuntime(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
 void InitIo(Napi::Env env, Napi::Object exports);
+void InitLlama(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -18,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   binding::InitRuntime(env, exports);
   binding::InitOptim(env, exports);
   binding::InitIo(env, exports);
+  binding::InitLlama(env, exports);
   return exports;
 }
 

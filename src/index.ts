@@ -19,6 +19,10 @@ export type { AttentionOptions } from './attention/attention';
 export { Tokenizer } from './llm/tokenizer';
 export type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, TokenizerFiles } from './llm/tokenizer';
 export type { ChatRenderOptions } from './llm/chat-template';
+export { LlamaModel } from './llm/model';
+export type {
+  LlamaConfig, LlamaLoadOptions, LlamaForwardOptions, TokenLogprobsOptions, GenerateOptions, GenerateResult,
+} from './llm/model';
 export { clipGradNorm } from './nn/optim';
 export * as optim from './nn/optim';
 export { buildInfo } from './runtime-info';

@@ -51,6 +51,40 @@ export interface NativeSafetensors {
   metadata: Record<string, string>;
 }
 
+/** Opaque owner of one native Llama model. */
+export interface NativeLlama {
+  readonly __nativeLlama: unique symbol;
+}
+
+export interface NativeLlamaConfig {
+  hiddenSize: number;
+  intermediateSize: number;
+  numHiddenLayers: number;
+  numAttentionHeads: number;
+  numKeyValueHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  ropeScaling: {
+    ropeType: string;
+    factor: number;
+    lowFreqFactor?: number;
+    highFreqFactor?: number;
+    originalMaxPositionEmbeddings?: number;
+  } | null;
+  tieWordEmbeddings: boolean;
+  bosTokenId: number | null;
+  /** The first of eosTokenIds. */
+  eosTokenId: number | null;
+  /** Every id of config.json's eos_token_id (one id or a list). */
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  dtype: string;
+  device: string;
+}
+
 export interface NativeAddon {
   opNames(): string[];
   call(op: number, ...args: NativeArg[]): NativeResult;
@@ -79,6 +113,16 @@ export interface NativeAddon {
   clipGradNorm(params: NativeTensor[], maxNorm: number): number;
   saveSafetensors(file: string, names: string[], tensors: NativeTensor[], metadata: Record<string, string>): void;
   loadSafetensors(file: string, device: string | undefined): NativeSafetensors;
+  llamaLoad(dir: string, device: string | undefined, dtype: string | undefined): Promise<NativeLlama>;
+  llamaForward(m: NativeLlama, ids: NativeTensor, ...opts: NativeArg[]): NativeTensor;
+  llamaTokenLogprobs(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): NativeTensor;
+  llamaNamedParameters(m: NativeLlama): [string[], NativeTensor[]];
+  llamaRequiresGrad(m: NativeLlama, flag: boolean): void;
+  llamaSetCheckpointing(m: NativeLlama, flag: boolean): void;
+  llamaGenerate(m: NativeLlama, prompts: number[][], opts: object): Promise<{ tokens: number[][]; finishReasons: string[] }>;
+  llamaConfig(m: NativeLlama): NativeLlamaConfig;
+  llamaSave(m: NativeLlama, dir: string): void;
+  llamaDispose(m: NativeLlama): void;
 }
 
 export const packageRoot = path.resolve(__dirname, '..');

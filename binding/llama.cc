@@ -1,0 +1,345 @@
+// LlamaModel: load (on a worker thread), forward, tokenLogprobs, parameters, save. The model is in native/llama.
+#include <napi.h>
+
+#include <cmath>
+
+#include "binding/convert.h"
+#include "binding/errors.h"
+#include "binding/tensor_handle.h"
+#include "native/core/dtype.h"
+#include "native/generate/generate.h"
+#include "native/llama/model.h"
+
+namespace binding {
+
+namespace {
+
+using atman::llama::LlamaModel;
+
+struct ModelBox {
+  std::shared_ptr<LlamaModel> model;
+};
+
+Napi::Value wrapModel(Napi::Env env, std::shared_ptr<LlamaModel> m) {
+  return Napi::External<ModelBox>::New(env, new ModelBox{std::move(m)}, [](Napi::Env, ModelBox* box) { delete box; });
+}
+
+ModelBox& boxOf(const Napi::Value& v) {
+  if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "wrong argument type: expected a native LlamaModel");
+  return *v.As<Napi::External<ModelBox>>().Data();
+}
+
+LlamaModel& modelOf(const Napi::Value& v) {
+  ModelBox& box = boxOf(v);
+  if (!box.model) throw Napi::TypeError::New(v.Env(), "disposed model: this LlamaModel was disposed and can no longer be used");
+  return *box.model;
+}
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string dir, std::optional<at::Device> device, std::optional<at::ScalarType> dtype)
+      : Napi::AsyncWorker(env), dir_(std::move(dir)), device_(device), dtype_(dtype), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      model_ = LlamaModel::load(dir_, device_, dtype_);
+    } catch (...) {
+      error_ = atman::describeCurrentException();
+      SetError(error_.message);
+    }
+  }
+  void OnOK() override { deferred_.Resolve(wrapModel(Env(), std::move(model_))); }
+  void OnError(const Napi::Error&) override {
+    try {
+      throwJs(Env(), error_);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  std::string dir_;
+  std::optional<at::Device> device_;
+  std::optional<at::ScalarType> dtype_;
+  std::shared_ptr<LlamaModel> model_;
+  atman::ErrorReport error_{atman::ErrorKind::Generic, ""};
+  Napi::Promise::Deferred deferred_;
+};
+
+// llamaLoad(dir, device?, dtype?) -> Promise<model>
+Napi::Value llamaLoad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    atman::Args a("LlamaModel.load", toValues(info, 0));
+    std::string dir = a.string(0);
+    std::optional<at::Device> device;
+    std::optional<at::ScalarType> dtype;
+    if (a.has(1)) device = atman::parseDevice(a.string(1));
+    if (a.has(2)) dtype = atman::parseDtype(a.string(2));
+    auto* worker = new LoadWorker(env, dir, device, dtype);
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  });
+}
+
+// Arguments from `first` on: keyBias?, biasQueryStart (integer or int64 Tensor)?, keyStart?, positions?
+atman::llama::ForwardOptions forwardOptions(const atman::Args& a, size_t first) {
+  atman::llama::ForwardOptions o;
+  o.keyBias = a.optTensor(first);
+  if (auto* t = std::get_if<at::Tensor>(&a.at(first + 1))) {
+    o.biasQueryStart = *t;
+  } else if (a.has(first + 1)) {
+    auto* n = std::get_if<int64_t>(&a.at(first + 1));
+    if (n == nullptr) a.fail(first + 1, "an integer or an int64 Tensor (biasQueryStart)");
+    o.biasQueryStartScalar = *n;
+  }
+  o.keyStart = a.optTensor(first + 2);
+  o.positions = a.optTensor(first + 3);
+  return o;
+}
+
+// llamaForward(model, ids, keyBias?, biasQueryStart?, keyStart?, positions?) -> logits
+Napi::Value llamaForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    atman::Args a("LlamaModel.forward", toValues(info, 1));
+    return TensorHandle::wrap(env, m.forward(a.tensor(0), forwardOptions(a, 1)));
+  });
+}
+
+// llamaTokenLogprobs(model, ids, targetStart (integer or int64 Tensor), temperature, chunkSize?, keyBias?,
+//                    biasQueryStart?, keyStart?, positions?) -> [B, T]
+Napi::Value llamaTokenLogprobs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    atman::Args a("LlamaModel.tokenLogprobs", toValues(info, 1));
+    atman::llama::LogprobOptions lp;
+    if (auto* t = std::get_if<at::Tensor>(&a.at(1))) {
+      lp.targetStart = *t;
+    } else {
+      lp.targetStartScalar = a.integerOr(1, 1);
+    }
+    lp.temperature = a.numberOr(2, 1.0);
+    lp.chunkSize = a.integerOr(3, 0);
+    return TensorHandle::wrap(env, m.tokenLogprobs(a.tensor(0), forwardOptions(a, 4), lp));
+  });
+}
+
+// llamaNamedParameters(model) -> [names, tensors]
+Napi::Value llamaNamedParameters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto params = modelOf(info[0]).namedParameters();
+    Napi::Array names = Napi::Array::New(env, params.size());
+    Napi::Array tensors = Napi::Array::New(env, params.size());
+    for (uint32_t i = 0; i < params.size(); i++) {
+      names.Set(i, Napi::String::New(env, params[i].first));
+      tensors.Set(i, TensorHandle::wrap(env, params[i].second));
+    }
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, names);
+    out.Set(1u, tensors);
+    return out;
+  });
+}
+
+Napi::Value llamaRequiresGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    modelOf(info[0]).setRequiresGrad(info[1].ToBoolean().Value());
+    return env.Undefined();
+  });
+}
+
+class GenerateWorker : public Napi::AsyncWorker {
+ public:
+  GenerateWorker(Napi::Env env, std::shared_ptr<LlamaModel> model, std::vector<std::vector<int64_t>> prompts,
+                 atman::GenerateOptions o)
+      : Napi::AsyncWorker(env), model_(std::move(model)), prompts_(std::move(prompts)), o_(std::move(o)), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      result_ = atman::generate(*model_, prompts_, o_);
+    } catch (...) {
+      error_ = atman::describeCurrentException();
+      SetError(error_.message);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Array tokens = Napi::Array::New(env, result_.tokens.size());
+    Napi::Array reasons = Napi::Array::New(env, result_.tokens.size());
+    for (uint32_t i = 0; i < result_.tokens.size(); i++) {
+      Napi::Array row = Napi::Array::New(env, result_.tokens[i].size());
+      for (uint32_t j = 0; j < result_.tokens[i].size(); j++) row.Set(j, static_cast<double>(result_.tokens[i][j]));
+      tokens.Set(i, row);
+      reasons.Set(i, Napi::String::New(env, result_.finishReasons[i]));
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("tokens", tokens);
+    out.Set("finishReasons", reasons);
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error&) override {
+    try {
+      throwJs(Env(), error_);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
+ private:
+  std::shared_ptr<LlamaModel> model_;  // keeps the weights alive if the model is disposed meanwhile
+  std::vector<std::vector<int64_t>> prompts_;
+  atman::GenerateOptions o_;
+  atman::GenerateResult result_;
+  atman::ErrorReport error_{atman::ErrorKind::Generic, ""};
+  Napi::Promise::Deferred deferred_;
+};
+
+int64_t intOf(const Napi::Value& v, const std::string& what) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), "wrong argument type: generate() " + what + " must be an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d != std::floor(d) || std::abs(d) > 9007199254740991.0)
+    throw Napi::TypeError::New(v.Env(), "wrong argument type: generate() " + what + " must be an integer");
+  return static_cast<int64_t>(d);
+}
+
+// llamaGenerate(model, prompts: number[][], {maxNewTokens, temperature, topP, topK, stopTokenIds,
+//               numReturnSequences, seed, padTokenId}) -> Promise<{tokens, finishReasons}>
+Napi::Value llamaGenerate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    ModelBox& box = boxOf(info[0]);
+    if (!box.model) throw Napi::TypeError::New(env, "disposed model: this LlamaModel was disposed and can no longer be used");
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "wrong argument type: generate() prompts must be an array of token id arrays");
+    Napi::Array list = info[1].As<Napi::Array>();
+    std::vector<std::vector<int64_t>> prompts;
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value row = list.Get(i);
+      if (!row.IsArray()) throw Napi::TypeError::New(env, "wrong argument type: generate() prompts must be an array of token id arrays");
+      Napi::Array r = row.As<Napi::Array>();
+      std::vector<int64_t> ids;
+      for (uint32_t j = 0; j < r.Length(); j++) ids.push_back(intOf(r.Get(j), "token ids"));
+      prompts.push_back(std::move(ids));
+    }
+    atman::GenerateOptions o;
+    if (info[2].IsObject()) {
+      Napi::Object opts = info[2].As<Napi::Object>();
+      auto has = [&](const char* k) { return opts.Has(k) && !opts.Get(k).IsUndefined() && !opts.Get(k).IsNull(); };
+      auto num = [&](const char* k) {
+        if (!opts.Get(k).IsNumber()) throw Napi::TypeError::New(env, std::string("wrong argument type: generate() ") + k + " must be a number");
+        return opts.Get(k).As<Napi::Number>().DoubleValue();
+      };
+      if (has("maxNewTokens")) o.maxNewTokens = intOf(opts.Get("maxNewTokens"), "maxNewTokens");
+      if (has("temperature")) o.temperature = num("temperature");
+      if (has("topP")) o.topP = num("topP");
+      if (has("topK")) o.topK = intOf(opts.Get("topK"), "topK");
+      if (has("numReturnSequences")) o.numReturnSequences = intOf(opts.Get("numReturnSequences"), "numReturnSequences");
+      if (has("padTokenId")) o.padTokenId = intOf(opts.Get("padTokenId"), "padTokenId");
+      if (has("seed")) {
+        int64_t seed = intOf(opts.Get("seed"), "seed");
+        if (seed < 0) throw Napi::RangeError::New(env, "out of range: generate() seed must be >= 0");
+        o.seed = static_cast<uint64_t>(seed);
+      }
+      if (has("stopTokenIds")) {
+        Napi::Value st = opts.Get("stopTokenIds");
+        if (!st.IsArray()) throw Napi::TypeError::New(env, "wrong argument type: generate() stopTokenIds must be an array of token ids");
+        Napi::Array a = st.As<Napi::Array>();
+        for (uint32_t j = 0; j < a.Length(); j++) o.stopTokenIds.push_back(intOf(a.Get(j), "stopTokenIds"));
+      }
+    }
+    auto* worker = new GenerateWorker(env, box.model, std::move(prompts), std::move(o));
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  });
+}
+
+Napi::Value llamaSetCheckpointing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    modelOf(info[0]).setGradientCheckpointing(info[1].ToBoolean().Value());
+    return env.Undefined();
+  });
+}
+
+Napi::Value llamaConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    const atman::llama::LlamaConfig& c = m.config();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("hiddenSize", static_cast<double>(c.hiddenSize));
+    o.Set("intermediateSize", static_cast<double>(c.intermediateSize));
+    o.Set("numHiddenLayers", static_cast<double>(c.numLayers));
+    o.Set("numAttentionHeads", static_cast<double>(c.numHeads));
+    o.Set("numKeyValueHeads", static_cast<double>(c.numKvHeads));
+    o.Set("headDim", static_cast<double>(c.headDim));
+    o.Set("vocabSize", static_cast<double>(c.vocabSize));
+    o.Set("maxPositionEmbeddings", static_cast<double>(c.maxPositionEmbeddings));
+    o.Set("rmsNormEps", c.rmsNormEps);
+    o.Set("ropeTheta", c.rope.theta);
+    if (c.rope.type == "default") {
+      o.Set("ropeScaling", env.Null());
+    } else {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("ropeType", c.rope.type);
+      r.Set("factor", c.rope.factor);
+      if (c.rope.type == "llama3") {
+        r.Set("lowFreqFactor", c.rope.lowFreqFactor);
+        r.Set("highFreqFactor", c.rope.highFreqFactor);
+        r.Set("originalMaxPositionEmbeddings", static_cast<double>(c.rope.originalMaxPositionEmbeddings));
+      }
+      o.Set("ropeScaling", r);
+    }
+    o.Set("tieWordEmbeddings", c.tieWordEmbeddings);
+    auto id = [&](int64_t v) -> Napi::Value { return v < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(v)); };
+    o.Set("bosTokenId", id(c.bosTokenId));
+    o.Set("eosTokenId", id(c.eosTokenIds.empty() ? -1 : c.eosTokenIds[0]));
+    Napi::Array eos = Napi::Array::New(env, c.eosTokenIds.size());
+    for (uint32_t i = 0; i < c.eosTokenIds.size(); i++) eos.Set(i, static_cast<double>(c.eosTokenIds[i]));
+    o.Set("eosTokenIds", eos);
+    o.Set("padTokenId", id(c.padTokenId));
+    o.Set("dtype", atman::dtypeName(m.dtype()));
+    o.Set("device", atman::deviceName(m.device()));
+    return o;
+  });
+}
+
+Napi::Value llamaSave(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    atman::Args a("LlamaModel.save", toValues(info, 1));
+    m.save(a.string(0));
+    return env.Undefined();
+  });
+}
+
+Napi::Value llamaDispose(const Napi::CallbackInfo& info) {
+  if (info[0].IsExternal()) boxOf(info[0]).model.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitLlama(Napi::Env env, Napi::Object exports) {
+  exports.Set("llamaLoad", Napi::Function::New(env, llamaLoad));
+  exports.Set("llamaForward", Napi::Function::New(env, llamaForward));
+  exports.Set("llamaTokenLogprobs", Napi::Function::New(env, llamaTokenLogprobs));
+  exports.Set("llamaNamedParameters", Napi::Function::New(env, llamaNamedParameters));
+  exports.Set("llamaRequiresGrad", Napi::Function::New(env, llamaRequiresGrad));
+  exports.Set("llamaSetCheckpointing", Napi::Function::New(env, llamaSetCheckpointing));
+  exports.Set("llamaGenerate", Napi::Function::New(env, llamaGenerate));
+  exports.Set("llamaConfig", Napi::Function::New(env, llamaConfig));
+  exports.Set("llamaSave", Napi::Function::New(env, llamaSave));
+  exports.Set("llamaDispose", Napi::Function::New(env, llamaDispose));
+}
+
+}  // namespace binding

@@ -1,0 +1,123 @@
+#include "native/generate/generate.h"
+
+#include <torch/csrc/api/include/torch/utils.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "native/core/value.h"
+
+namespace atman {
+
+namespace {
+
+// Next tokens from last-position logits [N, V]: argmax at temperature 0, else a sample after temperature, top-k
+// and top-p (nucleus: the smallest set of most likely tokens whose probability reaches topP) filtering.
+at::Tensor pick(const at::Tensor& logitsIn, const GenerateOptions& o) {
+  at::Tensor logits = logitsIn.to(at::kFloat);
+  if (o.temperature == 0) return logits.argmax(-1);
+  logits = logits.div(o.temperature);
+  const int64_t V = logits.size(-1);
+  const double negInf = -std::numeric_limits<double>::infinity();
+  if (o.topK > 0 && o.topK < V) {
+    at::Tensor kth = std::get<0>(logits.topk(o.topK, -1)).narrow(-1, o.topK - 1, 1);
+    logits = logits.masked_fill(logits.lt(kth), negInf);
+  }
+  if (o.topP < 1.0) {
+    auto sorted = logits.sort(-1, /*descending=*/true);
+    at::Tensor sortedLogits = std::get<0>(sorted), order = std::get<1>(sorted);
+    at::Tensor cum = sortedLogits.softmax(-1).cumsum(-1);
+    // Drop a token when the tokens before it already reach topP (the most likely token always stays).
+    at::Tensor drop = cum.sub(sortedLogits.softmax(-1)).ge(o.topP);
+    at::Tensor dropUnsorted = at::zeros_like(drop).scatter(-1, order, drop);
+    logits = logits.masked_fill(dropUnsorted, negInf);
+  }
+  return at::multinomial(logits.softmax(-1), 1).squeeze(-1);
+}
+
+}  // namespace
+
+GenerateResult generate(const llama::LlamaModel& model, const std::vector<std::vector<int64_t>>& prompts,
+                        const GenerateOptions& o) {
+  at::NoGradGuard noGrad;
+  const int64_t V = model.config().vocabSize;
+  if (prompts.empty()) return {};
+  if (o.maxNewTokens < 0) throw RangeError("out of range: generate() maxNewTokens must be >= 0");
+  if (o.numReturnSequences < 1) throw RangeError("out of range: generate() numReturnSequences must be >= 1");
+  if (!(o.temperature >= 0) || !std::isfinite(o.temperature))
+    throw RangeError("invalid values: generate() temperature must be >= 0");
+  if (!(o.topP > 0 && o.topP <= 1)) throw RangeError("invalid values: generate() topP must be in (0, 1]");
+  if (o.topK < 0) throw RangeError("invalid values: generate() topK must be >= 0");
+  if (o.padTokenId < 0 || o.padTokenId >= V) throw RangeError("out of range: generate() padTokenId must be a token id");
+  int64_t longest = 0;
+  for (size_t p = 0; p < prompts.size(); p++) {
+    if (prompts[p].empty()) throw RangeError("invalid values: generate() prompt " + std::to_string(p) + " is empty");
+    for (int64_t t : prompts[p])
+      if (t < 0 || t >= V)
+        throw RangeError("index out of range: generate() prompt " + std::to_string(p) + " has token id " +
+                         std::to_string(t) + ", outside [0, " + std::to_string(V) + ")");
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts[p].size()));
+  }
+  if (o.seed) torch::manual_seed(*o.seed);
+
+  const int64_t P = static_cast<int64_t>(prompts.size()), G = o.numReturnSequences, N = P * G;
+  const at::Device dev = model.device();
+  const auto longCpu = at::TensorOptions().dtype(at::kLong);
+  // Left-padded prompts; keyStart masks the padding and shifts rotary positions so each prompt starts at 0.
+  at::Tensor ids = at::full({P, longest}, o.padTokenId, longCpu);
+  at::Tensor keyStart = at::empty({P}, longCpu);
+  for (int64_t p = 0; p < P; p++) {
+    const int64_t L = static_cast<int64_t>(prompts[p].size());
+    keyStart[p] = longest - L;
+    std::copy(prompts[p].begin(), prompts[p].end(), ids[p].data_ptr<int64_t>() + (longest - L));
+  }
+  ids = ids.to(dev);
+  keyStart = keyStart.to(dev);
+
+  GenerateResult result;
+  result.tokens.assign(N, {});
+  result.finishReasons.assign(N, "length");
+  if (o.maxNewTokens == 0) return result;
+
+  // Prefill each prompt once, then give each of its G sequences a copy of the cache.
+  llama::KVCache cache = model.newCache(P, longest + o.maxNewTokens);
+  at::Tensor h = model.extend(ids, keyStart, cache);
+  at::Tensor last = model.logits(h.narrow(1, longest - 1, 1)).squeeze(1);  // [P, V]
+  if (G > 1) {
+    for (auto* list : {&cache.k, &cache.v})
+      for (auto& t : *list) t = t.repeat_interleave(G, 0);
+    last = last.repeat_interleave(G, 0);
+    keyStart = keyStart.repeat_interleave(G, 0);
+  }
+
+  at::Tensor stops = at::tensor(o.stopTokenIds, longCpu).to(dev);
+  at::Tensor done = at::zeros({N}, at::TensorOptions().dtype(at::kBool).device(dev));
+  std::vector<at::Tensor> steps;
+  for (int64_t s = 0; s < o.maxNewTokens; s++) {
+    at::Tensor next = pick(last, o);                              // [N]
+    next = at::where(done, at::full({}, o.padTokenId, next.options()), next);
+    steps.push_back(next);
+    if (stops.numel() > 0) done = done.logical_or(at::isin(next, stops));
+    // One host sync every 16 steps to stop early when every sequence is done.
+    if (s + 1 == o.maxNewTokens || ((s + 1) % 16 == 0 && done.all().item<bool>())) break;
+    at::Tensor hs = model.extend(next.unsqueeze(1), keyStart, cache);
+    last = model.logits(hs).squeeze(1);
+  }
+
+  at::Tensor all = at::stack(steps, 1).cpu();  // [N, steps]
+  std::vector<int64_t> stopList = o.stopTokenIds;
+  for (int64_t i = 0; i < N; i++) {
+    const int64_t* row = all[i].data_ptr<int64_t>();
+    for (int64_t s = 0; s < all.size(1); s++) {
+      result.tokens[i].push_back(row[s]);
+      if (std::find(stopList.begin(), stopList.end(), row[s]) != stopList.end()) {
+        result.finishReasons[i] = "stop";
+        break;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace atman

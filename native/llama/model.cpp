@@ -1,0 +1,526 @@
+#include "native/llama/model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "native/attention/attention.h"
+#include "native/core/dtype.h"
+#include "native/core/value.h"
+#include "native/io/atomic_file.h"
+#include "native/io/json_lite.h"
+#include "native/io/safetensors.h"
+
+namespace atman::llama {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string shapeString(at::IntArrayRef s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < s.size(); i++) o << (i ? ", " : "") << s[i];
+  o << "]";
+  return o.str();
+}
+
+std::string readText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("cannot read '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// All tensors of the checkpoint by name (CPU, mapped), and a description of where they came from for messages.
+struct Checkpoint {
+  std::map<std::string, at::Tensor> tensors;
+  std::string source;
+};
+
+Checkpoint readCheckpoint(const std::string& dir) {
+  Checkpoint ck;
+  const std::string single = dir + "/model.safetensors";
+  const std::string index = dir + "/model.safetensors.index.json";
+  if (fs::exists(single)) {
+    ck.source = "model.safetensors";
+    for (auto& [name, t] : loadSafetensors(single, std::nullopt).tensors) ck.tensors[name] = t;
+    return ck;
+  }
+  if (!fs::exists(index))
+    throw Error("cannot load Llama model from '" + dir + "': neither model.safetensors nor model.safetensors.index.json is there");
+  ck.source = "the shards of model.safetensors.index.json";
+  json::Value root;
+  try {
+    root = json::parse(readText(index));
+  } catch (const json::ParseError& e) {
+    throw Error("invalid " + index + ": not valid JSON: " + e.what());
+  }
+  const json::Value* map = root.kind == json::Value::Kind::Object ? root.find("weight_map") : nullptr;
+  if (map == nullptr || map->kind != json::Value::Kind::Object)
+    throw Error("invalid " + index + ": it has no \"weight_map\" object");
+  std::map<std::string, std::vector<std::string>> byFile;
+  for (const auto& [name, file] : map->object) {
+    if (file.kind != json::Value::Kind::String) throw Error("invalid " + index + ": weight_map[\"" + name + "\"] is not a file name");
+    if (file.string.find('/') != std::string::npos || file.string.empty() || file.string[0] == '.')
+      throw Error("invalid " + index + ": weight_map[\"" + name + "\"] names a file outside the model directory");
+    byFile[file.string].push_back(name);
+  }
+  for (const auto& [file, names] : byFile) {
+    const std::string path = dir + "/" + file;
+    if (!fs::exists(path)) throw Error("cannot load Llama model from '" + dir + "': shard " + file + " named in model.safetensors.index.json is missing");
+    std::map<std::string, at::Tensor> inFile;
+    for (auto& [name, t] : loadSafetensors(path, std::nullopt).tensors) inFile[name] = t;
+    for (const auto& name : names) {
+      auto it = inFile.find(name);
+      if (it == inFile.end())
+        throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' is missing from shard " + file +
+                    " (model.safetensors.index.json puts it there)");
+      ck.tensors[name] = it->second;
+    }
+  }
+  return ck;
+}
+
+}  // namespace
+
+at::Tensor ropeInvFreq(const LlamaConfig& c) {
+  // transformers: 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim)); `x / t` on a tensor t
+  // with a Python number x is t.reciprocal() * x.
+  const int64_t dim = c.headDim;
+  at::Tensor exponent = at::arange(0, dim, 2, at::TensorOptions().dtype(at::kLong)).to(at::kFloat).div(static_cast<double>(dim));
+  at::Tensor invFreq = at::pow(at::Scalar(c.rope.theta), exponent).reciprocal();
+  const RopeConfig& r = c.rope;
+  if (r.type == "linear") return invFreq.div(r.factor);
+  if (r.type != "llama3") return invFreq;
+  // transformers' _compute_llama3_parameters, op for op.
+  const double oldContext = static_cast<double>(r.originalMaxPositionEmbeddings);
+  const double lowFreqWavelen = oldContext / r.lowFreqFactor;
+  const double highFreqWavelen = oldContext / r.highFreqFactor;
+  at::Tensor wavelen = invFreq.reciprocal().mul(2 * M_PI);
+  at::Tensor llama = at::where(wavelen.gt(lowFreqWavelen), invFreq.div(r.factor), invFreq);
+  at::Tensor smooth = wavelen.reciprocal().mul(oldContext).sub(r.lowFreqFactor).div(r.highFreqFactor - r.lowFreqFactor);
+  at::Tensor smoothed = at::rsub(smooth, 1).mul(llama).div(r.factor).add(smooth.mul(llama));
+  at::Tensor medium = wavelen.lt(highFreqWavelen).logical_not().logical_and(wavelen.gt(lowFreqWavelen).logical_not());
+  return at::where(medium, smoothed, llama);
+}
+
+std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::optional<at::Device> device,
+                                             std::optional<at::ScalarType> dtype) {
+  if (dir.empty() || dir.find('\0') != std::string::npos) throw TypeError("invalid path: LlamaModel.load() needs a directory path");
+  if (!fs::is_directory(dir)) throw Error("cannot load Llama model: '" + dir + "' is not a directory");
+  auto m = std::shared_ptr<LlamaModel>(new LlamaModel());
+  m->config_ = readConfig(dir);
+  const LlamaConfig& c = m->config_;
+  Checkpoint ck = readCheckpoint(dir);
+
+  if (dtype && !(*dtype == at::kFloat || *dtype == at::kDouble || *dtype == at::kBFloat16 || *dtype == at::kHalf))
+    throw TypeError("dtype mismatch: LlamaModel.load() dtype must be float32, float64, bfloat16 or float16, got " + dtypeName(*dtype));
+  const at::Device dev = device.value_or(at::Device(at::kCPU));
+  std::optional<at::ScalarType> want = dtype;
+
+  auto take = [&](const std::string& name, std::vector<int64_t> shape) -> at::Tensor {
+    auto it = ck.tensors.find(name);
+    if (it == ck.tensors.end())
+      throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' is missing from " + ck.source);
+    const at::Tensor& t = it->second;
+    if (!t.sizes().equals(shape))
+      throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' has shape " + shapeString(t.sizes()) +
+                  " in " + ck.source + ", expected " + shapeString(shape) + " from config.json");
+    const at::ScalarType st = t.scalar_type();
+    if (!(st == at::kFloat || st == at::kBFloat16 || st == at::kHalf || st == at::kDouble))
+      throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' has dtype " + dtypeName(st) +
+                  ", expected a floating-point dtype");
+    if (!want) want = st;  // default: the dtype of the first tensor on disk (embed_tokens)
+    return t.to(dev, *want).detach();
+  };
+
+  const int64_t H = c.hiddenSize, I = c.intermediateSize, D = c.headDim;
+  m->embed_ = take("model.embed_tokens.weight", {c.vocabSize, H});
+  for (int64_t i = 0; i < c.numLayers; i++) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    Layer l;
+    l.inputNorm = take(p + "input_layernorm.weight", {H});
+    l.q = take(p + "self_attn.q_proj.weight", {c.numHeads * D, H});
+    l.k = take(p + "self_attn.k_proj.weight", {c.numKvHeads * D, H});
+    l.v = take(p + "self_attn.v_proj.weight", {c.numKvHeads * D, H});
+    l.o = take(p + "self_attn.o_proj.weight", {H, c.numHeads * D});
+    l.postNorm = take(p + "post_attention_layernorm.weight", {H});
+    l.gate = take(p + "mlp.gate_proj.weight", {I, H});
+    l.up = take(p + "mlp.up_proj.weight", {I, H});
+    l.down = take(p + "mlp.down_proj.weight", {H, I});
+    m->layers_.push_back(std::move(l));
+  }
+  m->norm_ = take("model.norm.weight", {H});
+  m->lmHead_ = c.tieWordEmbeddings ? m->embed_ : take("lm_head.weight", {c.vocabSize, H});
+  m->invFreq_ = ropeInvFreq(c).to(dev);
+  return m;
+}
+
+namespace {
+
+// HF LlamaRMSNorm: in float32 (float64 stays float64 here, so float64 models are exact), cast back, times weight.
+at::Tensor rmsNormEps(const at::Tensor& x, const at::Tensor& w, double eps) {
+  const at::ScalarType ct = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor h = x.to(ct);
+  at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
+  h = h.mul(at::rsqrt(variance.add(eps)));
+  return w.mul(h.to(x.scalar_type()));
+}
+
+at::Tensor rotateHalf(const at::Tensor& x) {
+  const int64_t half = x.size(-1) / 2;
+  return at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
+}
+
+struct LayerShape {
+  int64_t heads, kvHeads, headDim;
+  double eps;
+};
+
+// One decoder layer: x + attn(norm(x)), then + mlp(norm(.)). cos/sin [B, 1, T, D] in x's dtype.
+// With a cache (kc, vc [B, Hkv, capacity, D]): this call's keys and values are written at [start, start + T) and the
+// queries attend over [0, start + T) (the attention op places query row i at position start + i).
+at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor& cos, const at::Tensor& sin,
+                        const AttentionOptions& ao, const LayerShape& c, at::Tensor* kc = nullptr,
+                        at::Tensor* vc = nullptr, int64_t start = 0) {
+  const int64_t B = xIn.size(0), T = xIn.size(1), D = c.headDim;
+  at::Tensor x = xIn;
+  at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
+  at::Tensor q = at::linear(h, l.q).view({B, T, c.heads, D}).transpose(1, 2);
+  at::Tensor k = at::linear(h, l.k).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  at::Tensor v = at::linear(h, l.v).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  q = q.mul(cos).add(rotateHalf(q).mul(sin));
+  k = k.mul(cos).add(rotateHalf(k).mul(sin));
+  if (kc != nullptr) {
+    kc->narrow(2, start, T).copy_(k);
+    vc->narrow(2, start, T).copy_(v);
+    k = kc->narrow(2, 0, start + T);
+    v = vc->narrow(2, 0, start + T);
+  }
+  at::Tensor a = atman::attention(q, k, v, ao);  // [B, Hq, T, D]
+  a = a.transpose(1, 2).reshape({B, T, c.heads * D});
+  x = x.add(at::linear(a, l.o));
+  h = rmsNormEps(x, l.postNorm, c.eps);
+  return x.add(at::linear(at::silu(at::linear(h, l.gate)).mul(at::linear(h, l.up)), l.down));
+}
+
+at::Tensor orUndefined(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
+c10::optional<at::Tensor> optionalOf(const at::Tensor& t) {
+  return t.defined() ? c10::optional<at::Tensor>(t) : c10::nullopt;
+}
+
+// Activation checkpointing of one layer: forward keeps only its inputs; backward runs the layer again with autograd
+// and differentiates it (as torch.utils.checkpoint's reentrant variant does).
+struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos,
+                            const at::Tensor& sin, const c10::optional<at::Tensor>& keyBias,
+                            const c10::optional<at::Tensor>& bqs, const c10::optional<at::Tensor>& keyStart,
+                            const at::Tensor& inputNorm, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& o, const at::Tensor& postNorm, const at::Tensor& gate,
+                            const at::Tensor& up, const at::Tensor& down, int64_t bqsScalar, int64_t heads,
+                            int64_t kvHeads, int64_t headDim, double eps) {
+    ctx->save_for_backward({x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), inputNorm, q, k,
+                            v, o, postNorm, gate, up, down});
+    ctx->saved_data["bqsScalar"] = bqsScalar;
+    ctx->saved_data["heads"] = heads;
+    ctx->saved_data["kvHeads"] = kvHeads;
+    ctx->saved_data["headDim"] = headDim;
+    ctx->saved_data["eps"] = eps;
+    return run(x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart),
+               Layer{inputNorm, q, k, v, o, postNorm, gate, up, down}, ctx);
+  }
+
+  static at::Tensor run(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& keyBias,
+                        const at::Tensor& bqs, const at::Tensor& keyStart, const Layer& l,
+                        torch::autograd::AutogradContext* ctx) {
+    AttentionOptions ao;
+    ao.keyBias = keyBias;
+    ao.biasQueryStart = bqs;
+    ao.biasQueryStartScalar = ctx->saved_data["bqsScalar"].toInt();
+    ao.keyStart = keyStart;
+    LayerShape c{ctx->saved_data["heads"].toInt(), ctx->saved_data["kvHeads"].toInt(), ctx->saved_data["headDim"].toInt(),
+                 ctx->saved_data["eps"].toDouble()};
+    return decoderLayer(x, l, cos, sin, ao, c);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();  // inputs 0..14 in forward's order
+    const size_t n = saved.size();
+    std::vector<at::Tensor> in(n);
+    std::vector<at::Tensor> wanted;
+    std::vector<size_t> wantedIndex;
+    size_t edge = 0;  // needs_input_grad counts tensor inputs only (an absent optional is none)
+    for (size_t i = 0; i < n; i++) {
+      if (!saved[i].defined()) continue;
+      in[i] = saved[i].detach();
+      if (ctx->needs_input_grad(edge++)) {
+        in[i].set_requires_grad(true);
+        wanted.push_back(in[i]);
+        wantedIndex.push_back(i);
+      }
+    }
+    torch::autograd::variable_list out(20);
+    if (wanted.empty() || !grads[0].defined()) return out;
+    at::Tensor y;
+    {
+      at::AutoGradMode enable(true);
+      y = run(in[0], in[1], in[2], in[3], in[4], in[5], Layer{in[6], in[7], in[8], in[9], in[10], in[11], in[12], in[13], in[14]},
+              ctx);
+    }
+    auto g = torch::autograd::grad({y}, wanted, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false,
+                                   /*allow_unused=*/true);
+    for (size_t j = 0; j < wantedIndex.size(); j++) out[wantedIndex[j]] = g[j];
+    return out;
+  }
+};
+
+}  // namespace
+
+at::Tensor LlamaModel::rmsNorm(const at::Tensor& x, const at::Tensor& w) const { return rmsNormEps(x, w, config_.rmsNormEps); }
+
+at::Tensor LlamaModel::defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart) const {
+  at::Tensor j = at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0).expand({B, T});
+  if (!keyStart.defined()) return j;
+  return j.sub(keyStart.view({B, 1})).clamp_min(0);
+}
+
+namespace {
+
+void checkIndexTensor(const at::Tensor& t, const char* name, int64_t B, int64_t T) {
+  if (!t.defined()) return;
+  if (t.scalar_type() != at::kLong)
+    throw TypeError(std::string("dtype mismatch: LlamaModel ") + name + " must be an int64 tensor, got " + dtypeName(t.scalar_type()));
+  const bool ok = T < 0 ? (t.dim() == 1 && t.size(0) == B) : (t.dim() == 2 && t.size(0) == B && t.size(1) == T);
+  if (!ok)
+    throw TypeError(std::string("shape mismatch: LlamaModel ") + name + " must have shape " +
+                    (T < 0 ? "[B] = [" + std::to_string(B) + "]" : "[B, T] = [" + std::to_string(B) + ", " + std::to_string(T) + "]") +
+                    ", got " + shapeString(t.sizes()));
+}
+
+}  // namespace
+
+at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) const {
+  const LlamaConfig& c = config_;
+  if (embed_.defined() == false) throw TypeError("disposed model: this LlamaModel was disposed");
+  if (idsIn.scalar_type() != at::kLong || idsIn.dim() != 2)
+    throw TypeError("wrong argument type: LlamaModel ids must be an int64 tensor [B, T], got " + dtypeName(idsIn.scalar_type()) +
+                    " " + shapeString(idsIn.sizes()));
+  const int64_t B = idsIn.size(0), T = idsIn.size(1);
+  const at::Device dev = device();
+  at::Tensor ids = idsIn.to(dev);
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= c.vocabSize)
+      throw RangeError("index out of range: LlamaModel token ids must be in [0, " + std::to_string(c.vocabSize) + "), got " +
+                       std::to_string(lo < 0 ? lo : hi));
+  }
+  checkIndexTensor(o.keyStart, "keyStart", B, -1);
+  checkIndexTensor(o.biasQueryStart, "biasQueryStart", B, -1);
+  checkIndexTensor(o.positions, "positions", B, T);
+
+  AttentionOptions ao;
+  ao.causal = true;
+  if (o.keyBias.defined()) ao.keyBias = o.keyBias.to(dev);
+  if (o.biasQueryStart.defined()) ao.biasQueryStart = o.biasQueryStart.to(dev);
+  ao.biasQueryStartScalar = o.biasQueryStartScalar;
+  if (o.keyStart.defined()) ao.keyStart = o.keyStart.to(dev);
+  at::Tensor pos = o.positions.defined() ? o.positions.to(dev) : defaultPositions(B, T, ao.keyStart);
+
+  // Rotary cos/sin as HF computes them: float32 products of positions and inv_freq, cat(freqs, freqs), cast to dtype.
+  const at::ScalarType dt = dtype();
+  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));  // [B, T, D/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);  // [B, 1, T, D]
+
+  at::Tensor x = at::embedding(embed_, ids);  // [B, T, H]
+  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  const bool checkpoint = checkpointing_ && at::GradMode::is_enabled();
+  for (const Layer& l : layers_) {
+    if (checkpoint) {
+      x = CheckpointedLayer::apply(x, cos, sin, optionalOf(ao.keyBias), optionalOf(ao.biasQueryStart),
+                                   optionalOf(ao.keyStart), l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up,
+                                   l.down, ao.biasQueryStartScalar, c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps);
+    } else {
+      x = decoderLayer(x, l, cos, sin, ao, shape);
+    }
+  }
+  return rmsNorm(x, norm_);
+}
+
+KVCache LlamaModel::newCache(int64_t batch, int64_t capacity) const {
+  KVCache cache;
+  cache.capacity = capacity;
+  for (size_t i = 0; i < layers_.size(); i++) {
+    cache.k.push_back(at::empty({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
+    cache.v.push_back(at::empty({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
+  }
+  return cache;
+}
+
+at::Tensor LlamaModel::extend(const at::Tensor& ids, const at::Tensor& keyStart, KVCache& cache) const {
+  at::NoGradGuard noGrad;
+  const LlamaConfig& c = config_;
+  const int64_t B = ids.size(0), n = ids.size(1), start = cache.length;
+  if (start + n > cache.capacity)
+    throw RangeError("out of range: the KV cache holds " + std::to_string(cache.capacity) + " positions, " +
+                     std::to_string(start + n) + " needed");
+  AttentionOptions ao;
+  ao.causal = true;
+  ao.keyStart = keyStart;
+  const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
+  at::Tensor pos = at::arange(start, start + n, longOpts).unsqueeze(0).expand({B, n});
+  if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
+  const at::ScalarType dt = dtype();
+  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);
+  at::Tensor x = at::embedding(embed_, ids);
+  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  for (size_t i = 0; i < layers_.size(); i++) x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], start);
+  cache.length = start + n;
+  return rmsNorm(x, norm_);
+}
+
+at::Tensor LlamaModel::logits(const at::Tensor& h) const { return at::linear(h, lmHead_); }
+
+at::Tensor LlamaModel::forward(const at::Tensor& ids, const ForwardOptions& o) const {
+  return at::linear(hidden(ids, o), lmHead_);
+}
+
+namespace {
+
+// Chunked log p(token) over lm_head: forward and backward both run chunk by chunk over positions, and backward
+// recomputes each chunk's logits, so only h, the weight and [B, T] tensors are kept for backward (never [B, T, V]).
+// Without a weight gradient (frozen model, mask optimization) backward skips the dW products.
+struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
+  // h [B, T, H] final hidden states; w [V, H]; tokens int64 [B, T]; mask bool [B, T] (t >= targetStart).
+  // Entry t of the result (for t >= first, masked) is log_softmax(linear(h[:, t-1], w) / temperature)[tokens[:, t]].
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
+                            const at::Tensor& tokens, const at::Tensor& mask, int64_t first, int64_t chunk,
+                            double temperature, int64_t outDtype) {
+    const auto out = static_cast<at::ScalarType>(outDtype);
+    const int64_t B = h.size(0), T = h.size(1);
+    std::vector<at::Tensor> pieces;
+    pieces.push_back(at::zeros({B, first}, h.options().dtype(out)));
+    for (int64_t s = first; s < T; s += chunk) {
+      const int64_t n = std::min(chunk, T - s);
+      at::Tensor logits = at::linear(h.narrow(1, s - 1, n), w).to(out);  // predictions for tokens s .. s+n-1
+      if (temperature != 1.0) logits = logits.div(temperature);
+      at::Tensor picked = logits.gather(-1, tokens.narrow(1, s, n).unsqueeze(-1)).squeeze(-1);
+      pieces.push_back(picked.sub(logits.logsumexp(-1)));
+    }
+    at::Tensor all = at::cat(pieces, 1);
+    ctx->save_for_backward({h, w, tokens, mask});
+    ctx->saved_data["first"] = first;
+    ctx->saved_data["chunk"] = chunk;
+    ctx->saved_data["temperature"] = temperature;
+    ctx->saved_data["outDtype"] = outDtype;
+    return at::where(mask, all, at::zeros({}, all.options()));
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &h = saved[0], &w = saved[1], &tokens = saved[2], &mask = saved[3];
+    const int64_t first = ctx->saved_data["first"].toInt(), chunk = ctx->saved_data["chunk"].toInt();
+    const double temperature = ctx->saved_data["temperature"].toDouble();
+    const auto out = static_cast<at::ScalarType>(ctx->saved_data["outDtype"].toInt());
+    const bool wantH = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1);
+    at::Tensor dh, dw;
+    if (wantH) dh = at::zeros_like(h);
+    if (wantW) dw = at::zeros(w.sizes(), w.options().dtype(out));
+    if (grads[0].defined() && (wantH || wantW)) {
+      at::Tensor g = at::where(mask, grads[0].to(out), at::zeros({}, grads[0].options().dtype(out)));
+      const int64_t B = h.size(0), T = h.size(1), V = w.size(0), H = h.size(2);
+      for (int64_t s = first; s < T; s += chunk) {
+        const int64_t n = std::min(chunk, T - s);
+        at::Tensor hc = h.narrow(1, s - 1, n);
+        at::Tensor logits = at::linear(hc, w).to(out);
+        if (temperature != 1.0) logits = logits.div(temperature);
+        at::Tensor gc = g.narrow(1, s, n).unsqueeze(-1);                   // [B, n, 1]
+        at::Tensor dl = logits.softmax(-1).mul(gc).neg();                  // d/dlogits of lp: (onehot - p) * g
+        dl.scatter_add_(-1, tokens.narrow(1, s, n).unsqueeze(-1), gc);
+        if (temperature != 1.0) dl = dl.div(temperature);
+        at::Tensor dlm = dl.to(w.scalar_type());                            // through the cast to `out`
+        if (wantH) dh.narrow(1, s - 1, n).copy_(at::matmul(dlm, w));
+        if (wantW) dw.add_(at::matmul(dlm.reshape({B * n, V}).t(), hc.reshape({B * n, H})).to(out));
+      }
+    }
+    return {dh, wantW ? dw.to(w.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor LlamaModel::tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp) const {
+  if (!(lp.temperature > 0) || !std::isfinite(lp.temperature))
+    throw RangeError("invalid values: tokenLogprobs() temperature must be a positive number, got " + std::to_string(lp.temperature));
+  if (lp.chunkSize < 0) throw RangeError("invalid values: tokenLogprobs() chunkSize must be positive");
+  at::Tensor h = hidden(ids, o);
+  const int64_t B = h.size(0), T = h.size(1), V = config_.vocabSize;
+  const at::Device dev = device();
+  at::Tensor start;
+  if (lp.targetStart.defined()) {
+    checkIndexTensor(lp.targetStart, "targetStart", B, -1);
+    start = lp.targetStart.to(dev);
+  } else {
+    start = at::full({B}, lp.targetStartScalar, at::TensorOptions().dtype(at::kLong).device(dev));
+  }
+  start = start.clamp_min(1);
+  const at::ScalarType out = dtype() == at::kDouble ? at::kDouble : at::kFloat;
+  const int64_t first = B > 0 ? std::min(start.min().item<int64_t>(), T) : T;
+  const int64_t chunk = lp.chunkSize > 0 ? lp.chunkSize : std::max<int64_t>(1, (int64_t(1) << 26) / std::max<int64_t>(1, B * V));
+  at::Tensor t = at::arange(T, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
+  at::Tensor mask = t.ge(start.unsqueeze(1));
+  return ChunkedLogprobs::apply(h, lmHead_, ids.to(dev), mask, first, chunk, lp.temperature, static_cast<int64_t>(out));
+}
+
+std::vector<std::pair<std::string, at::Tensor>> LlamaModel::namedParameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  out.emplace_back("model.embed_tokens.weight", embed_);
+  for (size_t i = 0; i < layers_.size(); i++) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    const Layer& l = layers_[i];
+    out.emplace_back(p + "self_attn.q_proj.weight", l.q);
+    out.emplace_back(p + "self_attn.k_proj.weight", l.k);
+    out.emplace_back(p + "self_attn.v_proj.weight", l.v);
+    out.emplace_back(p + "self_attn.o_proj.weight", l.o);
+    out.emplace_back(p + "mlp.gate_proj.weight", l.gate);
+    out.emplace_back(p + "mlp.up_proj.weight", l.up);
+    out.emplace_back(p + "mlp.down_proj.weight", l.down);
+    out.emplace_back(p + "input_layernorm.weight", l.inputNorm);
+    out.emplace_back(p + "post_attention_layernorm.weight", l.postNorm);
+  }
+  out.emplace_back("model.norm.weight", norm_);
+  if (!config_.tieWordEmbeddings) out.emplace_back("lm_head.weight", lmHead_);
+  return out;
+}
+
+void LlamaModel::setRequiresGrad(bool flag) {
+  for (auto& [name, t] : namedParameters()) t.set_requires_grad(flag);
+}
+
+void LlamaModel::save(const std::string& dir) const {
+  if (dir.empty() || dir.find('\0') != std::string::npos) throw TypeError("invalid path: LlamaModel.save() needs a directory path");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw Error("cannot save Llama model to '" + dir + "': " + ec.message());
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (auto& [name, t] : namedParameters()) tensors.emplace_back(name, t.detach());
+  saveSafetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  const std::string text = configToJson(config_, dtypeName(dtype()));
+  AtomicFile f(dir + "/config.json");
+  f.write(text.data(), text.size());
+  f.commit();
+}
+
+}  // namespace atman::llama

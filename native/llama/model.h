@@ -1,0 +1,98 @@
+// A Llama causal LM over libtorch: weights as plain tensors, forward with the AtMan attention op in every layer,
+// chunked token log-probs. Computes what Hugging Face transformers' LlamaForCausalLM computes.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "native/llama/config.h"
+
+namespace atman::llama {
+
+// The AtMan options, passed to every layer's attention, and the token positions.
+struct ForwardOptions {
+  at::Tensor keyBias;              // [B, T] float32 (float64 with a float64 model), or undefined
+  at::Tensor biasQueryStart;       // int64 [B], or undefined (then biasQueryStartScalar)
+  int64_t biasQueryStartScalar = 0;
+  at::Tensor keyStart;             // int64 [B]: keys before this are masked out (left padding), or undefined
+  // int64 [B, T] rotary positions. Default: j, or max(0, j - keyStart[b]) when keyStart is given (the first real
+  // token of a left-padded row sits at position 0, as in HF generate's position_ids).
+  at::Tensor positions;
+};
+
+struct LogprobOptions {
+  at::Tensor targetStart;        // int64 [B], or undefined (then targetStartScalar)
+  int64_t targetStartScalar = 1;
+  double temperature = 1.0;
+  int64_t chunkSize = 0;         // positions per chunk; 0: about 2^26 logits per chunk
+};
+
+struct Layer {
+  at::Tensor inputNorm, q, k, v, o, postNorm, gate, up, down;
+};
+
+// Keys and values of every layer for a batch, preallocated: k[i], v[i] are [B, Hkv, capacity, D]; positions
+// [0, length) are filled.
+struct KVCache {
+  std::vector<at::Tensor> k, v;
+  int64_t length = 0;
+  int64_t capacity = 0;
+};
+
+class LlamaModel {
+ public:
+  // dir: config.json + model.safetensors or model.safetensors.index.json with its shards. dtype: the weights'
+  // dtype in memory (default: as on disk). Parameters start with requires_grad false.
+  static std::shared_ptr<LlamaModel> load(const std::string& dir, std::optional<at::Device> device,
+                                          std::optional<at::ScalarType> dtype);
+
+  // ids int64 [B, T] -> final hidden states after the last RMSNorm [B, T, hidden].
+  at::Tensor hidden(const at::Tensor& ids, const ForwardOptions& o) const;
+  // ids int64 [B, T] -> logits [B, T, vocab] in the model dtype.
+  at::Tensor forward(const at::Tensor& ids, const ForwardOptions& o) const;
+  // [B, T] float32 (float64 for a float64 model): entry t = log p(ids[b, t] | ids[b, <t]) (logits divided by
+  // temperature) for t >= max(1, targetStart[b]), 0 elsewhere. lm_head runs over chunks of positions in forward and
+  // again in backward (a custom autograd function that keeps only the hidden states), so the [B, T, vocab] logits are
+  // never all held at once, with or without autograd.
+  at::Tensor tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp) const;
+
+  // Incremental inference (no autograd) for generation. extend() runs ids [B, n] (on the model device) at cache
+  // positions [length, length + n), stores their keys/values, and returns the final hidden states [B, n, hidden].
+  // keyStart int64 [B] (or undefined): left padding, as in ForwardOptions (rotary position max(0, j - keyStart)).
+  KVCache newCache(int64_t batch, int64_t capacity) const;
+  at::Tensor extend(const at::Tensor& ids, const at::Tensor& keyStart, KVCache& cache) const;
+  at::Tensor logits(const at::Tensor& hidden) const;  // lm_head
+
+  // HF names; a tied lm_head is not listed (it is model.embed_tokens.weight).
+  std::vector<std::pair<std::string, at::Tensor>> namedParameters() const;
+  void setRequiresGrad(bool flag);
+  // Activation checkpointing per layer (when autograd records): each layer keeps only its input for backward and
+  // runs again during backward. Same results and gradients, less memory, about one more forward of compute.
+  void setGradientCheckpointing(bool flag) { checkpointing_ = flag; }
+  bool gradientCheckpointing() const { return checkpointing_; }
+  // config.json + model.safetensors in dir (created if missing), in the HF format transformers loads.
+  void save(const std::string& dir) const;
+
+  const LlamaConfig& config() const { return config_; }
+  at::Device device() const { return embed_.device(); }
+  at::ScalarType dtype() const { return embed_.scalar_type(); }
+
+ private:
+  at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& w) const;
+  at::Tensor defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart) const;
+
+  LlamaConfig config_;
+  at::Tensor embed_, norm_, lmHead_;  // lmHead_ is embed_ when tied
+  std::vector<Layer> layers_;
+  at::Tensor invFreq_;
+  bool checkpointing_ = false;  // float32 [headDim / 2] on the model device, as transformers computes it
+};
+
+// inv_freq as transformers' ROPE_INIT_FUNCTIONS compute it (float32, CPU).
+at::Tensor ropeInvFreq(const LlamaConfig& c);
+
+}  // namespace atman::llama

@@ -1,0 +1,197 @@
+// LlamaModel: a Hugging Face-format Llama checkpoint held and run in native code (native/llama).
+import { native, NativeLlama, NativeLlamaConfig } from '../native';
+import { Dtype } from '../tensor/dtype';
+import { Tensor, toNative } from '../tensor/tensor';
+
+export type LlamaConfig = NativeLlamaConfig;
+
+export interface LlamaLoadOptions {
+  /** 'cpu' (default; float weights of the on-disk dtype stay zero-copy views of the files), 'cuda', 'cuda:N'. */
+  device?: string;
+  /** Weights' dtype in memory: float32, float64, bfloat16 or float16 (default: as on disk). */
+  dtype?: Dtype;
+}
+
+export interface LlamaForwardOptions {
+  /** [B, T] float32 additive bias on each key's attention logit, in every layer and head (AtMan). */
+  keyBias?: Tensor;
+  /** The bias applies to queries at positions >= this: a number or an int64 [B] tensor (default 0). */
+  biasQueryStart?: number | Tensor;
+  /** int64 [B]: keys before this index are masked out (left padding). */
+  keyStart?: Tensor;
+  /**
+   * int64 [B, T] rotary positions. Default: the index j, or max(0, j - keyStart[b]) when keyStart is given, so the
+   * first real token of a left-padded row sits at position 0 (as HF generate's position_ids do).
+   */
+  positions?: Tensor;
+}
+
+export interface TokenLogprobsOptions extends LlamaForwardOptions {
+  /** First position whose token is scored: a number or an int64 [B] tensor (default 1; values below 1 act as 1). */
+  targetStart?: number | Tensor;
+  /** Logits are divided by this before the log-softmax (default 1). */
+  temperature?: number;
+  /** Positions per lm_head chunk (default: about 2^26 logits per chunk). */
+  chunkSize?: number;
+}
+
+export interface GenerateOptions {
+  /** New tokens per sequence at most (default 128). */
+  maxNewTokens?: number;
+  /** 0: greedy (argmax, deterministic); otherwise sampling at this temperature (default 1). */
+  temperature?: number;
+  /** Nucleus sampling: keep the most likely tokens until their probability reaches topP (default 1: off). */
+  topP?: number;
+  /** Keep only the topK most likely tokens (default 0: off). */
+  topK?: number;
+  /** Generation of a sequence stops after one of these (it is included in the output). */
+  stopTokenIds?: number[];
+  /** Sequences per prompt (default 1); they share the prompt's prefill. */
+  numReturnSequences?: number;
+  /** Reseeds libtorch's default generators (all devices) before sampling, for reproducible samples. */
+  seed?: number;
+  /** Fills left padding of shorter prompts (default 0; any id works: padding is masked out). */
+  padTokenId?: number;
+}
+
+export interface GenerateResult {
+  /** New tokens per sequence (prompt p's sequences are rows p*G .. p*G+G-1), a stop token included. */
+  tokens: number[][];
+  lengths: number[];
+  /** 'stop' (a stop token ended it) or 'length' (maxNewTokens reached). */
+  finishReasons: ('stop' | 'length')[];
+}
+
+const GENERATE_KEYS = ['maxNewTokens', 'temperature', 'topP', 'topK', 'stopTokenIds', 'numReturnSequences', 'seed', 'padTokenId'];
+
+const FORWARD_KEYS = ['keyBias', 'biasQueryStart', 'keyStart', 'positions'];
+const LOGPROB_KEYS = [...FORWARD_KEYS, 'targetStart', 'temperature', 'chunkSize'];
+
+function checkOptions(opts: unknown, fn: string, keys: string[]): Record<string, unknown> {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object' || Array.isArray(opts) || opts instanceof Tensor)
+    throw new TypeError(`wrong argument type: ${fn}() options must be an object with ${keys.join(', ')}`);
+  const o = opts as Record<string, unknown>;
+  for (const key of Object.keys(o))
+    if (!keys.includes(key)) throw new TypeError(`unknown option '${key}': ${fn}() takes ${keys.join(', ')}`);
+  for (const key of ['keyBias', 'keyStart', 'positions'])
+    if (o[key] !== undefined && !(o[key] instanceof Tensor)) throw new TypeError(`wrong argument type: ${fn}() ${key} must be a Tensor`);
+  for (const key of ['biasQueryStart', 'targetStart'])
+    if (o[key] !== undefined && !(o[key] instanceof Tensor) && !(typeof o[key] === 'number' && Number.isSafeInteger(o[key])))
+      throw new TypeError(`wrong argument type: ${fn}() ${key} must be an integer or an int64 Tensor [B]`);
+  if (o.temperature !== undefined && typeof o.temperature !== 'number')
+    throw new TypeError(`wrong argument type: ${fn}() temperature must be a number`);
+  if (o.chunkSize !== undefined && !(typeof o.chunkSize === 'number' && Number.isSafeInteger(o.chunkSize) && o.chunkSize > 0))
+    throw new TypeError(`wrong argument type: ${fn}() chunkSize must be a positive integer`);
+  return o;
+}
+
+function forwardArgs(o: Record<string, unknown>): unknown[] {
+  return [o.keyBias ?? null, o.biasQueryStart ?? null, o.keyStart ?? null, o.positions ?? null];
+}
+
+/** A Llama causal LM (LlamaForCausalLM of transformers) in native code. */
+export class LlamaModel {
+  private impl: NativeLlama | null;
+  /** The model's configuration (camelCase fields of config.json), with its dtype and device. */
+  readonly config: LlamaConfig;
+
+  private constructor(impl: NativeLlama) {
+    this.impl = impl;
+    this.config = native.llamaConfig(impl);
+  }
+
+  /**
+   * Loads a Hugging Face-format directory: config.json and model.safetensors, or model.safetensors.index.json with
+   * its shards. Runs off the JS thread. Parameters start with requiresGrad false (see requiresGrad_).
+   */
+  static async load(dir: string, opts: LlamaLoadOptions = {}): Promise<LlamaModel> {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.load() dir must be a non-empty string');
+    if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: LlamaModel.load() options must be an object {device, dtype}');
+    return new LlamaModel(await native.llamaLoad(dir, opts.device, opts.dtype));
+  }
+
+  private get h(): NativeLlama {
+    if (this.impl === null) throw new TypeError('disposed model: this LlamaModel was disposed and can no longer be used');
+    return this.impl;
+  }
+
+  /** ids int64 [B, T] -> logits [B, T, vocab] in the model dtype, attached to autograd. */
+  forward(ids: Tensor, opts?: LlamaForwardOptions): Tensor {
+    if (!(ids instanceof Tensor)) throw new TypeError('wrong argument type: forward() ids must be an int64 Tensor [B, T]');
+    const o = checkOptions(opts, 'forward', FORWARD_KEYS);
+    return new Tensor(native.llamaForward(this.h, ids.handle, ...forwardArgs(o).map(toNative)));
+  }
+
+  /**
+   * Log-probs of the given tokens: [B, T] float32 (float64 for a float64 model) where entry t is
+   * log p(ids[b, t] | ids[b, <t]) for t >= max(1, targetStart[b]) and 0 before. lm_head and the log-softmax run over
+   * chunks of positions, so [B, T, vocab] logits are never all materialized at once. Attached to autograd.
+   */
+  tokenLogprobs(ids: Tensor, opts?: TokenLogprobsOptions): Tensor {
+    if (!(ids instanceof Tensor)) throw new TypeError('wrong argument type: tokenLogprobs() ids must be an int64 Tensor [B, T]');
+    const o = checkOptions(opts, 'tokenLogprobs', LOGPROB_KEYS);
+    const args = [o.targetStart ?? 1, o.temperature ?? 1, o.chunkSize ?? null, ...forwardArgs(o)];
+    return new Tensor(native.llamaTokenLogprobs(this.h, ids.handle, ...args.map(toNative)));
+  }
+
+  /**
+   * Batched generation off the JS thread with a KV cache: ragged prompts are left-padded and prefilled once each,
+   * then all sequences decode together in native code (no per-token JS). Greedy when temperature is 0.
+   */
+  async generate(prompts: number[][], opts: GenerateOptions = {}): Promise<GenerateResult> {
+    if (!Array.isArray(prompts) || !prompts.every((p) => Array.isArray(p)))
+      throw new TypeError('wrong argument type: generate() prompts must be an array of token id arrays');
+    if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: generate() options must be an object');
+    for (const key of Object.keys(opts))
+      if (!GENERATE_KEYS.includes(key)) throw new TypeError(`unknown option '${key}': generate() takes ${GENERATE_KEYS.join(', ')}`);
+    const r = await native.llamaGenerate(this.h, prompts, opts);
+    return { tokens: r.tokens, lengths: r.tokens.map((t) => t.length), finishReasons: r.finishReasons as ('stop' | 'length')[] };
+  }
+
+  /** [name, parameter] pairs with Hugging Face names; a tied lm_head is not listed separately. */
+  namedParameters(): [string, Tensor][] {
+    const [names, handles] = native.llamaNamedParameters(this.h);
+    return names.map((n, i) => [n, new Tensor(handles[i])]);
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Sets requiresGrad on every parameter; returns this. */
+  requiresGrad_(flag = true): this {
+    native.llamaRequiresGrad(this.h, flag);
+    return this;
+  }
+
+  /**
+   * Activation checkpointing per layer while autograd records: each layer keeps only its input for backward and is
+   * run again during backward (same results and gradients; less memory for about one more forward). Returns this.
+   */
+  setGradientCheckpointing(flag = true): this {
+    native.llamaSetCheckpointing(this.h, flag);
+    return this;
+  }
+
+  /** Writes config.json and model.safetensors into dir (created if missing), a format transformers loads. */
+  save(dir: string): void {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.save() dir must be a non-empty string');
+    native.llamaSave(this.h, dir);
+  }
+
+  /** Frees the model's weights (tensors obtained from parameters() keep theirs alive until disposed). */
+  dispose(): void {
+    if (this.impl === null) return;
+    native.llamaDispose(this.impl);
+    this.impl = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this.impl === null;
+  }
+}
