@@ -3,6 +3,7 @@
 
 #include "binding/convert.h"
 #include "binding/errors.h"
+#include "binding/promise_worker.h"
 #include "binding/tensor_handle.h"
 #include "native/core/dtype.h"
 #include "native/memory/live_tensors.h"
@@ -68,51 +69,21 @@ Napi::Value dataSync(const Napi::CallbackInfo& info) {
 }
 
 // Copies device memory to the host on a worker thread; the promise resolves with a TypedArray.
-class DataWorker : public Napi::AsyncWorker {
+class DataWorker : public PromiseWorker {
  public:
-  DataWorker(Napi::Env env, at::Tensor t) : Napi::AsyncWorker(env), tensor_(std::move(t)), deferred_(env) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      host_ = atman::hostReadable(tensor_);
-    } catch (...) {
-      error_ = atman::describeCurrentException();
-      SetError(error_.message);
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(toTypedArray(env, host_));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    try {
-      throwJs(env, error_);
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
+  DataWorker(Napi::Env env, at::Tensor t) : PromiseWorker(env), tensor_(std::move(t)) {}
 
  private:
+  void compute() override { host_ = atman::hostReadable(tensor_); }
+  Napi::Value result(Napi::Env env) override { return toTypedArray(env, host_); }
+
   at::Tensor tensor_;  // holds a reference: disposing the JS handle meanwhile is safe
   at::Tensor host_;
-  atman::ErrorReport error_{atman::ErrorKind::Generic, ""};
-  Napi::Promise::Deferred deferred_;
 };
 
 Napi::Value data(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    auto* worker = new DataWorker(env, TensorHandle::unwrap(info[0]));
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
-  });
+  return guarded(env, [&]() -> Napi::Value { return (new DataWorker(env, TensorHandle::unwrap(info[0])))->start(); });
 }
 
 Napi::Value dispose(const Napi::CallbackInfo& info) {

@@ -5,6 +5,7 @@
 
 #include "binding/convert.h"
 #include "binding/errors.h"
+#include "binding/promise_worker.h"
 #include "binding/tensor_handle.h"
 #include "native/core/dtype.h"
 #include "native/generate/generate.h"
@@ -20,12 +21,19 @@ struct ModelBox {
   std::shared_ptr<LlamaModel> model;
 };
 
+// Tags model boxes so that no other external (a tensor handle, say) is taken for one.
+constexpr napi_type_tag kModelTag = {0x61746d616e4c6c61ULL, 0x6d614d6f64656c42ULL};
+
 Napi::Value wrapModel(Napi::Env env, std::shared_ptr<LlamaModel> m) {
-  return Napi::External<ModelBox>::New(env, new ModelBox{std::move(m)}, [](Napi::Env, ModelBox* box) { delete box; });
+  auto box = Napi::External<ModelBox>::New(env, new ModelBox{std::move(m)}, [](Napi::Env, ModelBox* b) { delete b; });
+  box.TypeTag(&kModelTag);
+  return box;
 }
 
+bool isModel(const Napi::Value& v) { return v.IsExternal() && v.As<Napi::External<ModelBox>>().CheckTypeTag(&kModelTag); }
+
 ModelBox& boxOf(const Napi::Value& v) {
-  if (!v.IsExternal()) throw Napi::TypeError::New(v.Env(), "wrong argument type: expected a native LlamaModel");
+  if (!isModel(v)) throw Napi::TypeError::New(v.Env(), "wrong argument type: expected a native LlamaModel");
   return *v.As<Napi::External<ModelBox>>().Data();
 }
 
@@ -35,36 +43,19 @@ LlamaModel& modelOf(const Napi::Value& v) {
   return *box.model;
 }
 
-class LoadWorker : public Napi::AsyncWorker {
+class LoadWorker : public PromiseWorker {
  public:
   LoadWorker(Napi::Env env, std::string dir, std::optional<at::Device> device, std::optional<at::ScalarType> dtype)
-      : Napi::AsyncWorker(env), dir_(std::move(dir)), device_(device), dtype_(dtype), deferred_(env) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      model_ = LlamaModel::load(dir_, device_, dtype_);
-    } catch (...) {
-      error_ = atman::describeCurrentException();
-      SetError(error_.message);
-    }
-  }
-  void OnOK() override { deferred_.Resolve(wrapModel(Env(), std::move(model_))); }
-  void OnError(const Napi::Error&) override {
-    try {
-      throwJs(Env(), error_);
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
+      : PromiseWorker(env), dir_(std::move(dir)), device_(device), dtype_(dtype) {}
 
  private:
+  void compute() override { model_ = LlamaModel::load(dir_, device_, dtype_); }
+  Napi::Value result(Napi::Env env) override { return wrapModel(env, std::move(model_)); }
+
   std::string dir_;
   std::optional<at::Device> device_;
   std::optional<at::ScalarType> dtype_;
   std::shared_ptr<LlamaModel> model_;
-  atman::ErrorReport error_{atman::ErrorKind::Generic, ""};
-  Napi::Promise::Deferred deferred_;
 };
 
 // llamaLoad(dir, device?, dtype?) -> Promise<model>
@@ -77,10 +68,7 @@ Napi::Value llamaLoad(const Napi::CallbackInfo& info) {
     std::optional<at::ScalarType> dtype;
     if (a.has(1)) device = atman::parseDevice(a.string(1));
     if (a.has(2)) dtype = atman::parseDtype(a.string(2));
-    auto* worker = new LoadWorker(env, dir, device, dtype);
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
+    return (new LoadWorker(env, dir, device, dtype))->start();
   });
 }
 
@@ -155,23 +143,15 @@ Napi::Value llamaRequiresGrad(const Napi::CallbackInfo& info) {
   });
 }
 
-class GenerateWorker : public Napi::AsyncWorker {
+class GenerateWorker : public PromiseWorker {
  public:
   GenerateWorker(Napi::Env env, std::shared_ptr<LlamaModel> model, std::vector<std::vector<int64_t>> prompts,
                  atman::GenerateOptions o)
-      : Napi::AsyncWorker(env), model_(std::move(model)), prompts_(std::move(prompts)), o_(std::move(o)), deferred_(env) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
+      : PromiseWorker(env), model_(std::move(model)), prompts_(std::move(prompts)), o_(std::move(o)) {}
 
-  void Execute() override {
-    try {
-      result_ = atman::generate(*model_, prompts_, o_);
-    } catch (...) {
-      error_ = atman::describeCurrentException();
-      SetError(error_.message);
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
+ private:
+  void compute() override { result_ = atman::generate(*model_, prompts_, o_); }
+  Napi::Value result(Napi::Env env) override {
     Napi::Array tokens = Napi::Array::New(env, result_.tokens.size());
     Napi::Array reasons = Napi::Array::New(env, result_.tokens.size());
     for (uint32_t i = 0; i < result_.tokens.size(); i++) {
@@ -183,23 +163,13 @@ class GenerateWorker : public Napi::AsyncWorker {
     Napi::Object out = Napi::Object::New(env);
     out.Set("tokens", tokens);
     out.Set("finishReasons", reasons);
-    deferred_.Resolve(out);
-  }
-  void OnError(const Napi::Error&) override {
-    try {
-      throwJs(Env(), error_);
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
+    return out;
   }
 
- private:
   std::shared_ptr<LlamaModel> model_;  // keeps the weights alive if the model is disposed meanwhile
   std::vector<std::vector<int64_t>> prompts_;
   atman::GenerateOptions o_;
   atman::GenerateResult result_;
-  atman::ErrorReport error_{atman::ErrorKind::Generic, ""};
-  Napi::Promise::Deferred deferred_;
 };
 
 int64_t intOf(const Napi::Value& v, const std::string& what) {
@@ -254,10 +224,7 @@ Napi::Value llamaGenerate(const Napi::CallbackInfo& info) {
         for (uint32_t j = 0; j < a.Length(); j++) o.stopTokenIds.push_back(intOf(a.Get(j), "stopTokenIds"));
       }
     }
-    auto* worker = new GenerateWorker(env, box.model, std::move(prompts), std::move(o));
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
+    return (new GenerateWorker(env, box.model, std::move(prompts), std::move(o)))->start();
   });
 }
 
@@ -323,7 +290,7 @@ Napi::Value llamaSave(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value llamaDispose(const Napi::CallbackInfo& info) {
-  if (info[0].IsExternal()) boxOf(info[0]).model.reset();
+  if (isModel(info[0])) boxOf(info[0]).model.reset();
   return info.Env().Undefined();
 }
 
