@@ -87,8 +87,9 @@ def build(outdir, name, spec, seed):
     d = os.path.join(outdir, "llama", name)
     os.makedirs(d, exist_ok=True)
     model.save_pretrained(d)
-    # The reference computes in fp32 from exactly the stored values.
-    model = model.float().eval()
+    # The reference is the model as transformers reloads it from disk, computed in fp32: exactly the stored values,
+    # and buffers rebuilt at load (RoPE's inv_freq in fp32; `model.to(bf16)` above rounded the in-memory one).
+    model = LlamaForCausalLM.from_pretrained(d, attn_implementation="eager").float().eval()
     model.generation_config.eos_token_id = None
     model.generation_config.pad_token_id = 0
     model.generation_config.do_sample = False
@@ -100,10 +101,6 @@ def build(outdir, name, spec, seed):
         lp = torch.log_softmax(logits, -1)
         logprobs = torch.zeros(B, T)
         logprobs[:, 1:] = lp[:, :-1].gather(-1, ids[:, 1:, None]).squeeze(-1)
-        # The saved directory reloads to the same logits.
-        again = LlamaForCausalLM.from_pretrained(d, attn_implementation="eager").float().eval()
-        diff = (again(input_ids=ids).logits.float() - logits).abs().max().item()
-        assert diff < 1e-5, f"{name}: reloaded model differs by {diff}"
 
     greedy = []
     for b in range(B):
