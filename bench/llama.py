@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch peers of `atman-native bench llama`: python3 bench/llama.py MODEL_DIR OUT_JSON [eager|compile|all] [ITERS]
+"""PyTorch peers of `atman-native bench llama`: python3 bench/llama.py MODEL_DIR OUT_JSON [eager|compile|compile64|all] [ITERS]
 
 transformers LlamaForCausalLM, bf16, attn_implementation="sdpa", on CUDA, on the same model directory:
   eager:    generate (sampling, temperature 1, top_k 0 / top_p 1, no eos, dynamic KV cache) at batch 1 (128-token
@@ -128,10 +128,11 @@ def main():
         record(gen_case(model, impl, 1, 128, 128, iters, False))
         record(gen_case(model, impl, 64, 128, 256, iters, False))
         record(train_case(model, impl, iters))
-    if which in ("compile", "all"):
+    if which in ("compile", "all", "compile64"):
         impl = "transformers sdpa static cache + torch.compile"
         model.forward = torch.compile(model.forward)
-        record(gen_case(model, impl, 1, 128, 128, iters, True))
+        if which != "compile64":
+            record(gen_case(model, impl, 1, 128, 128, iters, True))
         record(gen_case(model, impl, 64, 128, 256, iters, True))
 
 

@@ -10,6 +10,7 @@ computes with transformers (bf16, sdpa, CUDA):
   last:       the full last-position logits per prompt [P][V] (float, rounded)
   margin:     per prompt, top1 - top2 of the last-position logits (how close a near-tie is)
   greedy:     model.generate(do_sample=False, no eos) NEW new tokens per prompt
+  fp32:       top1, last and greedy again with the same weights in float32 (the bf16 noise floor)
 The weights are random, so the numbers test the arithmetic only. With std 0.02 and tied embeddings the residual
 stream is dominated by the input embedding, so logits are fairly flat and greedy tends to repeat tokens: the
 agreement numbers are a lower bar than a trained model's would be. src/bench/llama-parity.ts is the other side.
@@ -57,6 +58,12 @@ def main():
         out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW, do_sample=False,
                              eos_token_id=None, pad_token_id=0)
     greedy = out[:, T:].tolist()
+    # The bf16 noise floor: the same weights computed in float32 by transformers.
+    model = model.float()
+    with torch.no_grad():
+        logits32 = model(input_ids=ids).logits.float()
+        out32 = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW, do_sample=False,
+                               eos_token_id=None, pad_token_id=0)
     res = {
         "meta": {"transformers": transformers.__version__, "torch": torch.__version__, "seed": SEED, "P": P, "T": T,
                  "new": NEW, "dtype": "bfloat16", "attn": "sdpa", "device": torch.cuda.get_device_name()},
@@ -66,6 +73,9 @@ def main():
         "last_std": last.std(-1).tolist(),
         "margin": margin,
         "greedy": greedy,
+        "fp32": {"top1": logits32.argmax(-1).tolist(),
+                 "last": [[round(float(v), 4) for v in row] for row in logits32[:, -1].tolist()],
+                 "greedy": out32[:, T:].tolist()},
     }
     with open(out_json, "w") as f:
         json.dump(res, f)
