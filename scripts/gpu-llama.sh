@@ -54,7 +54,7 @@ if [[ ${SKIP_BENCH:-0} != 1 ]]; then
     | grep -v -i warn | tee -a "$OUT/bench-llama.md" | tail -12
   if [[ ${SKIP_COMPILE_PEER:-0} != 1 ]]; then
     step "bench llama: transformers static cache + torch.compile"
-    PYTHONUNBUFFERED=1 timeout $(left 240) python3 bench/llama.py "$MODEL_DIR" "$OUT/llama-py-compile.json" "${COMPILE_PEER_MODE:-compile}" 2>&1 \
+    PYTHONUNBUFFERED=1 timeout $(left ${COMPILE_TIMEOUT:-240}) python3 bench/llama.py "$MODEL_DIR" "$OUT/llama-py-compile.json" "${COMPILE_PEER_MODE:-compile}" 2>&1 \
       | grep -v -i warn | tee -a "$OUT/bench-llama.md" | tail -12
   fi
 fi
