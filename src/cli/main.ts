@@ -40,14 +40,17 @@ async function main(): Promise<void> {
     )
     .command(
       'bench <name>',
-      'Run a benchmark and print its table (names: overhead, attention)',
+      'Run a benchmark and print its table (names: overhead, attention, llama)',
       (y) =>
         y
-          .positional('name', { type: 'string', choices: ['overhead', 'attention'], demandOption: true })
+          .positional('name', { type: 'string', choices: ['overhead', 'attention', 'llama'], demandOption: true })
+          .option('model', { type: 'string', describe: 'llama: a Hugging Face-format Llama directory (e.g. the random 3B of scripts/llama3b_parity.py)' })
           .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
           .option('iters', {
             type: 'number',
-            describe: 'overhead: timed calls per case (default 20000); attention: timed steps per case, median reported (default 20)',
+            describe:
+              'overhead: timed calls per case (default 20000); attention: timed steps per case, median reported (default 20); ' +
+              'llama: timed runs per case after one warm-up (default 1; training: at least 3)',
           })
           .option('small', {
             type: 'boolean',
@@ -61,10 +64,18 @@ async function main(): Promise<void> {
               '(4, 1024), (2, 2048), (1, 4096)) with a float32 keyBias [B, T]: forward and forward+backward median ms, ' +
               'TFLOP/s (FlashAttention-2 count) and peak CUDA memory above the inputs, for the cases "only keyBias needs ' +
               'a gradient" (AtMan), "q, k, v and keyBias do" and "no bias, q, k, v do". It runs whichever implementation ' +
-              'attention() dispatches to. Peers: python3 bench/attention.py (see bench/attention.md).',
+              'attention() dispatches to. Peers: python3 bench/attention.py (see bench/attention.md).\n' +
+              'llama: LlamaModel (bf16, CUDA) on --model: generate with sampling, batch 1 (128-token prompt, 128 new tokens) ' +
+              'and batch 64 (128-token prompts, 256 new tokens), and training forward+backward B=8 x T=512 ' +
+              '(loss = mean of -tokenLogprobs, all parameters requiring grad): tokens/s and peak CUDA memory. ' +
+              'Peers: python3 bench/llama.py (see bench/llama.md).',
           ),
       async (argv) => {
-        if (argv.name === 'attention') {
+        if (argv.name === 'llama') {
+          if (!argv.model) throw new Error('bench llama needs --model DIR');
+          const { runLlamaBench } = await import('../bench/llama');
+          await runLlamaBench({ modelDir: argv.model, device: argv.device === 'cpu' ? 'cuda' : argv.device, iters: argv.iters ?? 1, json: argv.json });
+        } else if (argv.name === 'attention') {
           const { runAttentionBench } = await import('../bench/attention');
           await runAttentionBench({ device: argv.device, iters: argv.iters ?? 20, small: argv.small, json: argv.json });
         } else {
