@@ -45,6 +45,18 @@ def main():
     print(f"built and saved {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params in {time.time() - t0:.0f}s "
           f"(transformers {transformers.__version__}, torch {torch.__version__})", flush=True)
 
+    # Compute with the model as transformers reloads it: model.to(bfloat16) above also rounded the rotary inv_freq
+    # buffer to bf16 (relative error up to 3.3e-3), which from_pretrained does not (it stays float32), and .float()
+    # does not undo. That rounding, not LlamaModel, made the first H100 runs disagree (0.29 logit std in fp32).
+    del model
+    torch.cuda.empty_cache()
+    try:
+        model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa")
+    except TypeError:
+        model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.bfloat16, attn_implementation="sdpa")
+    model = model.cuda().eval()
+    assert model.model.rotary_emb.inv_freq.dtype == torch.float32
+
     g = torch.Generator().manual_seed(SEED + 1)
     ids = torch.randint(0, 128000, (P, T), generator=g).cuda()
     with torch.no_grad():
