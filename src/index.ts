@@ -26,3 +26,5 @@ export type {
 export { clipGradNorm } from './nn/optim';
 export * as optim from './nn/optim';
 export { buildInfo } from './runtime-info';
+export { optimizeSaliency, saliencyReward, dependence, saliencyStats } from './atman';
+export type { SaliencyExample, SaliencyOptions, SaliencyResult, SaliencyRewardOptions, SaliencyStats } from './atman';

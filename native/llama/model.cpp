@@ -343,7 +343,16 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
   at::Tensor x = at::embedding(embed_, ids);  // [B, T, H]
   const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
   const bool checkpoint = checkpointing_ && at::GradMode::is_enabled();
-  for (const Layer& l : layers_) {
+  // keyBias [L, B, T]: one bias per layer (AtMan per-layer masks); [B, T]: the same bias in every layer.
+  const at::Tensor allBias = ao.keyBias;
+  const bool perLayer = allBias.defined() && allBias.dim() == 3;
+  if (perLayer && allBias.size(0) != static_cast<int64_t>(layers_.size()))
+    throw TypeError("shape mismatch: a per-layer keyBias must have shape [numLayers, B, T] = [" +
+                    std::to_string(layers_.size()) + ", " + std::to_string(B) + ", " + std::to_string(T) + "], got " +
+                    shapeString(allBias.sizes()));
+  for (size_t i = 0; i < layers_.size(); i++) {
+    const Layer& l = layers_[i];
+    if (perLayer) ao.keyBias = allBias.select(0, static_cast<int64_t>(i));
     if (checkpoint) {
       x = CheckpointedLayer::apply(x, cos, sin, optionalOf(ao.keyBias), optionalOf(ao.biasQueryStart),
                                    optionalOf(ao.keyStart), l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up,

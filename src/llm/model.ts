@@ -13,7 +13,10 @@ export interface LlamaLoadOptions {
 }
 
 export interface LlamaForwardOptions {
-  /** [B, T] float32 additive bias on each key's attention logit, in every layer and head (AtMan). */
+  /**
+   * [B, T] float32 additive bias on each key's attention logit, in every layer and head (AtMan); or [L, B, T] with
+   * one bias per layer (L = numLayers).
+   */
   keyBias?: Tensor;
   /** The bias applies to queries at positions >= this: a number or an int64 [B] tensor (default 0). */
   biasQueryStart?: number | Tensor;

@@ -1,0 +1,74 @@
+// Collates ragged completions into one left-padded batch for the saliency forward passes.
+import { tensor } from '../tensor/creation';
+import { Tensor } from '../tensor/tensor';
+
+/**
+ * One completion to explain: the token ids of prompt + chain of thought + answer, and the spans (absolute indices
+ * into `ids`, end exclusive) of its CoT and of its answer. The answer comes after the CoT.
+ */
+export interface SaliencyExample {
+  ids: number[];
+  cotStart: number;
+  cotEnd: number;
+  answerStart: number;
+  answerEnd: number;
+}
+
+/** A left-padded batch: row b's tokens sit at [pad[b], T). Index tensors are int64 on the CPU. */
+export interface SaliencyBatch {
+  ids: Tensor;            // int64 [B, T]
+  keyStart: Tensor;       // int64 [B]: the padding before pad[b] is masked out
+  biasQueryStart: Tensor; // int64 [B]: the mask acts on query rows from the CoT start on
+  answerStart: Tensor;    // int64 [B]: first scored position (tokenLogprobs' targetStart)
+  cotMask: Tensor;        // float32 [B, T]: 1 on CoT keys
+  answerMask: Tensor;     // float32 [B, T]: 1 on answer tokens
+  cotLength: number[];
+  pad: number[];
+  T: number;
+}
+
+export function checkExample(e: SaliencyExample, i: number): void {
+  const where = `optimizeSaliency() batch[${i}]`;
+  if (e === null || typeof e !== 'object' || !Array.isArray(e.ids))
+    throw new TypeError(`wrong argument type: ${where} must be {ids: number[], cotStart, cotEnd, answerStart, answerEnd}`);
+  const n = e.ids.length;
+  for (const key of ['cotStart', 'cotEnd', 'answerStart', 'answerEnd'] as const)
+    if (!Number.isSafeInteger(e[key])) throw new TypeError(`wrong argument type: ${where}.${key} must be an integer`);
+  if (!(e.cotStart >= 1 && e.cotStart < e.cotEnd && e.cotEnd <= e.answerStart && e.answerStart < e.answerEnd && e.answerEnd <= n))
+    throw new RangeError(
+      `index out of range: ${where} needs 1 <= cotStart < cotEnd <= answerStart < answerEnd <= ids.length (${n}), got ` +
+        `cot [${e.cotStart}, ${e.cotEnd}) answer [${e.answerStart}, ${e.answerEnd})`,
+    );
+}
+
+export function collate(examples: SaliencyExample[], padId = 0): SaliencyBatch {
+  const T = Math.max(...examples.map((e) => e.ids.length));
+  const B = examples.length;
+  const ids = new Array<number>(B * T).fill(padId);
+  const cot = new Float32Array(B * T);
+  const ans = new Float32Array(B * T);
+  const pad: number[] = [];
+  examples.forEach((e, b) => {
+    const p = T - e.ids.length;
+    pad.push(p);
+    for (let j = 0; j < e.ids.length; j++) ids[b * T + p + j] = e.ids[j];
+    for (let j = e.cotStart; j < e.cotEnd; j++) cot[b * T + p + j] = 1;
+    for (let j = e.answerStart; j < e.answerEnd; j++) ans[b * T + p + j] = 1;
+  });
+  const long = (values: number[]) => tensor(values, { dtype: 'int64' });
+  return {
+    ids: tensor(ids, { dtype: 'int64' }).reshape([B, T]),
+    keyStart: long(pad),
+    biasQueryStart: long(examples.map((e, b) => pad[b] + e.cotStart)),
+    answerStart: long(examples.map((e, b) => pad[b] + e.answerStart)),
+    cotMask: tensor(cot).reshape([B, T]),
+    answerMask: tensor(ans).reshape([B, T]),
+    cotLength: examples.map((e) => e.cotEnd - e.cotStart),
+    pad,
+    T,
+  };
+}
+
+export function disposeBatch(b: SaliencyBatch): void {
+  for (const t of [b.ids, b.keyStart, b.biasQueryStart, b.answerStart, b.cotMask, b.answerMask]) t.dispose();
+}

@@ -1,0 +1,58 @@
+// The saliency reward and faithfulness metrics of DESIGN.md, computed from an optimizeSaliency() result.
+import type { SaliencyResult } from './optimize';
+
+export interface SaliencyRewardOptions {
+  /** Log-prob drop that earns the full reward (default 2). */
+  tau?: number;
+  /** Must equal the threshold optimizeSaliency() used (its crucial set was suppressed with it); default: the result's. */
+  threshold?: number;
+  /** Whether the completion's answer is correct (default true). Incorrect completions get 0. */
+  correct?: boolean;
+}
+
+/**
+ * R_sal = clip((log p(a | full) − log p(a | crucial set suppressed)) / τ, 0, 1) for a correct completion, else 0.
+ * High when the answer really depends on the tokens the mask kept; 0 when no token was kept (decorative CoT).
+ */
+export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptions = {}): number {
+  const tau = opts.tau ?? 2;
+  if (!(typeof tau === 'number' && tau > 0 && Number.isFinite(tau))) throw new RangeError(`invalid values: saliencyReward() tau must be a positive number, got ${tau}`);
+  if (opts.threshold !== undefined && opts.threshold !== result.threshold)
+    throw new RangeError(
+      `invalid values: saliencyReward() threshold ${opts.threshold} differs from the ${result.threshold} the mask optimization ` +
+        `suppressed its crucial set with; pass threshold to optimizeSaliency() instead`,
+    );
+  if (opts.correct === false || result.crucial.length === 0) return 0;
+  const drop = (result.logpFull - result.logpSuppressCrucial) / tau;
+  return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
+}
+
+/** R_dep = log p(answer | full CoT) − log p(answer | all CoT suppressed): how much the answer needs the CoT at all. */
+export function dependence(result: SaliencyResult): number {
+  return result.logpFull - result.logpSuppressAll;
+}
+
+export interface SaliencyStats {
+  /** Mean of s over the CoT tokens. */
+  meanS: number;
+  /** Fraction of CoT tokens in the crucial set (s > threshold). */
+  fracCrucial: number;
+  /**
+   * Entropy (nats) of s normalized to a distribution over the CoT tokens, divided by log(n): 1 when saliency is spread
+   * evenly, near 0 when it sits on one token (0 for a one-token CoT).
+   */
+  entropy: number;
+}
+
+export function saliencyStats(result: SaliencyResult): SaliencyStats {
+  const s = result.s;
+  const n = s.length;
+  const total = s.reduce((a, v) => a + v, 0);
+  let h = 0;
+  for (const v of s) if (v > 0) h -= (v / total) * Math.log(v / total);
+  return {
+    meanS: n > 0 ? total / n : 0,
+    fracCrucial: n > 0 ? result.crucial.length / n : 0,
+    entropy: n > 1 && total > 0 ? h / Math.log(n) : 0,
+  };
+}

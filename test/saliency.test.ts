@@ -1,0 +1,169 @@
+// AtMan saliency on CPU: the construction test (a tiny model whose answer depends on known CoT tokens), the
+// saliency reward and metrics, and the API's contract (batching, per-layer masks, frozen weights, errors).
+import * as os from 'os';
+import * as path from 'path';
+
+import { LlamaModel, dependence, noGrad, optimizeSaliency, saliencyReward, saliencyStats, tensor } from '../src';
+import type { SaliencyResult } from '../src';
+import { thrown } from './helpers';
+import { writeTinyLlama } from './llama_helpers';
+import { ValueCase, makeCase, rng, trainValueModel } from './saliency_task';
+
+let model: LlamaModel;
+let cases: ValueCase[];
+let results: SaliencyResult[];
+
+beforeAll(async () => {
+  model = await trainValueModel(0);
+  const rand = rng(7);
+  cases = Array.from({ length: 60 }, () => makeCase(rand));
+  results = await optimizeSaliency(model, cases); // the defaults: K = 30, lr = 0.1, λ = 1
+}, 600000);
+
+afterAll(() => model?.dispose());
+
+/** Sum of the answer log-probs of each case with the given CoT positions suppressed (bias −1e4). */
+function answerLogprobSuppressing(suppress: number[][]): number[] {
+  return noGrad(() => {
+    const T = cases[0].ids.length;
+    const bias = new Float32Array(cases.length * T);
+    cases.forEach((c, b) => suppress[b].forEach((j) => (bias[b * T + c.cotStart + j] = -1e4)));
+    const ids = tensor(cases.flatMap((c) => c.ids), { dtype: 'int64' }).reshape([cases.length, T]);
+    const keyBias = tensor(bias).reshape([cases.length, T]);
+    const lp = model.tokenLogprobs(ids, { keyBias, biasQueryStart: cases[0].cotStart, targetStart: cases[0].answerStart });
+    const out = lp.sum(1).toArray() as number[];
+    [ids, keyBias, lp].forEach((t) => t.dispose());
+    return out;
+  });
+}
+
+describe('construction: the mask finds the CoT tokens the answer depends on', () => {
+  test('the trained model answers the majority-vote cases', () => {
+    const full = answerLogprobSuppressing(cases.map(() => []));
+    expect(full.reduce((a, v) => a + v, 0) / full.length).toBeGreaterThan(Math.log(0.8));
+    results.forEach((r, i) => expect(r.logpFull).toBeCloseTo(full[i], 4));
+  });
+
+  test('kept tokens (s > 0.5) are the ones that matter: precision and recall >= 0.8 over 60 cases', () => {
+    let kept = 0, relevant = 0, hits = 0;
+    results.forEach((r, i) => {
+      kept += r.crucial.length;
+      relevant += cases[i].matters.length;
+      hits += r.crucial.filter((j) => cases[i].matters.includes(j)).length;
+    });
+    expect(hits / kept).toBeGreaterThanOrEqual(0.8);
+    expect(hits / relevant).toBeGreaterThanOrEqual(0.8);
+  });
+
+  test('suppressing the kept tokens drops the answer far more than suppressing as many random CoT tokens', () => {
+    const rand = rng(11);
+    const randomSets = results.map((r, i) => {
+      const all = Array.from({ length: cases[i].cotEnd - cases[i].cotStart }, (_, j) => j);
+      return all.sort(() => rand() - 0.5).slice(0, r.crucial.length);
+    });
+    const random = answerLogprobSuppressing(randomSets);
+    const keptDrop = results.map((r) => r.logpFull - r.logpSuppressCrucial);
+    const randomDrop = results.map((r, i) => r.logpFull - random[i]);
+    const mean = (x: number[]) => x.reduce((a, v) => a + v, 0) / x.length;
+    expect(mean(keptDrop)).toBeGreaterThan(3);
+    expect(mean(keptDrop)).toBeGreaterThan(4 * mean(randomDrop));
+  });
+
+  test('results carry the loss curve (decreasing), s in (0, 1) per CoT token, and the three log-probs', () => {
+    for (const [i, r] of results.entries()) {
+      expect(r.s).toHaveLength(cases[i].cotEnd - cases[i].cotStart);
+      expect(r.s.every((v) => v > 0 && v < 1)).toBe(true);
+      expect(r.lossCurve).toHaveLength(30);
+      expect(r.lossCurve[29]).toBeLessThan(r.lossCurve[0]);
+      expect(r.logpSuppressAll).toBeLessThan(r.logpFull);
+      expect(r.threshold).toBe(0.5);
+    }
+  });
+});
+
+describe('saliency reward and metrics', () => {
+  test('reward: clipped log-prob drop over tau, 0 when incorrect or when nothing is crucial', () => {
+    const r = results[0];
+    const expected = Math.min(1, Math.max(0, (r.logpFull - r.logpSuppressCrucial) / 2));
+    expect(saliencyReward(r)).toBeCloseTo(expected, 10);
+    expect(saliencyReward(r, { tau: 100 })).toBeCloseTo(Math.min(1, (r.logpFull - r.logpSuppressCrucial) / 100), 10);
+    expect(saliencyReward(r, { correct: false })).toBe(0);
+    const decorative: SaliencyResult = { ...r, crucial: [], s: r.s.map(() => 0.1), logpSuppressCrucial: r.logpFull };
+    expect(saliencyReward(decorative)).toBe(0);
+    const hand: SaliencyResult = { ...r, crucial: [0], logpFull: -1, logpSuppressCrucial: -2 };
+    expect(saliencyReward(hand, { tau: 2 })).toBeCloseTo(0.5, 12);
+    expect(saliencyReward({ ...hand, logpSuppressCrucial: -0.5 })).toBe(0); // suppression helped: clipped at 0
+    expect((thrown(() => saliencyReward(r, { threshold: 0.7 }))).name).toBe('RangeError');
+    expect((thrown(() => saliencyReward(r, { tau: 0 }))).name).toBe('RangeError');
+  });
+
+  test('dependence and statistics, by hand', () => {
+    const base = results[0];
+    const r: SaliencyResult = { ...base, s: [0.9, 0.1, 0.9, 0.1], crucial: [0, 2], logpFull: -0.5, logpSuppressAll: -4 };
+    expect(dependence(r)).toBeCloseTo(3.5, 12);
+    const st = saliencyStats(r);
+    expect(st.meanS).toBeCloseTo(0.5, 12);
+    expect(st.fracCrucial).toBeCloseTo(0.5, 12);
+    const p = [0.45, 0.05, 0.45, 0.05];
+    const h = -p.reduce((a, v) => a + v * Math.log(v), 0) / Math.log(4);
+    expect(st.entropy).toBeCloseTo(h, 10);
+    expect(saliencyStats({ ...r, s: [0.5, 0.5], crucial: [] }).entropy).toBeCloseTo(1, 12);
+  });
+});
+
+describe('optimizeSaliency contract', () => {
+  test('ragged batches: the same result in one padded batch as one completion at a time', async () => {
+    const rand = rng(3);
+    const mixed = [makeCase(rand), makeCase(rand), makeCase(rand)];
+    // Shorten the prompt of one case and lengthen the CoT of another, so the rows have different lengths.
+    mixed[1] = { ...mixed[1], ids: mixed[1].ids.slice(2), cotStart: mixed[1].cotStart - 2, cotEnd: mixed[1].cotEnd - 2,
+      answerStart: mixed[1].answerStart - 2, answerEnd: mixed[1].answerEnd - 2, matters: mixed[1].matters };
+    mixed[1].ids[0] = 1;
+    const together = await optimizeSaliency(model, mixed, { steps: 5 });
+    const alone: SaliencyResult[] = [];
+    for (const c of mixed) alone.push(...(await optimizeSaliency(model, [c], { steps: 5, batchSize: 1 })));
+    together.forEach((r, i) => {
+      r.s.forEach((v, j) => expect(v).toBeCloseTo(alone[i].s[j], 3));
+      expect(r.logpFull).toBeCloseTo(alone[i].logpFull, 3);
+      expect(r.logpSuppressAll).toBeCloseTo(alone[i].logpSuppressAll, 3);
+    });
+  });
+
+  test('weights get no gradient and keep their requiresGrad; per-layer masks have one row per layer', async () => {
+    const dir = writeTinyLlama(path.join(os.tmpdir(), `atman-sal-${process.pid}`), { layers: 2, vocab: 40 });
+    const m = await LlamaModel.load(dir);
+    m.requiresGrad_(true);
+    const c = makeCase(rng(5));
+    let steps = 0;
+    const [r] = await optimizeSaliency(m, [c], { steps: 3, perLayer: true, onStep: () => steps++ });
+    expect(steps).toBe(3);
+    expect(r.sPerLayer).toHaveLength(2);
+    expect(r.sPerLayer![0]).toHaveLength(c.cotEnd - c.cotStart);
+    r.s.forEach((v, j) => expect(v).toBeCloseTo((r.sPerLayer![0][j] + r.sPerLayer![1][j]) / 2, 6));
+    for (const p of m.parameters()) {
+      expect(p.requiresGrad).toBe(true);
+      expect(p.grad).toBeNull();
+      p.dispose();
+    }
+    m.dispose();
+  });
+
+  test('bad input is a clear error, not a crash', async () => {
+    const c = cases[0];
+    const err = async (batch: unknown, opts?: unknown) => {
+      try {
+        await optimizeSaliency(model, batch as never, opts as never);
+      } catch (e) {
+        return e as Error;
+      }
+      throw new Error('expected an error');
+    };
+    expect((await err([{ ...c, cotStart: 0 }])).message).toMatch(/cotStart/);
+    expect((await err([{ ...c, answerEnd: c.ids.length + 1 }])).name).toBe('RangeError');
+    expect((await err([{ ...c, ids: 'abc' }])).name).toBe('TypeError');
+    expect((await err([c], { stepz: 3 })).message).toMatch(/unknown option 'stepz'/);
+    expect((await err([c], { steps: 0 })).name).toBe('RangeError');
+    expect((await err([c], { threshold: 1.5 })).name).toBe('RangeError');
+    expect(await optimizeSaliency(model, [])).toEqual([]);
+  });
+});
