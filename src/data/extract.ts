@@ -21,8 +21,8 @@ export interface MarkedAnswer {
 }
 
 const MARKER = '####';
-const LETTER_AFTER_MARKER = /####[ \t]*\(?([A-D])\)?(?![A-Za-z0-9])/;
-const NUMBER_AFTER_MARKER = new RegExp(String.raw`####[ \t]*(${NUMBER_SOURCE})`);
+const LETTER_AFTER_MARKER = /####[ \t]*\(?([A-D])\)?(?![A-Za-z0-9])/d;
+const NUMBER_AFTER_MARKER = new RegExp(String.raw`####[ \t]*(${NUMBER_SOURCE})`, 'd');
 const ANY_NUMBER = new RegExp(NUMBER_SOURCE, 'g');
 const PAREN_LETTER = /\(([A-D])\)/g;
 const LONE_LETTER = /\b([A-D])\b/g;
@@ -47,10 +47,10 @@ export function findMarkedAnswer(task: TaskName, completion: string): MarkedAnsw
   const pattern = isLetterTask(task) ? LETTER_AFTER_MARKER : NUMBER_AFTER_MARKER;
   const m = pattern.exec(completion);
   if (m === null) return null;
-  const valueStart = m.index + m[0].length - m[1].length;
+  const [valueStart, valueEnd] = m.indices![1]!;
   const value = isLetterTask(task) ? m[1] : normalizeNumber(m[1]);
   if (value === null) return null;
-  return { markerStart: m.index, valueStart, valueEnd: valueStart + m[1].length, value };
+  return { markerStart: m.index, valueStart, valueEnd, value };
 }
 
 function lastMatch(pattern: RegExp, text: string): string | null {
