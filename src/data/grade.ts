@@ -1,0 +1,34 @@
+// Grading a completion against the gold answer.
+import { extractAnswer, followsFormat } from './extract';
+import { normalizeNumber } from './numbers';
+import { TaskName } from './problem';
+
+export interface Grade {
+  /** The strict answer (after '####') equals the gold answer. */
+  correct: boolean;
+  /** The flexible answer equals the gold answer. */
+  correctFlexible: boolean;
+  /** The completion has reasoning and ends with a '#### <answer>' line. */
+  formatOk: boolean;
+  strict: string | null;
+  flexible: string | null;
+}
+
+function canonicalGold(task: TaskName, gold: string): string {
+  if (typeof gold !== 'string') throw new TypeError(`wrong argument type: gold must be a string, got ${typeof gold}`);
+  if (task === 'mmlu') return gold.trim().toUpperCase();
+  return normalizeNumber(gold) ?? gold.trim();
+}
+
+/** Grades a completion (decoded without special tokens) of a `task` problem whose answer is `gold`. */
+export function grade(task: TaskName, completion: string, gold: string): Grade {
+  const { strict, flexible } = extractAnswer(task, completion);
+  const want = canonicalGold(task, gold);
+  return {
+    correct: strict !== null && strict === want,
+    correctFlexible: flexible !== null && flexible === want,
+    formatOk: followsFormat(task, completion),
+    strict,
+    flexible,
+  };
+}

@@ -1,0 +1,27 @@
+// The data layer: dataset readers, the tasks (GSM8K, MMLU, synthetic arithmetic), prompts, answer extraction,
+// grading and the token spans of a completion.
+export type { ReadError, ReadResult } from './read-result';
+export { MAX_REPORTED_ERRORS } from './read-result';
+export { readJsonl, readJson, parseJsonl } from './jsonl';
+export type { CsvOptions, CsvResult } from './csv';
+export { readCsv, parseCsv } from './csv';
+export { readParquet } from './parquet';
+export { readRecords, RECORD_EXTENSIONS } from './records';
+
+export type { TaskName, Problem, LoadedProblems } from './problem';
+export { TASK_NAMES } from './problem';
+export { loadGsm8k, gsm8kSolution } from './gsm8k';
+export type { MmluOptions } from './mmlu';
+export { loadMmlu, LETTERS } from './mmlu';
+export type { SyntheticOptions, SyntheticOp } from './synthetic';
+export { makeSyntheticProblems, solveExpression } from './synthetic';
+export { mulberry32 } from './prng';
+
+export { systemPrompt, userMessage, promptMessages, buildPromptIds } from './prompts';
+export { normalizeNumber } from './numbers';
+export type { Extracted, MarkedAnswer } from './extract';
+export { extractAnswer, findMarkedAnswer, followsFormat } from './extract';
+export type { Grade } from './grade';
+export { grade } from './grade';
+export type { Spans } from './spans';
+export { locateSpans } from './spans';
