@@ -5,15 +5,20 @@ import * as os from 'os';
 import * as path from 'path';
 import { inflateSync } from 'zlib';
 
-export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** The browser binary: $CHROMIUM or Debian's /usr/bin/chromium. */
+const chromium = (): string => process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+function requireChromium(): string {
+  const bin = chromium();
+  if (!fs.existsSync(bin)) throw new Error(`chromium not found at ${bin}: apt-get install chromium (or set CHROMIUM to its path)`);
+  return bin;
+}
 export const WIDTH = 1200;
 export const HEIGHT = 1600;
 
 /** Renders html in headless Chromium at 1200×1600 and writes a PNG screenshot to pngPath. */
 export async function screenshot(html: string, pngPath: string): Promise<void> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM to its path)`);
-  }
+  const bin = requireChromium();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-shot-'));
   const htmlFile = path.join(work, 'page.html');
   fs.writeFileSync(htmlFile, html);
@@ -24,7 +29,7 @@ export async function screenshot(html: string, pngPath: string): Promise<void> {
   ];
   try {
     await new Promise<void>((resolve, reject) => {
-      execFile(CHROMIUM, args, { timeout: 90_000 }, (err, _stdout, stderr) => {
+      execFile(bin, args, { timeout: 90_000 }, (err, _stdout, stderr) => {
         if (err) reject(new Error(`chromium failed (${err.message}):\n${stderr.slice(-2000)}`));
         else resolve();
       });
@@ -119,9 +124,7 @@ export function colourStats(png: Png): { distinct: number; nonBackground: number
 
 /** The DOM after the page's scripts ran (chromium --dump-dom), for checking what scripts did or did not do. */
 export async function dumpDom(html: string): Promise<string> {
-  if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`chromium not found at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM to its path)`);
-  }
+  const bin = requireChromium();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-dom-'));
   const htmlFile = path.join(work, 'page.html');
   fs.writeFileSync(htmlFile, html);
@@ -131,7 +134,7 @@ export async function dumpDom(html: string): Promise<string> {
   ];
   try {
     return await new Promise<string>((resolve, reject) => {
-      execFile(CHROMIUM, args, { timeout: 90_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      execFile(bin, args, { timeout: 90_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
         if (err) reject(new Error(`chromium failed (${err.message}):\n${stderr.slice(-2000)}`));
         else resolve(stdout);
       });

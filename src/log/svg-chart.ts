@@ -41,8 +41,12 @@ export function lineChart(title: string, series: Series[], width = 560, height =
     const pad = Math.abs(y0) > 0 ? Math.abs(y0) * 0.1 : 1;
     [y0, y1] = [y0 - pad, y1 + pad];
   }
+  // widen the y range to the round ticks just outside the data, so both ends are labelled
   const yt = niceTicks(y0, y1);
-  [y0, y1] = [Math.min(y0, yt[0]), Math.max(y1, yt[yt.length - 1])];
+  const step = yt.length > 1 ? yt[1] - yt[0] : (y1 - y0) / 2;
+  if (yt.length === 0 || yt[0] > y0 + step * 1e-9) yt.unshift(Number(((yt[0] ?? y1) - step).toPrecision(12)));
+  if (yt[yt.length - 1] < y1 - step * 1e-9) yt.push(Number((yt[yt.length - 1] + step).toPrecision(12)));
+  [y0, y1] = [yt[0], yt[yt.length - 1]];
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const sx = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * pw;
@@ -74,6 +78,7 @@ export function lineChart(title: string, series: Series[], width = 560, height =
   });
   // legend, right-aligned on the title line
   for (let i = clean.length - 1; i >= 0; i--) {
+    if (clean[i].points.length === 0) continue;
     const label = escapeHtml(clean[i].label);
     const w = clean[i].label.length * 6.5 + 18;
     legendX -= w;
