@@ -54,15 +54,16 @@ function fieldFor(path: PropertyKey[], fields: Map<string, FieldInfo>): FieldInf
   return undefined;
 }
 
-function issueText(issue: z.core.$ZodIssue, merged: Raw, fields: Map<string, FieldInfo>): string[] {
+function issueText(issue: z.core.$ZodIssue, merged: Raw, fields: Map<string, FieldInfo>): string {
   const dotted = issue.path.join('.');
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `unknown key '${dotted === '' ? k : `${dotted}.${k}`}'`);
-  }
   const field = fieldFor(issue.path, fields);
   const given = valueAt(merged, issue.path);
-  const allowed = field !== undefined && field.path === dotted ? `; allowed: ${field.type}` : '';
-  return [`'${dotted}': got ${show(given)} (${issue.message.replace(/^Invalid input: /, '')})${allowed}`];
+  const exact = field !== undefined && field.path === dotted;
+  const wrongKind = issue.code === 'invalid_type' || issue.code === 'invalid_value' || issue.code === 'invalid_format';
+  // for a wrong type or option the allowed type says it all; for a range violation zod's message says which bound
+  if (exact && wrongKind) return `'${dotted}': got ${show(given)}; allowed: ${field.type}`;
+  const allowed = exact ? `; allowed: ${field.type}` : '';
+  return `'${dotted}': got ${show(given)} (${issue.message.replace(/^Invalid input: /, '')})${allowed}`;
 }
 
 /** Checks between fields that the per-field schema cannot express. */
@@ -98,19 +99,32 @@ export function resolveConfig(o: ResolveOptions = {}): TrainConfig {
   };
   const at = (dotted: string, text: string): string => `${text} (${origin(dotted)})`;
 
-  for (const path of coerceAndCheckKeys(fromFile, fields)) problems.push(unknownKey(path, origin(path)));
-  for (const path of coerceAndCheckKeys(fromCli, fields)) problems.push(unknownKey(path, 'override'));
-  if (problems.length > 0) throw new ConfigError(problems);
+  const unknown = new Set<string>();
+  for (const path of coerceAndCheckKeys(fromFile, fields)) {
+    unknown.add(path);
+    problems.push(unknownKey(path, origin(path)));
+  }
+  for (const path of coerceAndCheckKeys(fromCli, fields)) {
+    if (!unknown.has(path)) problems.push(unknownKey(path, 'override'));
+    unknown.add(path);
+  }
 
   const merged = deepMerge(fromFile, fromCli);
   const result = trainConfigSchema.safeParse(merged);
   if (!result.success) {
     for (const issue of result.error.issues) {
       const dotted = issue.path.join('.');
-      for (const text of issueText(issue, merged, fields)) problems.push(at(dotted, text));
+      if (issue.code === 'unrecognized_keys') {
+        // already reported with a suggestion, except keys inside list items (rewards.custom)
+        const rest = issue.keys.filter((k) => !unknown.has(dotted === '' ? k : `${dotted}.${k}`));
+        for (const k of rest) problems.push(at(dotted, `unknown key '${dotted === '' ? k : `${dotted}.${k}`}'`));
+        continue;
+      }
+      problems.push(at(dotted, issueText(issue, merged, fields)));
     }
-    throw new ConfigError(problems);
   }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (!result.success) throw new ConfigError(['the config does not validate']); // not reached: zod failures carry issues
   const cross = crossChecks(result.data);
   if (cross.length > 0) throw new ConfigError(cross);
   return result.data;
