@@ -1,0 +1,179 @@
+// The `train` command's configuration: a zod schema in which every field has a default and a one-line help text.
+import { z } from 'zod';
+
+/** Help text (and, where the zod type says too little, a readable type) attached to each field of the schema. */
+export interface FieldMeta {
+  help: string;
+  /** Overrides the type text derived from the zod schema (e.g. for a regex-checked string). */
+  type?: string;
+}
+export const fieldMeta = z.registry<FieldMeta>();
+
+function field<T extends z.ZodType>(schema: T, help: string, type?: string): T {
+  fieldMeta.add(schema as z.ZodType, type === undefined ? { help } : { help, type });
+  return schema;
+}
+
+/** A group of fields: unknown keys are rejected and a missing group takes its fields' defaults. */
+function group<S extends z.ZodRawShape>(shape: S, help: string) {
+  const fields = z.strictObject(shape);
+  return field(fields.prefault({} as z.input<typeof fields>), help);
+}
+
+const int = () => z.int();
+const positiveInt = () => z.int().min(1);
+
+const customReward = z.strictObject({
+  module: z.string().min(1),
+  name: z.string().min(1).optional(),
+  weight: z.number().default(1),
+});
+
+export const trainConfigSchema = z.strictObject({
+  name: field(z.string().min(1).nullable().default(null), "run name (null: the CLI makes 'run-YYYYmmdd-HHMMSS')"),
+  seed: field(int().default(0), 'random seed for sampling, shuffling and initialisation'),
+  device: field(
+    z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'").default('auto'),
+    'device to train on (auto: cuda when available, else cpu)',
+    "'auto' | 'cpu' | 'cuda' | 'cuda:N'",
+  ),
+  runsDir: field(z.string().min(1).default('runs'), 'directory under which each run gets its own folder'),
+  model: group(
+    {
+      path: field(z.string().min(1).default('models/tiny-arith'), 'Hugging Face-format model directory (--model DIR)'),
+      dtype: field(
+        z.enum(['auto', 'float32', 'bfloat16', 'float16']).default('auto'),
+        "weights' dtype (auto: bfloat16 on CUDA when supported, else float32)",
+      ),
+      gradientCheckpointing: field(z.boolean().default(false), 'recompute activations in backward to save memory'),
+      reference: field(
+        z.string().min(1).nullable().default(null),
+        'frozen reference model directory for the KL term (null: the initial policy weights)',
+      ),
+    },
+    'the policy model',
+  ),
+  data: group(
+    {
+      task: field(z.enum(['synthetic', 'gsm8k', 'mmlu']).default('synthetic'), 'which task the prompts come from'),
+      path: field(
+        z.string().min(1).nullable().default(null),
+        'dataset file or directory (null: the bundled or synthetic data)',
+      ),
+      limit: field(positiveInt().nullable().default(null), 'use at most this many examples (null: all)'),
+      shuffle: field(z.boolean().default(true), 'shuffle the examples (with seed)'),
+      mmluSubjects: field(
+        z.array(z.string().min(1)).nullable().default(null),
+        'MMLU subjects to keep (null: all)',
+      ),
+      synthetic: group(
+        {
+          count: field(positiveInt().default(2000), 'number of generated arithmetic problems'),
+          minOps: field(positiveInt().default(1), 'fewest operators in a problem'),
+          maxOps: field(positiveInt().default(2), 'most operators in a problem'),
+          maxValue: field(positiveInt().default(9), 'largest operand'),
+          ops: field(
+            z.array(z.enum(['+', '-', '*'])).min(1).default(['+', '-', '*']),
+            'operators to use',
+          ),
+        },
+        'the generated arithmetic task (data.task = synthetic)',
+      ),
+    },
+    'training prompts',
+  ),
+  generation: group(
+    {
+      maxNewTokens: field(positiveInt().default(64), 'most tokens sampled per completion'),
+      temperature: field(z.number().positive().default(1.0), 'sampling temperature'),
+      topP: field(z.number().gt(0).max(1).default(1.0), 'nucleus sampling mass (1: off)'),
+      topK: field(int().min(0).default(0), 'keep only the k likeliest tokens (0: off)'),
+    },
+    'sampling of completions',
+  ),
+  grpo: group(
+    {
+      steps: field(positiveInt().default(40), 'number of optimizer steps'),
+      promptsPerStep: field(positiveInt().default(4), 'distinct prompts per step'),
+      numGenerations: field(int().min(2).default(8), 'completions per prompt (the group size G)'),
+      numIterations: field(positiveInt().default(1), 'optimization passes over each batch of completions (μ)'),
+      scaleRewards: field(
+        z.enum(['group', 'batch', 'none']).default('group'),
+        'divide advantages by the std of the group, of the batch, or not at all',
+      ),
+      lossType: field(
+        z.enum(['grpo', 'bnpo', 'dr_grpo', 'dapo']).default('dapo'),
+        'loss normalisation, as in TRL (dapo: over all tokens of the global batch)',
+      ),
+      epsilon: field(z.number().positive().default(0.2), 'lower clipping range of the importance ratio'),
+      epsilonHigh: field(
+        z.number().positive().nullable().default(null),
+        'upper clipping range (null: epsilon; DAPO uses 0.28)',
+      ),
+      beta: field(z.number().min(0).default(0.0), 'KL coefficient (0: no reference model is loaded)'),
+      maskTruncatedCompletions: field(
+        z.boolean().default(false),
+        'leave completions cut off at maxNewTokens out of the loss',
+      ),
+      gradientAccumulationSteps: field(positiveInt().default(1), 'micro-batches per optimizer step'),
+    },
+    'GRPO (semantics of TRL GRPOTrainer)',
+  ),
+  optim: group(
+    {
+      lr: field(z.number().positive().default(1e-6), 'AdamW learning rate'),
+      weightDecay: field(z.number().min(0).default(0.0), 'AdamW weight decay'),
+      beta1: field(z.number().min(0).lt(1).default(0.9), 'AdamW β1'),
+      beta2: field(z.number().min(0).lt(1).default(0.999), 'AdamW β2'),
+      eps: field(z.number().positive().default(1e-8), 'AdamW ε'),
+      maxGradNorm: field(z.number().positive().default(1.0), 'clip the gradient to this global norm'),
+      schedule: field(z.enum(['constant', 'cosine']).default('constant'), 'learning-rate schedule after warmup'),
+      warmupSteps: field(int().min(0).default(0), 'linear warmup steps'),
+    },
+    'the optimizer',
+  ),
+  saliency: group(
+    {
+      enabled: field(z.boolean().default(true), 'optimize attention masks and add the saliency reward'),
+      steps: field(positiveInt().default(30), 'Adam steps of the mask optimization (K)'),
+      lr: field(z.number().positive().default(0.1), 'learning rate of the mask optimization'),
+      lambda: field(z.number().min(0).default(1.0), 'weight of mean(s), the sparsity term (λ)'),
+      tau: field(z.number().positive().default(2.0), 'log-prob drop that gives the full saliency reward (τ)'),
+      threshold: field(z.number().gt(0).lt(1).default(0.5), 'CoT tokens with s above this are crucial'),
+      perLayer: field(z.boolean().default(false), 'one mask per layer instead of one shared mask'),
+      batchSize: field(positiveInt().default(16), 'completions optimized together in one forward/backward'),
+    },
+    'the attention-mask saliency (AtMan)',
+  ),
+  rewards: group(
+    {
+      correct: field(z.number().default(1.0), 'weight of the correctness reward'),
+      format: field(z.number().default(0.1), 'weight of the format reward'),
+      saliency: field(z.number().default(0.5), 'weight of the saliency reward'),
+      custom: field(
+        z.array(customReward).default([]),
+        'extra reward functions: a JS module exporting a function (name: its export, default the default export)',
+        '{ module: string, name?: string, weight: number (1) }[]',
+      ),
+    },
+    'reward weights',
+  ),
+  logging: group(
+    {
+      every: field(positiveInt().default(1), 'write metrics every N steps'),
+      completionsEvery: field(int().min(0).default(1), 'write sampled completions every N steps (0: never)'),
+      reportEvery: field(int().min(0).default(10), 'rewrite the HTML report every N steps (0: only at the end)'),
+      json: field(z.boolean().default(false), 'print metrics as JSON lines on stdout instead of a progress bar'),
+    },
+    'metrics, completions and reports',
+  ),
+  checkpoint: group(
+    {
+      every: field(int().min(0).default(20), 'save a checkpoint every N steps (0: only at the end)'),
+      keep: field(positiveInt().default(2), 'how many recent checkpoints to keep'),
+    },
+    'checkpoints',
+  ),
+});
+
+export type TrainConfig = z.infer<typeof trainConfigSchema>;

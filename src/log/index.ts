@@ -1,0 +1,11 @@
+// Metrics files, terminal progress and self-contained HTML reports.
+export { MetricsWriter, readMetrics } from './metrics';
+export type { MetricsRow } from './metrics';
+export { createReporter } from './reporter';
+export type { Reporter, ReporterOptions } from './reporter';
+export { renderSaliencyHtml, heatColour } from './saliency-html';
+export type { SaliencyItem } from './saliency-html';
+export { renderTrainReport, REPORT_CHARTS } from './train-report';
+export type { TrainReportInput } from './train-report';
+export { writeFileAtomic } from './atomic';
+export { escapeHtml } from './escape';
