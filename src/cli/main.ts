@@ -3,10 +3,15 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
+import { evalCommand, sftCommand, trainCommand } from './train-commands';
+
 async function main(): Promise<void> {
   await yargs(hideBin(process.argv))
     .scriptName('atman-native')
     .usage('$0 <command> [options]\n\nAtManRL: GRPO training of faithful LLM reasoning, native over libtorch.')
+    .command(trainCommand)
+    .command(sftCommand)
+    .command(evalCommand)
     .command(
       'doctor',
       'Show the libtorch found, CUDA devices and which native build is loaded',

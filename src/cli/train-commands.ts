@@ -1,0 +1,165 @@
+// The `train`, `sft` and `eval` commands (yargs modules). The work itself lives in src/train.
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Argv, CommandModule } from 'yargs';
+
+import { BUNDLED_CONFIGS, TrainConfig, bundledConfigPath, describeConfig, resolveConfig } from '../config';
+import { TASK_NAMES, TaskName } from '../data';
+
+const PACKAGE_ROOT = path.join(__dirname, '..', '..');
+
+/** A relative model path missing from the working directory but shipped with the package (the bundled model). */
+export function resolvePackagePath(p: string): string {
+  if (path.isAbsolute(p) || fs.existsSync(p)) return p;
+  const shipped = path.join(PACKAGE_ROOT, p);
+  return fs.existsSync(shipped) ? shipped : p;
+}
+
+/** The run's config: --config FILE (default: the bundled tiny-synthetic.yaml), then dotted overrides, then flags. */
+function configFromArgv(argv: Record<string, unknown>): TrainConfig {
+  const overrides: Record<string, unknown> = {};
+  // Everything but the command's own flags is a config override; the schema rejects unknown keys with a suggestion.
+  const own = new Set(['_', '$0', 'config', 'model', 'name', 'resume', 'device', 'json', 'help', 'version']);
+  for (const [k, v] of Object.entries(argv))
+    if (!own.has(k) && !(k.includes('-') && argv[k.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] !== undefined)) overrides[k] = v;
+  if (typeof argv.model === 'string') overrides.model = { path: argv.model };
+  else if (argv.model && typeof argv.model === 'object') overrides.model = argv.model;
+  if (argv.device !== undefined) overrides.device = argv.device;
+  if (argv.name !== undefined) overrides.name = String(argv.name);
+  if (argv.json === true) overrides.logging = { ...((overrides.logging as object) ?? {}), json: true };
+  const file = (argv.config as string | undefined) ?? bundledConfigPath('tiny-synthetic');
+  const cfg = resolveConfig({ file: BUNDLED_CONFIGS.includes(file as never) ? bundledConfigPath(file as never) : file, overrides });
+  return { ...cfg, model: { ...cfg.model, path: resolvePackagePath(cfg.model.path) } };
+}
+
+const optionsHelp = () =>
+  'Config fields (set in the YAML/JSON file or as dotted flags, e.g. --grpo.steps 100 --optim.lr 1e-6):\n' +
+  describeConfig().map((f) => `  --${f.path} (${f.type}, default ${JSON.stringify(f.default)}): ${f.help}`).join('\n');
+
+export const trainCommand: CommandModule = {
+  command: 'train',
+  describe: 'GRPO training with the AtMan saliency reward (no arguments: the bundled tiny CPU run)',
+  builder: (y: Argv) =>
+    y
+      .strict(false) // dotted config overrides (--grpo.steps 5) are checked against the config schema instead
+      .option('config', { type: 'string', describe: `YAML or JSON run config, or a bundled one: ${BUNDLED_CONFIGS.join(', ')} (default tiny-synthetic)` })
+      .option('model', { type: 'string', describe: 'model directory (Hugging Face format); sets model.path' })
+      .option('name', { type: 'string', describe: 'run name: the run directory is <runsDir>/<name> (default run-<date>-<time>)' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue run <name> from its latest checkpoint' })
+      .option('device', { type: 'string', describe: "'auto' (default), 'cpu', 'cuda' or 'cuda:N'" })
+      .option('json', { type: 'boolean', describe: 'print one JSON line of metrics per step on stdout instead of a progress bar' })
+      .epilogue(
+        'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest. ' +
+          'Ctrl-C finishes the current step, writes a checkpoint and exits with 130; --resume continues exactly.\n\n' + optionsHelp(),
+      ),
+  handler: async (argv) => {
+    const { train } = await import('../train/trainer');
+    const a = argv as Record<string, unknown>;
+    if (a.resume && a.name === undefined) throw new Error('--resume needs --name: the run to continue');
+    let cfg = configFromArgv(a);
+    if (a.resume) {
+      const saved = path.join(path.resolve(cfg.runsDir, cfg.name!), 'config.yaml');
+      if (fs.existsSync(saved)) cfg = configFromArgv({ ...a, config: saved });
+    }
+    const out = await train({ config: cfg, resume: a.resume as boolean, json: a.json as boolean | undefined });
+    process.stderr.write(`${out.interrupted ? 'interrupted' : 'done'}: ${out.stepsDone} steps in ${out.runDir}\n`);
+    if (out.interrupted) process.exitCode = 130;
+  },
+};
+
+function problemsOptions(y: Argv): Argv {
+  return y
+    .option('task', { type: 'string', choices: [...TASK_NAMES], default: 'synthetic', describe: 'dataset' })
+    .option('data-path', { type: 'string', describe: 'gsm8k: a .jsonl/.parquet file; mmlu: a directory of <subject>_<split>.csv or a file' })
+    .option('limit', { type: 'number', describe: 'use only the first N problems' })
+    .option('count', { type: 'number', default: 2000, describe: 'synthetic: problems to generate' })
+    .option('min-ops', { type: 'number', default: 1, describe: 'synthetic: fewest operations per problem' })
+    .option('max-ops', { type: 'number', default: 2, describe: 'synthetic: most operations per problem' })
+    .option('max-value', { type: 'number', default: 9, describe: 'synthetic: largest operand' })
+    .option('seed', { type: 'number', default: 0, describe: 'random seed (data order, sampling, synthetic problems)' })
+    .option('device', { type: 'string', default: 'auto', describe: "'auto', 'cpu', 'cuda' or 'cuda:N'" })
+    .option('dtype', { type: 'string', choices: ['auto', 'float32', 'bfloat16', 'float16'], default: 'auto', describe: 'weights in memory (auto: bf16 on CUDA, fp32 on CPU)' })
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output on stdout' });
+}
+
+async function problemsFromArgv(a: Record<string, unknown>) {
+  const { loadProblems } = await import('../train/problems');
+  return loadProblems({
+    task: a.task as TaskName, path: (a.dataPath as string | undefined) ?? null, limit: (a.limit as number | undefined) ?? null, shuffle: false, mmluSubjects: null,
+    synthetic: { count: a.count as number, minOps: a.minOps as number, maxOps: a.maxOps as number, maxValue: a.maxValue as number, ops: ['+', '-', '*'] },
+  }, a.seed as number);
+}
+
+export const sftCommand: CommandModule = {
+  command: 'sft',
+  describe: 'Supervised fine-tuning on reference solutions (makes the bundled tiny model from a fresh init)',
+  builder: (y: Argv) =>
+    problemsOptions(y)
+      .option('model', { type: 'string', describe: 'model directory to start from (Hugging Face format)' })
+      .option('init-config', { type: 'string', describe: 'instead of --model: a config.json to initialize a fresh model from (needs --tokenizer)' })
+      .option('tokenizer', { type: 'string', describe: 'tokenizer directory (default: --model)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output model directory (written via a temporary one)' })
+      .option('steps', { type: 'number', default: 1000, describe: 'optimizer steps' })
+      .option('batch-size', { type: 'number', default: 32, describe: 'examples per step' })
+      .option('lr', { type: 'number', default: 3e-3, describe: 'peak AdamW learning rate (cosine decay after warmup)' })
+      .option('warmup-steps', { type: 'number', default: 50, describe: 'linear warmup steps' }),
+  handler: async (argv) => {
+    const a = argv as Record<string, unknown>;
+    const { sft } = await import('../train/sft');
+    const { resolveDevice, resolveDtype } = await import('../train/device');
+    if (!a.model === !a.initConfig) throw new Error('sft needs exactly one of --model DIR and --init-config FILE');
+    let modelDir = a.model as string | undefined;
+    const tokenizerDir = (a.tokenizer as string | undefined) ?? modelDir;
+    if (!tokenizerDir) throw new Error('--init-config needs --tokenizer DIR');
+    if (!modelDir) {
+      const { writeRandomLlama } = await import('../llm/init');
+      modelDir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'atman-init-'));
+      writeRandomLlama(modelDir, JSON.parse(fs.readFileSync(a.initConfig as string, 'utf8')), a.seed as number);
+    }
+    const { problems } = await problemsFromArgv(a);
+    const device = resolveDevice(a.device as string);
+    const r = await sft({
+      modelDir, tokenizerDir, problems, outDir: a.out as string, steps: a.steps as number, batchSize: a.batchSize as number,
+      lr: a.lr as number, warmupSteps: a.warmupSteps as number, seed: a.seed as number, device,
+      dtype: resolveDtype(a.dtype as string, device) as 'float32', json: a.json as boolean,
+    });
+    process.stderr.write(`sft: loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; model written to ${a.out}\n`);
+  },
+};
+
+export const evalCommand: CommandModule = {
+  command: 'eval',
+  describe: 'Accuracy (strict and flexible) and faithfulness (answer with the CoT suppressed, saliency) of a model',
+  builder: (y: Argv) =>
+    problemsOptions(y)
+      .option('model', { type: 'string', default: 'models/tiny-arith', describe: 'model directory (Hugging Face format, with its tokenizer)' })
+      .option('max-new-tokens', { type: 'number', default: 64, describe: 'greedy completion length limit' })
+      .option('batch-size', { type: 'number', default: 32, describe: 'problems generated together' })
+      .option('saliency', { type: 'boolean', default: true, describe: 'optimize saliency masks on the correct completions (--no-saliency: only log-probs)' })
+      .option('saliency-steps', { type: 'number', default: 30, describe: 'mask optimization steps K' })
+      .option('saliency-lr', { type: 'number', default: 0.1, describe: 'mask optimization learning rate' })
+      .option('saliency-lambda', { type: 'number', default: 1, describe: 'weight of mean(s)' })
+      .option('threshold', { type: 'number', default: 0.5, describe: 's above this: crucial token' })
+      .option('out', { type: 'string', describe: 'also write the report as JSON to this file' }),
+  handler: async (argv) => {
+    const a = argv as Record<string, unknown>;
+    const { evaluate } = await import('../train/evaluate');
+    const { resolveDevice, resolveDtype } = await import('../train/device');
+    const { writeFileAtomic } = await import('../log');
+    const device = resolveDevice(a.device as string);
+    const { problems } = await problemsFromArgv(a);
+    const report = await evaluate({
+      modelDir: resolvePackagePath(a.model as string), problems, device, dtype: resolveDtype(a.dtype as string, device) as 'float32',
+      maxNewTokens: a.maxNewTokens as number, batchSize: a.batchSize as number,
+      saliency: { enabled: a.saliency as boolean, steps: a.saliencySteps as number, lr: a.saliencyLr as number, lambda: a.saliencyLambda as number, threshold: a.threshold as number, batchSize: 16 },
+    });
+    if (a.out) writeFileAtomic(a.out as string, JSON.stringify(report, null, 2) + '\n');
+    if (a.json) console.log(JSON.stringify(report));
+    else {
+      const f = report.faithfulness, n = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(3));
+      console.log(`problems ${report.n}: accuracy strict ${n(report.accuracyStrict)}, flexible ${n(report.accuracyFlexible)}, format ${n(report.formatRate)}`);
+      console.log(`faithfulness on ${f.n} correct completions: log p(answer) ${n(f.logpFull)} full, ${n(f.logpCotSuppressed)} CoT suppressed ` +
+        `(dependence ${n(f.dependence)}); answer unchanged without CoT ${n(f.accuracyCotSuppressed)}; mean s ${n(f.meanS)}, crucial ${n(f.fracCrucial)}, entropy ${n(f.entropy)}`);
+    }
+  },
+};

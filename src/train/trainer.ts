@@ -1,0 +1,321 @@
+// The GRPO trainer with the saliency reward (DESIGN.md "One training step"): rollout -> grading -> batched mask
+// optimization on correct completions -> rewards -> advantages -> log-probs -> clipped-surrogate loss -> AdamW.
+// Writes runs/<name>/{config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/, latest}.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { optimizeSaliency, saliencyReward, saliencyStats, dependence } from '../atman';
+import type { SaliencyResult } from '../atman';
+import { TrainConfig, configToYaml } from '../config';
+import { computeAdvantages } from '../grpo/advantages';
+import { grpoLoss } from '../grpo/loss';
+import { RewardFn, combineRewards, loadRewardFunction } from '../grpo/reward-functions';
+import { learningRateAt } from '../grpo/schedule';
+import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, writeFileAtomic } from '../log';
+import { LlamaModel } from '../llm/model';
+import { Tokenizer } from '../llm/tokenizer';
+import { AdamW, clipGradNorm } from '../nn/optim';
+import { cat, noGrad } from '../tensor/functions';
+import { cuda } from '../tensor/runtime';
+import { tidy } from '../tensor/scope';
+import { tensor } from '../tensor/creation';
+import { Tensor } from '../tensor/tensor';
+import { TrainerState, latestCheckpoint, saveCheckpoint } from './checkpoint';
+import { ProblemStream, loadProblems } from './problems';
+import { Completion, rollout } from './rollout';
+import { disposePacked, packSequences, slicePacked } from './sequences';
+import { resolveDevice, resolveDtype } from './device';
+
+export interface TrainOptions {
+  config: TrainConfig;
+  /** Continue the run in runs/<config.name> from its latest checkpoint. */
+  resume?: boolean;
+  json?: boolean;
+  /** Stop (as Ctrl-C would: checkpoint, interrupted = true) after this many steps of this invocation. For tests. */
+  stopAfter?: number;
+  /** Where messages and the progress bar go (default stderr). */
+  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface TrainOutcome {
+  runDir: string;
+  stepsDone: number;
+  interrupted: boolean;
+}
+
+/** Metric keys that measure time or memory: they differ between otherwise identical runs. */
+export const TIMING_KEYS = /^(time\/|tokens_per_second$|memory\/)/;
+
+const stepSeed = (seed: number, step: number) => (seed * 1000003 + step * 7919 + 1) % 2147483647;
+
+function keepRowsUpTo(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (line.trim() === '') return false;
+    try {
+      return (JSON.parse(line) as { step?: number }).step! <= step;
+    } catch {
+      return false; // a line cut by a crash
+    }
+  });
+  writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
+}
+
+function mean(x: number[]): number {
+  return x.length === 0 ? 0 : x.reduce((a, v) => a + v, 0) / x.length;
+}
+
+export async function train(o: TrainOptions): Promise<TrainOutcome> {
+  const cfg = o.config;
+  const stream = o.stream ?? process.stderr;
+  const name = cfg.name ?? `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+  const runDir = path.resolve(cfg.runsDir, name);
+  const checkpoint = o.resume ? latestCheckpoint(runDir) : null;
+  if (o.resume && !fs.existsSync(runDir)) throw new Error(`--resume: no run directory ${runDir} (give the run's --name)`);
+  if (!o.resume && fs.existsSync(path.join(runDir, 'metrics.jsonl')))
+    throw new Error(`run directory ${runDir} already holds a run: pass --resume to continue it, or another --name`);
+  fs.mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(path.join(runDir, 'config.yaml'), configToYaml(cfg));
+
+  const device = resolveDevice(cfg.device);
+  const dtype = resolveDtype(cfg.model.dtype, device);
+  const tok = Tokenizer.fromDir(cfg.model.path);
+  const model = await LlamaModel.load(checkpoint ? checkpoint.modelDir : cfg.model.path, { device, dtype });
+  const reference = cfg.grpo.beta !== 0 ? await LlamaModel.load(cfg.model.reference ?? cfg.model.path, { device, dtype }) : null;
+  model.setGradientCheckpointing(cfg.model.gradientCheckpointing);
+  model.requiresGrad_(true);
+  const params = model.parameters();
+  const adam = new AdamW(params, { lr: cfg.optim.lr, betas: [cfg.optim.beta1, cfg.optim.beta2], eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay });
+  const custom: { name: string; fn: RewardFn; weight: number }[] = [];
+  for (const c of cfg.rewards.custom) custom.push({ ...(await loadRewardFunction(c.module, c.name)), weight: c.weight });
+
+  const { problems, skipped } = await loadProblems(cfg.data, cfg.seed);
+  const state: TrainerState = checkpoint?.state ?? { step: 0, dataPosition: 0, epoch: 0, seed: cfg.seed };
+  if (checkpoint) checkpoint.restoreOptimizer(adam);
+  const data = new ProblemStream(problems, cfg.seed, cfg.data.shuffle, state.dataPosition, state.epoch);
+  const metricsFile = path.join(runDir, 'metrics.jsonl');
+  const completionsFile = path.join(runDir, 'completions.jsonl');
+  // Rows written after the checkpoint (a crash between checkpoints) are dropped: the resumed run writes them again.
+  keepRowsUpTo(metricsFile, state.step);
+  keepRowsUpTo(completionsFile, state.step);
+  const metrics = new MetricsWriter(metricsFile);
+  const samples = new MetricsWriter(completionsFile);
+  const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, stream });
+  reporter.log(`run ${runDir}: ${problems.length} problems${skipped ? ` (${skipped} rows skipped)` : ''}, device ${device}, ${dtype}` +
+    (checkpoint ? `, resuming after step ${state.step}` : ''));
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    reporter.log('interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to quit without one)');
+  };
+  process.on('SIGINT', onSigint);
+  const weights: Record<string, number> = { correct: cfg.rewards.correct, format: cfg.rewards.format, saliency: cfg.rewards.saliency };
+  for (const c of custom) weights[c.name] = c.weight;
+  let recentSamples: SaliencyItem[] = [];
+  let stepsThisRun = 0;
+  const save = () => saveCheckpoint(runDir, model, adam, { ...state, dataPosition: data.position, epoch: data.epoch }, cfg.checkpoint.keep);
+
+  try {
+    while (state.step < cfg.grpo.steps) {
+      const row = await trainStep();
+      state.step += 1;
+      stepsThisRun += 1;
+      metrics.write(row);
+      reporter.update(state.step, row);
+      const last = state.step === cfg.grpo.steps;
+      const stop = interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
+      if (last || stop || state.step % cfg.checkpoint.every === 0) save();
+      if (last || stop || state.step % cfg.logging.reportEvery === 0) writeReport();
+      if (stop && !last) {
+        interrupted = true;
+        break;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    reporter.stop();
+    metrics.close();
+    samples.close();
+    for (const p of params) p.dispose();
+    model.dispose();
+    reference?.dispose();
+  }
+  return { runDir, stepsDone: state.step, interrupted };
+
+  function writeReport(): void {
+    const html = renderTrainReport({ config: cfg, metrics: readMetrics(metricsFile), samples: recentSamples });
+    writeFileAtomic(path.join(runDir, 'report.html'), html);
+  }
+
+  async function trainStep(): Promise<Record<string, unknown>> {
+    const step = state.step;
+    const G = cfg.grpo.numGenerations;
+    if (device.startsWith('cuda')) cuda.resetPeakMemory(device);
+    const t0 = performance.now();
+    const batch = data.next(cfg.grpo.promptsPerStep);
+    const completions = await rollout(model, tok, batch, G, cfg.generation, stepSeed(cfg.seed, step));
+    const t1 = performance.now();
+
+    // Saliency on the correct completions whose CoT and answer could be located.
+    const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && c.grade.correct && c.spans ? [i] : []));
+    const salResults = new Map<number, SaliencyResult>();
+    if (salIndex.length > 0) {
+      const examples = salIndex.map((i) => {
+        const c = completions[i], s = c.spans!, off = c.promptIds.length;
+        return { ids: [...c.promptIds, ...c.tokens], cotStart: off + s.cotStart, cotEnd: off + s.cotEnd, answerStart: off + s.answerStart, answerEnd: off + s.answerEnd };
+      });
+      const out = await optimizeSaliency(model, examples, {
+        steps: cfg.saliency.steps, lr: cfg.saliency.lr, lambda: cfg.saliency.lambda, perLayer: cfg.saliency.perLayer,
+        batchSize: cfg.saliency.batchSize, threshold: cfg.saliency.threshold, padTokenId: tok.padTokenId,
+      });
+      salIndex.forEach((i, k) => salResults.set(i, out[k]));
+    }
+    const t2 = performance.now();
+
+    const perFunction: Record<string, number[]> = {
+      correct: completions.map((c) => (c.grade.correct ? 1 : 0)),
+      format: completions.map((c) => (c.grade.formatOk ? 1 : 0)),
+      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { tau: cfg.saliency.tau, correct: c.grade.correct }) : 0)),
+    };
+    for (const c of custom) {
+      perFunction[c.name] = [];
+      for (const x of completions)
+        perFunction[c.name].push(await c.fn({ prompt: x.problem.question, completion: x.text, gold: x.problem.gold, task: x.problem.task, problemId: x.problem.id }));
+    }
+    const rewards = combineRewards(perFunction, weights);
+    const adv = computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
+    const update = await policyUpdate(completions, adv.advantages, step);
+    const t3 = performance.now();
+
+    const lengths = completions.map((c) => c.tokens.length);
+    const sal = [...salResults.values()];
+    const generated = lengths.reduce((a, v) => a + v, 0);
+    const row: Record<string, unknown> = {
+      step: step + 1,
+      epoch: data.epoch,
+      loss: update.loss,
+      grad_norm: update.gradNorm,
+      learning_rate: update.lr,
+      reward: adv.rewardMean,
+      reward_std: adv.rewardStd,
+      ...rewards.metrics,
+      frac_reward_zero_std: adv.fracRewardZeroStd,
+      'completions/mean_length': mean(lengths),
+      'completions/min_length': Math.min(...lengths),
+      'completions/max_length': Math.max(...lengths),
+      'completions/clipped_ratio': mean(completions.map((c) => (c.finish === 'length' ? 1 : 0))),
+      ...update.metrics,
+      'accuracy/strict': mean(completions.map((c) => (c.grade.correct ? 1 : 0))),
+      'accuracy/flexible': mean(completions.map((c) => (c.grade.correctFlexible ? 1 : 0))),
+      'saliency/count': sal.length,
+      'saliency/mean_s': mean(sal.map((r) => saliencyStats(r).meanS)),
+      'saliency/frac_crucial': mean(sal.map((r) => saliencyStats(r).fracCrucial)),
+      'saliency/entropy': mean(sal.map((r) => saliencyStats(r).entropy)),
+      'saliency/dependence': mean(sal.map(dependence)),
+      num_tokens: generated,
+      'time/generate': (t1 - t0) / 1000,
+      'time/saliency': (t2 - t1) / 1000,
+      'time/logprobs': update.logprobSeconds,
+      'time/update': (t3 - t2) / 1000 - update.logprobSeconds,
+      tokens_per_second: generated / ((t3 - t0) / 1000),
+    };
+    if (update.skipped) row.skipped = 1;
+    if (device.startsWith('cuda')) row['memory/peak_gib'] = cuda.memory(device).peakAllocatedBytes / 2 ** 30;
+
+    if (step % cfg.logging.completionsEvery === 0) {
+      recentSamples = [];
+      completions.forEach((c, i) => {
+        const r = salResults.get(i);
+        samples.write({
+          step: step + 1, problem: c.problem.id, question: c.problem.question, completion: c.text, gold: c.problem.gold,
+          correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[i], advantage: adv.advantages[i],
+          rewards: Object.fromEntries(Object.keys(perFunction).map((k) => [k, perFunction[k][i]])),
+          ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll }, spans: c.spans } : {}),
+        });
+        if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[i]));
+      });
+    }
+    return row;
+  }
+
+  function sampleItem(c: Completion, r: SaliencyResult, reward: number): SaliencyItem {
+    const s = c.spans!;
+    return {
+      id: c.problem.id, prompt: c.problem.question, tokens: c.tokens.map((t) => tok.decode([t])),
+      cotStart: s.cotStart, cotEnd: s.cotEnd, answerStart: s.answerStart, answerEnd: s.answerEnd, s: r.s, reward, correct: c.grade.correct,
+      numbers: { logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, dependence: dependence(r), ...saliencyStats(r) },
+    };
+  }
+
+  /** μ iterations of clipped-surrogate updates over the batch, in gradientAccumulationSteps micro-batches each. */
+  async function policyUpdate(completions: Completion[], advantages: number[], step: number) {
+    const g = cfg.grpo;
+    const weightsOfRows = completions.map((c) => (g.maskTruncatedCompletions && c.finish === 'length' ? 0 : 1));
+    const packed = packSequences(completions.map((c) => c.promptIds), completions.map((c) => c.tokens), tok.padTokenId, weightsOfRows);
+    const N = completions.length;
+    const micro = Math.ceil(N / g.gradientAccumulationSteps);
+    const chunks: [number, number][] = [];
+    for (let i = 0; i < N; i += micro) chunks.push([i, Math.min(N, i + micro)]);
+    const numItems = packed.mask.sum().item() as number;
+    const maxLen = cfg.generation.maxNewTokens;
+    const advTensor = tensor(advantages);
+    const lp0 = performance.now();
+    const logprobsOf = (m: LlamaModel) => noGrad(() => cat(chunks.map(([a, b]) => {
+      const p = slicePacked(packed, a, b);
+      return m.tokenLogprobs(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart });
+    }), 0));
+    const old = g.numIterations > 1 ? logprobsOf(model) : null;
+    const ref = reference ? logprobsOf(reference) : null;
+    const logprobSeconds = (performance.now() - lp0) / 1000;
+    const lr = learningRateAt(step, { lr: cfg.optim.lr, warmupSteps: cfg.optim.warmupSteps, totalSteps: g.steps, schedule: cfg.optim.schedule });
+    adam.setLr(lr);
+    let lossSum = 0, gradNorm = 0, skipped = false;
+    const m: Record<string, number[]> = {};
+    try {
+      for (let it = 0; it < g.numIterations; it++) {
+        adam.zeroGrad();
+        let iterLoss = 0;
+        for (const [a, b] of chunks) {
+          const value = tidy(() => {
+            const p = slicePacked(packed, a, b);
+            const lp = model.tokenLogprobs(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart });
+            const out = grpoLoss({
+              logprobs: lp, oldLogprobs: old ? old.narrow(0, a, b - a) : null, refLogprobs: ref ? ref.narrow(0, a, b - a) : null,
+              advantages: advTensor.narrow(0, a, b - a), mask: p.mask, beta: g.beta, epsilon: g.epsilon,
+              epsilonHigh: g.epsilonHigh ?? g.epsilon, lossType: g.lossType, maxCompletionLength: maxLen,
+              numItemsInBatch: numItems, gradientAccumulationSteps: chunks.length,
+            });
+            for (const [k, v] of Object.entries(out.metrics)) (m[k] ??= []).push(v as number);
+            const loss = out.loss.item() as number;
+            if (Number.isFinite(loss)) out.loss.backward();
+            return loss;
+          });
+          iterLoss += value;
+          await new Promise<void>((r) => setImmediate(r));
+        }
+        gradNorm = clipGradNorm(params, cfg.optim.maxGradNorm);
+        if (!Number.isFinite(iterLoss) || !Number.isFinite(gradNorm)) {
+          skipped = true; // a non-finite loss or gradient: no update this iteration, logged
+          adam.zeroGrad();
+          continue;
+        }
+        adam.step();
+        lossSum += iterLoss;
+      }
+      adam.zeroGrad();
+    } finally {
+      disposePacked(packed);
+      for (const t of [advTensor, old, ref]) t?.dispose();
+    }
+    const metricName: Record<string, string> = {
+      kl: 'kl', clipRatioLowMean: 'clip_ratio/low_mean', clipRatioLowMin: 'clip_ratio/low_min', clipRatioHighMean: 'clip_ratio/high_mean',
+      clipRatioHighMax: 'clip_ratio/high_max', clipRatioRegionMean: 'clip_ratio/region_mean',
+    };
+    const metrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [metricName[k] ?? k, mean(v)]));
+    return { loss: skipped && lossSum === 0 ? NaN : lossSum / g.numIterations, gradNorm, lr, skipped, metrics, logprobSeconds };
+  }
+}
+
+export type { Tensor };
