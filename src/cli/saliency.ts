@@ -95,8 +95,19 @@ function checkOptions(o: SaliencyCommandOptions): void {
     throw new Error(`--dtype must be float32, bfloat16, float16 or float64, got '${o.dtype}'`);
   if (o.promptFormat !== undefined && o.promptFormat !== 'chat' && o.promptFormat !== 'raw')
     throw new Error(`--prompt-format must be 'chat' or 'raw', got '${String(o.promptFormat)}'`);
-  if (o.tau !== undefined && !(Number.isFinite(o.tau) && o.tau > 0)) throw new Error(`--tau must be a positive number, got ${o.tau}`);
-  if (o.limit !== undefined && !(Number.isSafeInteger(o.limit) && o.limit > 0)) throw new Error(`--limit must be a positive integer, got ${o.limit}`);
+  const positive = (flag: string, v: number | undefined, integer: boolean) => {
+    if (v !== undefined && !(typeof v === 'number' && (integer ? Number.isSafeInteger(v) : Number.isFinite(v)) && v > 0))
+      throw new Error(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
+  };
+  positive('--steps', o.steps, true);
+  positive('--batch-size', o.batchSize, true);
+  positive('--limit', o.limit, true);
+  positive('--lr', o.lr, false);
+  positive('--tau', o.tau, false);
+  if (o.lambda !== undefined && !(typeof o.lambda === 'number' && Number.isFinite(o.lambda) && o.lambda >= 0))
+    throw new Error(`--lambda must be a number >= 0, got ${String(o.lambda)}`);
+  if (o.threshold !== undefined && !(typeof o.threshold === 'number' && o.threshold > 0 && o.threshold < 1))
+    throw new Error(`--threshold must be between 0 and 1 (exclusive), got ${String(o.threshold)}`);
 }
 
 function tokenIds(value: unknown, field: string, vocab: number): number[] {
@@ -272,12 +283,13 @@ export async function runSaliencyCommand(o: SaliencyCommandOptions): Promise<Sal
     const started = Date.now();
     let results: SaliencyResult[];
     try {
+      // Only the options given: an undefined value would override optimizeSaliency's default.
+      const given = Object.fromEntries(
+        Object.entries({ lr: o.lr, lambda: o.lambda, threshold: o.threshold, perLayer: o.perLayer }).filter(([, v]) => v !== undefined),
+      );
       results = await optimizeSaliency(model, prepared.map(toExample), {
+        ...given,
         steps,
-        lr: o.lr,
-        lambda: o.lambda,
-        threshold: o.threshold,
-        perLayer: o.perLayer,
         batchSize,
         padTokenId: tok.padTokenId < vocab ? tok.padTokenId : 0,
         onStep: (done, total) => {
