@@ -104,8 +104,7 @@ async function maskStepCase(model: LlamaModel, device: string, examples: Salienc
 async function trainStepCase(model: LlamaModel, device: string, examples: SaliencyExample[], samples: number): Promise<Timing> {
   const B = examples.length, T = examples[0].ids.length;
   const params = model.parameters();
-  const ids = tensor(examples.flatMap((e) => e.ids), { dtype: 'int64' }).reshape([B, T]).to({ device });
-  model.requiresGrad_(true);
+  const ids = tidy(() => tensor(examples.flatMap((e) => e.ids), { dtype: 'int64' }).reshape([B, T]).to({ device: model.config.device }));
   const step = () => {
     tidy(() => {
       model.tokenLogprobs(ids).sum().neg().div(B * (T - 1)).backward();
@@ -113,6 +112,7 @@ async function trainStepCase(model: LlamaModel, device: string, examples: Salien
     for (const p of params) p.zeroGrad();
   };
   try {
+    model.requiresGrad_(true);
     for (let i = 0; i < WARMUP; i++) step();
     cuda.synchronize(device);
     cuda.resetPeakMemory(device);
