@@ -44,18 +44,59 @@ async function main(): Promise<void> {
       },
     )
     .command(
-      'bench <name>',
-      'Run a benchmark and print its table (names: overhead, attention, llama)',
+      'saliency',
+      'Optimize an AtMan mask over each completion\'s chain of thought; write saliency.jsonl and an HTML heat map',
       (y) =>
         y
-          .positional('name', { type: 'string', choices: ['overhead', 'attention', 'llama'], demandOption: true })
-          .option('model', { type: 'string', describe: 'llama: a Hugging Face-format Llama directory (e.g. the random 3B of scripts/llama3b_parity.py)' })
+          .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face Llama directory (weights, config.json and tokenizer files)' })
+          .option('input', {
+            type: 'string',
+            demandOption: true,
+            describe:
+              'completions (.jsonl, .json, .csv, .parquet): rows {prompt, completion, gold, task?, id?, correct?}; ' +
+              'prompt_ids / completion_ids (token id arrays) are used instead of the texts when present',
+          })
+          .option('out', { type: 'string', demandOption: true, describe: 'output directory for saliency.jsonl and saliency.html (created if missing)' })
+          .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
+          .option('dtype', { type: 'string', describe: 'weights in memory: float32, bfloat16, float16 or float64 (default: as on disk)' })
+          .option('task', { type: 'string', choices: ['gsm8k', 'mmlu', 'synthetic'], default: 'gsm8k', describe: 'task of rows without a task field (system prompt, answer format, grading)' })
+          .option('prompt-format', {
+            type: 'string',
+            choices: ['chat', 'raw'],
+            default: 'chat',
+            describe: "chat: prompt is the question, rendered with the model's chat template and the task's system prompt; raw: prompt is the full prompt text",
+          })
+          .option('steps', { type: 'number', default: 30, describe: 'Adam steps K per mask' })
+          .option('lr', { type: 'number', default: 0.1, describe: 'Adam learning rate on the mask logits' })
+          .option('lambda', { type: 'number', default: 1, describe: 'weight of mean(s), the pressure to switch CoT tokens off' })
+          .option('threshold', { type: 'number', default: 0.5, describe: 'CoT tokens with s above it form the crucial set' })
+          .option('tau', { type: 'number', default: 2, describe: 'answer log-prob drop that earns the full saliency reward' })
+          .option('per-layer', { type: 'boolean', default: false, describe: 'one mask per layer instead of one shared by all layers' })
+          .option('batch-size', { type: 'number', default: 16, describe: 'completions optimized together in one forward/backward' })
+          .option('limit', { type: 'number', describe: 'only the first N rows' }),
+      async (argv) => {
+        const { runSaliencyCommand } = await import('./saliency');
+        await runSaliencyCommand({
+          model: argv.model, input: argv.input, out: argv.out, device: argv.device, dtype: argv.dtype, task: argv.task,
+          promptFormat: argv['prompt-format'] as 'chat' | 'raw', steps: argv.steps, lr: argv.lr, lambda: argv.lambda,
+          threshold: argv.threshold, tau: argv.tau, perLayer: argv['per-layer'], batchSize: argv['batch-size'], limit: argv.limit,
+        });
+      },
+    )
+    .command(
+      'bench <name>',
+      'Run a benchmark and print its table (names: overhead, attention, llama, saliency)',
+      (y) =>
+        y
+          .positional('name', { type: 'string', choices: ['overhead', 'attention', 'llama', 'saliency'], demandOption: true })
+          .option('model', { type: 'string', describe: 'llama, saliency: a Hugging Face-format Llama directory (e.g. the random 3B of scripts/llama3b_parity.py)' })
           .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
           .option('iters', {
             type: 'number',
             describe:
               'overhead: timed calls per case (default 20000); attention: timed steps per case, median reported (default 20); ' +
-              'llama: timed runs per case after one warm-up (default 1; training: at least 3)',
+              'llama: timed runs per case after one warm-up (default 1; training: at least 3); ' +
+              'saliency: timed mask and training steps after 2 warm-ups, median reported (default 5)',
           })
           .option('small', {
             type: 'boolean',
@@ -73,10 +114,17 @@ async function main(): Promise<void> {
               'llama: LlamaModel (bf16, CUDA) on --model: generate with sampling, batch 1 (128-token prompt, 128 new tokens) ' +
               'and batch 64 (128-token prompts, 256 new tokens), and training forward+backward B=8 x T=512 ' +
               '(loss = mean of -tokenLogprobs, all parameters requiring grad): tokens/s and peak CUDA memory. ' +
-              'Peers: python3 bench/llama.py (see bench/llama.md).',
+              'Peers: python3 bench/llama.py (see bench/llama.md).\n' +
+              'saliency: optimizeSaliency on --model (bf16, CUDA), B=8 x T=512 random ids, CoT [T/4, T-16), answer the last 16: ' +
+              'one mask step vs one full training forward+backward (ms, peak memory), and a K=30 optimization of 64 completions ' +
+              '(wall s). Peer: python3 scripts/saliency_peer.py (see bench/peers-README.md).',
           ),
       async (argv) => {
-        if (argv.name === 'llama') {
+        if (argv.name === 'saliency') {
+          if (!argv.model) throw new Error('bench saliency needs --model DIR');
+          const { runSaliencyBench } = await import('../bench/saliency');
+          await runSaliencyBench({ modelDir: argv.model, device: argv.device === 'cpu' ? 'cuda' : argv.device, samples: argv.iters, json: argv.json });
+        } else if (argv.name === 'llama') {
           if (!argv.model) throw new Error('bench llama needs --model DIR');
           const { runLlamaBench } = await import('../bench/llama');
           await runLlamaBench({ modelDir: argv.model, device: argv.device === 'cpu' ? 'cuda' : argv.device, iters: argv.iters ?? 1, json: argv.json });

@@ -1,0 +1,129 @@
+// The `saliency` command end to end on CPU: a tiny random Llama with the tiny-arith tokenizer, synthetic completions,
+// the JSONL results and the HTML view (rendered in headless Chromium).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Writable } from 'stream';
+
+import { runSaliencyCommand } from '../src/cli/saliency';
+import type { SaliencyCommandSummary } from '../src/cli/saliency';
+import { makeSyntheticProblems } from '../src/data';
+import { colourStats, readPng, screenshot } from './browser';
+import { writeTinyLlama } from './llama_helpers';
+
+const TOKENIZER_DIR = path.join(__dirname, '..', 'models', 'tiny-arith');
+const N_GOOD = 6;
+
+let dir: string;
+let modelDir: string;
+let input: string;
+let outDir: string;
+let log = '';
+let summary: SaliencyCommandSummary;
+let rows: Record<string, unknown>[];
+
+function collector(): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, done) {
+      log += chunk.toString();
+      done();
+    },
+  });
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-cli-sal-'));
+  modelDir = writeTinyLlama(path.join(dir, 'model'), { vocab: 104, config: { max_position_embeddings: 512 } });
+  for (const f of fs.readdirSync(TOKENIZER_DIR)) fs.copyFileSync(path.join(TOKENIZER_DIR, f), path.join(modelDir, f));
+
+  const problems = makeSyntheticProblems({ count: N_GOOD, seed: 3, minOps: 2, maxOps: 3 });
+  const lines = problems.map((p, i) =>
+    JSON.stringify({
+      id: p.id,
+      task: 'synthetic',
+      prompt: p.question,
+      completion: p.solution,
+      // The last one gets a wrong gold answer: graded incorrect, so its reward must be 0.
+      gold: i === N_GOOD - 1 ? String(Number(p.gold) + 1) : p.gold,
+    }),
+  );
+  lines.push(JSON.stringify({ id: 'no-marker', task: 'synthetic', prompt: 'What is 2 + 2?', completion: '2 + 2 = 4', gold: '4' }));
+  lines.push('{"id": "broken", "prompt": '); // not JSON: reported as unreadable, never a crash
+  input = path.join(dir, 'completions.jsonl');
+  fs.writeFileSync(input, lines.join('\n') + '\n');
+
+  outDir = path.join(dir, 'out');
+  summary = await runSaliencyCommand({ model: modelDir, input, out: outDir, steps: 3, batchSize: 4, stream: collector() });
+  rows = fs.readFileSync(summary.jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}, 60000);
+
+afterAll(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('saliency command', () => {
+  test('writes one row per usable completion and reports the skipped ones', () => {
+    expect(summary.written).toBe(N_GOOD);
+    expect(rows).toHaveLength(N_GOOD);
+    expect(summary.skipped.map((s) => s.id)).toEqual(['no-marker']);
+    expect(summary.skipped[0].reason).toContain('####');
+    expect(summary.unreadable).toBe(1);
+    expect(log).toContain('no-marker');
+    expect(log).toMatch(/wrote 6 completions/);
+    expect(log).toMatch(/batch 2\/2 done/);
+  });
+
+  test('each row has the results, with s over exactly the chain of thought', () => {
+    for (const r of rows) {
+      for (const key of ['id', 'correct', 'reward', 'dependence', 'stats', 's', 'crucial', 'logpFull', 'logpSuppressCrucial', 'logpSuppressAll', 'lossCurve', 'spans'])
+        expect(r).toHaveProperty(key);
+      const spans = r.spans as { cotStart: number; cotEnd: number; answerStart: number; answerEnd: number };
+      const s = r.s as number[];
+      expect(spans.cotEnd - spans.cotStart).toBeGreaterThan(0);
+      expect(s).toHaveLength(spans.cotEnd - spans.cotStart);
+      expect(s.every((v) => v > 0 && v < 1)).toBe(true);
+      expect(spans.answerEnd).toBeGreaterThan(spans.answerStart);
+      expect(r.lossCurve as number[]).toHaveLength(3);
+      expect(r.reward as number).toBeGreaterThanOrEqual(0);
+      expect(r.reward as number).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(r.logpFull)).toBe(true);
+      expect(r.crucial as number[]).toEqual(s.flatMap((v, j) => (v > 0.5 ? [j] : [])));
+      const stats = r.stats as { meanS: number; fracCrucial: number; entropy: number };
+      expect(stats.meanS).toBeCloseTo(s.reduce((a, v) => a + v, 0) / s.length, 5);
+    }
+  });
+
+  test('grading: correct solutions are marked correct, the wrong gold gives correct false and reward 0', () => {
+    expect(rows.slice(0, N_GOOD - 1).every((r) => r.correct === true)).toBe(true);
+    const wrong = rows[N_GOOD - 1];
+    expect(wrong.correct).toBe(false);
+    expect(wrong.reward).toBe(0);
+  });
+
+  test('the HTML view renders in headless Chromium', async () => {
+    const html = fs.readFileSync(summary.html, 'utf8');
+    expect(html).toContain('<!DOCTYPE html>');
+    for (const r of rows) expect(html).toContain(String(r.id));
+    const png = path.join(dir, 'saliency.png');
+    await screenshot(html, png);
+    const image = readPng(png);
+    expect(image.width).toBeGreaterThan(0);
+    const stats = colourStats(image);
+    expect(stats.distinct).toBeGreaterThan(10); // heat-map colours, text, the answer highlight
+    expect(stats.nonBackground).toBeGreaterThan(0.01);
+  }, 60000);
+});
+
+describe('saliency command errors', () => {
+  test('a missing model directory is named', async () => {
+    await expect(runSaliencyCommand({ model: path.join(dir, 'nope'), input, out: outDir })).rejects.toThrow(/--model .*nope.*no such directory/);
+  });
+
+  test('a missing input file is named', async () => {
+    await expect(runSaliencyCommand({ model: modelDir, input: path.join(dir, 'missing.jsonl'), out: outDir })).rejects.toThrow(/--input .*missing\.jsonl.*not found/);
+  });
+
+  test('a bad option value is named', async () => {
+    await expect(runSaliencyCommand({ model: modelDir, input, out: outDir, tau: 0 })).rejects.toThrow(/--tau/);
+  });
+});
