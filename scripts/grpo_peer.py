@@ -44,11 +44,7 @@ def parse_args():
     ap.add_argument("--saliency-steps", type=int, default=30)
     ap.add_argument("--saliency-batch", type=int, default=8)
     ap.add_argument("--micro-batch", type=int, default=8, help="rows per forward in logprobs and update")
-    ap.add_argument("--attn", choices=["auto", "sdpa", "eager"], default="auto",
-                    help="auto: sdpa, and eager if sdpa fails (the sdpa error is reported)")
-    ap.add_argument("--config", default=pc.DEFAULT_CONFIG, help="model config.json (random weights)")
-    ap.add_argument("--model", default=None, help="a saved model directory instead of random weights")
-    ap.add_argument("--out", default=None, help="also write the JSON here")
+    pc.add_model_args(ap)
     a = ap.parse_args()
     if a.new_tokens <= pc.ANSWER_LEN or a.prompt_len < 1:
         ap.error(f"--new-tokens must exceed the answer length {pc.ANSWER_LEN}, --prompt-len must be >= 1")

@@ -38,6 +38,15 @@ DEVICE = os.environ.get("PEER_DEVICE", "cuda")
 ON_CUDA = DEVICE == "cuda"
 
 
+def add_model_args(ap):
+    """The options both peers share: attention implementation, model (random from a config, or saved), output."""
+    ap.add_argument("--attn", choices=["auto", "sdpa", "eager"], default="auto",
+                    help="auto: sdpa, and eager if sdpa fails (the sdpa error is reported)")
+    ap.add_argument("--config", default=DEFAULT_CONFIG, help="model config.json (random weights)")
+    ap.add_argument("--model", default=None, help="a saved model directory instead of random weights")
+    ap.add_argument("--out", default=None, help="also write the JSON here")
+
+
 def sync():
     if ON_CUDA:
         torch.cuda.synchronize()

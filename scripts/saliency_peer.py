@@ -29,11 +29,7 @@ def parse_args():
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--steps", type=int, default=30, help="K, mask steps per completion")
     ap.add_argument("--completions", type=int, default=64)
-    ap.add_argument("--attn", choices=["auto", "sdpa", "eager"], default="auto",
-                    help="auto: sdpa, and eager if sdpa fails (the sdpa error is reported)")
-    ap.add_argument("--config", default=pc.DEFAULT_CONFIG, help="model config.json (random weights)")
-    ap.add_argument("--model", default=None, help="a saved model directory instead of random weights")
-    ap.add_argument("--out", default=None, help="also write the JSON here")
+    pc.add_model_args(ap)
     a = ap.parse_args()
     if a.seq < 4 * (pc.ANSWER_LEN + 1) or a.batch < 1 or a.steps < 1 or a.completions < 1:
         ap.error("need --seq >= 68 (CoT [seq/4, seq-16) must be non-empty), --batch, --steps, --completions >= 1")

@@ -10,6 +10,7 @@ import * as path from 'path';
 
 import { LlamaModel, optim, tensor, tidy } from '../src';
 import type { SaliencyExample } from '../src';
+import { mulberry32 } from '../src/data';
 import { writeTinyLlama } from './llama_helpers';
 
 export const BOS = 1, SEP = 3, FIRST_VALUE = 4, VALUES = 5, FIRST_FILLER = 4 + VALUES, VOCAB = 40;
@@ -20,17 +21,8 @@ export interface ValueCase extends SaliencyExample {
   matters: number[];
 }
 
-/** Deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the project's (src/data). */
+export const rng = mulberry32;
 
 /** A case with nv copies of v in the CoT and nw copies of w in the prompt (training draws both at random). */
 export function makeCase(rand: () => number, nv = 3, nw = 2): ValueCase {

@@ -72,3 +72,17 @@ export function collate(examples: SaliencyExample[], padId = 0): SaliencyBatch {
 export function disposeBatch(b: SaliencyBatch): void {
   for (const t of [b.ids, b.keyStart, b.biasQueryStart, b.answerStart, b.cotMask, b.answerMask]) t.dispose();
 }
+
+/** The example of a completion: prompt ids followed by completion ids, with spans given relative to the completion. */
+export function completionExample(
+  promptIds: number[], completionIds: number[], spans: { cotStart: number; cotEnd: number; answerStart: number; answerEnd: number },
+): SaliencyExample {
+  const P = promptIds.length;
+  return {
+    ids: [...promptIds, ...completionIds],
+    cotStart: P + spans.cotStart,
+    cotEnd: P + spans.cotEnd,
+    answerStart: P + spans.answerStart,
+    answerEnd: P + spans.answerEnd,
+  };
+}

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { SaliencyExample, SaliencyResult, dependence, optimizeSaliency, saliencyReward, saliencyStats } from '../atman';
+import { SaliencyExample, SaliencyResult, completionExample, dependence, optimizeSaliency, saliencyReward, saliencyStats } from '../atman';
 import { Problem, TASK_NAMES, TaskName } from '../data/problem';
 import { buildPromptIds } from '../data/prompts';
 import { grade } from '../data/grade';
@@ -13,6 +13,7 @@ import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { createReporter } from '../log/reporter';
 import { SaliencyItem, renderSaliencyHtml } from '../log/saliency-html';
+import { saliencyItem } from '../log/saliency-item';
 import { writeFileAtomic } from '../log/atomic';
 import { Dtype, isFloatingDtype, isDtype } from '../tensor/dtype';
 
@@ -182,14 +183,7 @@ function prepareRow(
 }
 
 function toExample(p: Prepared): SaliencyExample {
-  const P = p.promptIds.length;
-  return {
-    ids: [...p.promptIds, ...p.completionIds],
-    cotStart: P + p.spans.cotStart,
-    cotEnd: P + p.spans.cotEnd,
-    answerStart: P + p.spans.answerStart,
-    answerEnd: P + p.spans.answerEnd,
-  };
+  return completionExample(p.promptIds, p.completionIds, p.spans);
 }
 
 const round = (v: number, digits = 6): number => (Number.isFinite(v) ? Number(v.toFixed(digits)) : v);
@@ -223,25 +217,8 @@ function outputRow(p: Prepared, r: SaliencyResult, reward: number): Record<strin
 }
 
 function htmlItem(p: Prepared, r: SaliencyResult, reward: number, tok: Tokenizer): SaliencyItem {
-  const stats = saliencyStats(r);
-  return {
-    id: p.id,
-    prompt: p.promptText,
-    tokens: p.completionIds.map((id) => tok.decode([id])),
-    ...p.spans,
-    s: r.s,
-    reward,
-    correct: p.correct,
-    numbers: {
-      logpFull: r.logpFull,
-      logpSuppressCrucial: r.logpSuppressCrucial,
-      logpSuppressAll: r.logpSuppressAll,
-      dependence: dependence(r),
-      meanS: stats.meanS,
-      fracCrucial: stats.fracCrucial,
-      entropy: stats.entropy,
-    },
-  };
+  const tokens = p.completionIds.map((id) => tok.decode([id]));
+  return saliencyItem({ id: p.id, prompt: p.promptText, tokens, spans: p.spans, result: r, reward, correct: p.correct });
 }
 
 /** Runs the whole command; throws Errors with actionable messages for bad arguments or files. */

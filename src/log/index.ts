@@ -9,3 +9,5 @@ export { renderTrainReport, REPORT_CHARTS } from './train-report';
 export type { TrainReportInput } from './train-report';
 export { writeFileAtomic } from './atomic';
 export { escapeHtml } from './escape';
+export { saliencyItem } from './saliency-item';
+export type { SaliencyItemSource } from './saliency-item';

@@ -2,7 +2,7 @@
 // the answer's log-prob with the full CoT and with all CoT suppressed, whether the answer survives CoT suppression
 // (greedy answer tokens unchanged), and the saliency statistics of the optimized masks.
 import { Problem } from '../data';
-import { dependence, optimizeSaliency, saliencyStats } from '../atman';
+import { completionExample, dependence, optimizeSaliency, saliencyStats } from '../atman';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { tensor } from '../tensor/creation';
@@ -53,10 +53,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalReport> {
       o.onProgress?.(completions.length, o.problems.length);
     }
     const measured = completions.filter((c) => c.grade.correct && c.spans);
-    const examples = measured.map((c) => {
-      const s = c.spans!, off = c.promptIds.length;
-      return { ids: [...c.promptIds, ...c.tokens], cotStart: off + s.cotStart, cotEnd: off + s.cotEnd, answerStart: off + s.answerStart, answerEnd: off + s.answerEnd };
-    });
+    const examples = measured.map((c) => completionExample(c.promptIds, c.tokens, c.spans!));
     const survives = examples.map((e) => answerSurvivesSuppression(model, e));
     let stats = { meanS: null as number | null, fracCrucial: null as number | null, entropy: null as number | null };
     let logpFull: number[] = [], logpAll: number[] = [], dep: number[] = [];

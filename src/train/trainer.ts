@@ -4,14 +4,14 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { optimizeSaliency, saliencyReward, saliencyStats, dependence } from '../atman';
+import { completionExample, optimizeSaliency, saliencyReward, saliencyStats, dependence } from '../atman';
 import type { SaliencyResult } from '../atman';
 import { TrainConfig, configToYaml } from '../config';
 import { computeAdvantages } from '../grpo/advantages';
 import { grpoLoss } from '../grpo/loss';
 import { RewardFn, combineRewards, loadRewardFunction } from '../grpo/reward-functions';
 import { learningRateAt } from '../grpo/schedule';
-import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, writeFileAtomic } from '../log';
+import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, saliencyItem, writeFileAtomic } from '../log';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { AdamW, clipGradNorm } from '../nn/optim';
@@ -19,7 +19,6 @@ import { cat, noGrad } from '../tensor/functions';
 import { cuda } from '../tensor/runtime';
 import { tidy } from '../tensor/scope';
 import { tensor } from '../tensor/creation';
-import { Tensor } from '../tensor/tensor';
 import { TrainerState, latestCheckpoint, saveCheckpoint } from './checkpoint';
 import { ProblemStream, loadProblems } from './problems';
 import { Completion, rollout } from './rollout';
@@ -162,10 +161,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && c.grade.correct && c.spans ? [i] : []));
     const salResults = new Map<number, SaliencyResult>();
     if (salIndex.length > 0) {
-      const examples = salIndex.map((i) => {
-        const c = completions[i], s = c.spans!, off = c.promptIds.length;
-        return { ids: [...c.promptIds, ...c.tokens], cotStart: off + s.cotStart, cotEnd: off + s.cotEnd, answerStart: off + s.answerStart, answerEnd: off + s.answerEnd };
-      });
+      const examples = salIndex.map((i) => completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!));
       const out = await optimizeSaliency(model, examples, {
         steps: cfg.saliency.steps, lr: cfg.saliency.lr, lambda: cfg.saliency.lambda, perLayer: cfg.saliency.perLayer,
         batchSize: cfg.saliency.batchSize, threshold: cfg.saliency.threshold, padTokenId: tok.padTokenId,
@@ -241,12 +237,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   }
 
   function sampleItem(c: Completion, r: SaliencyResult, reward: number): SaliencyItem {
-    const s = c.spans!;
-    return {
-      id: c.problem.id, prompt: c.problem.question, tokens: c.tokens.map((t) => tok.decode([t])),
-      cotStart: s.cotStart, cotEnd: s.cotEnd, answerStart: s.answerStart, answerEnd: s.answerEnd, s: r.s, reward, correct: c.grade.correct,
-      numbers: { logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, dependence: dependence(r), ...saliencyStats(r) },
-    };
+    return saliencyItem({
+      id: c.problem.id, prompt: c.problem.question, tokens: c.tokens.map((t) => tok.decode([t])), spans: c.spans!, result: r, reward,
+      correct: c.grade.correct,
+    });
   }
 
   /** μ iterations of clipped-surrogate updates over the batch, in gradientAccumulationSteps micro-batches each. */
@@ -318,4 +312,3 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   }
 }
 
-export type { Tensor };
