@@ -100,7 +100,8 @@ Napi::Value llamaForward(const Napi::CallbackInfo& info) {
 
 // llamaTokenLogprobs(model, ids, targetStart (integer or int64 Tensor), temperature, chunkSize?, keyBias?,
 //                    biasQueryStart?, keyStart?, positions?) -> [B, T]
-Napi::Value llamaTokenLogprobs(const Napi::CallbackInfo& info) {
+// llamaTokenLogprobsEntropy(same arguments) -> [logprobs [B, T], entropy [B, T]]
+static Napi::Value tokenLogprobs(const Napi::CallbackInfo& info, bool withEntropy) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     LlamaModel& m = modelOf(info[0]);
@@ -113,9 +114,18 @@ Napi::Value llamaTokenLogprobs(const Napi::CallbackInfo& info) {
     }
     lp.temperature = a.numberOr(2, 1.0);
     lp.chunkSize = a.integerOr(3, 0);
-    return TensorHandle::wrap(env, m.tokenLogprobs(a.tensor(0), forwardOptions(a, 4), lp));
+    if (!withEntropy) return TensorHandle::wrap(env, m.tokenLogprobs(a.tensor(0), forwardOptions(a, 4), lp));
+    at::Tensor entropy;
+    at::Tensor logprobs = m.tokenLogprobs(a.tensor(0), forwardOptions(a, 4), lp, &entropy);
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, TensorHandle::wrap(env, logprobs));
+    out.Set(1u, TensorHandle::wrap(env, entropy));
+    return out;
   });
 }
+
+Napi::Value llamaTokenLogprobs(const Napi::CallbackInfo& info) { return tokenLogprobs(info, false); }
+Napi::Value llamaTokenLogprobsEntropy(const Napi::CallbackInfo& info) { return tokenLogprobs(info, true); }
 
 // llamaNamedParameters(model) -> [names, tensors]
 Napi::Value llamaNamedParameters(const Napi::CallbackInfo& info) {
@@ -300,6 +310,7 @@ void InitLlama(Napi::Env env, Napi::Object exports) {
   exports.Set("llamaLoad", Napi::Function::New(env, llamaLoad));
   exports.Set("llamaForward", Napi::Function::New(env, llamaForward));
   exports.Set("llamaTokenLogprobs", Napi::Function::New(env, llamaTokenLogprobs));
+  exports.Set("llamaTokenLogprobsEntropy", Napi::Function::New(env, llamaTokenLogprobsEntropy));
   exports.Set("llamaNamedParameters", Napi::Function::New(env, llamaNamedParameters));
   exports.Set("llamaRequiresGrad", Napi::Function::New(env, llamaRequiresGrad));
   exports.Set("llamaSetCheckpointing", Napi::Function::New(env, llamaSetCheckpointing));

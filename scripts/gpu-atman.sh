@@ -4,7 +4,7 @@
 # There: run with carry [".gpu"]:  bash scripts/gpu-atman.sh      (needs .gpu/shared/models/llama-3.2-3b-instruct/config.json)
 # Logs and results go to $OUT (or ./gpu-out). The random-weight 3B model is written to $MODEL_DIR (default
 # /tmp/llama3b-random, 6.4 GB); both sides load it, so they share the exact weights.
-# SKIP_BUILD=1 reuses dist/ and build/; SKIP_JS=1, SKIP_PEER=1 leave out one side; SKIP_GRPO=1 the GRPO part.
+# SKIP_BUILD=1 reuses dist/ and build/; SKIP_JS=1, SKIP_PEER=1 leave out one side; SKIP_SALIENCY=1, SKIP_GRPO=1 one part.
 set -uo pipefail
 source scripts/gpu-common.sh
 
@@ -15,6 +15,7 @@ if [[ ! -f $MODEL_DIR/config.json ]]; then
 fi
 [[ -f $MODEL_DIR/config.json ]] || { echo "no model in $MODEL_DIR: cannot bench"; exit 1; }
 
+if [[ ${SKIP_SALIENCY:-0} != 1 ]]; then  # (body not indented: it holds a heredoc)
 step "bench saliency: atman-native"
 [[ ${SKIP_JS:-0} == 1 ]] || timeout $(left 150) node dist/cli/main.js bench saliency --model "$MODEL_DIR" --device cuda \
   --json "$OUT/saliency-js.json" 2>"$OUT/saliency-js.err" | tee "$OUT/bench-saliency.md"
@@ -33,6 +34,7 @@ print(f"| transformers ({r.get('attn')}) | full optimization | {f('full_optimiza
 print(f"\nsdpa_error: {r.get('sdpa_error')}; stats: {json.dumps((r.get('full_optimization') or {}).get('stats'))}")
 EOF
 [[ -f $OUT/saliency-peer.json ]] || tail -5 "$OUT/saliency-peer.err"
+fi
 
 if [[ ${SKIP_GRPO:-0} != 1 ]]; then
   step "bench grpo: atman-native"
@@ -42,7 +44,7 @@ if [[ ${SKIP_GRPO:-0} != 1 ]]; then
   step "bench grpo: transformers peer"
   [[ ${SKIP_PEER:-0} == 1 ]] || PYTHONUNBUFFERED=1 timeout $(left 180) python3 scripts/grpo_peer.py --model "$MODEL_DIR" \
     --out "$OUT/grpo-peer.json" 2>"$OUT/grpo-peer.err" >/dev/null
-  [[ -f $OUT/grpo-peer.json ]] && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r.get(k) for k in ('device','attn','median_step_ms','tokens_per_s')}))" "$OUT/grpo-peer.json"
+  [[ -f $OUT/grpo-peer.json ]] && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r.get(k) for k in ('device','attn','median_step_ms','tokens_per_s','peak_gib','oom')}))" "$OUT/grpo-peer.json"
   [[ -f $OUT/grpo-peer.json ]] || tail -5 "$OUT/grpo-peer.err"
 fi
 step done

@@ -13,9 +13,8 @@ One GRPO step, phases timed separately (torch.cuda.synchronize between them):
   saliency:  mask optimization (peer_common.optimize_masks) on EVERY completion: a random model's answers are never
              correct, so the bench forces saliency on all P*G. Row = prompt + completion; CoT = the first N-16
              generated tokens, answer = the last 16; batches of --saliency-batch, K = --saliency-steps.
-  logprobs:  old log-probs of the completion tokens under the policy (no grad, micro-batches). No reference model:
-             beta = 0 (TRL's default), so the reference forward is skipped.
-  update:    GRPO loss, loss_type dapo (sum of per-token losses / all completion tokens of the step), epsilon 0.2
+  update:    no separate old-log-prob or reference pass: with num_iterations 1 TRL takes the ratio against the
+             detached current log-probs, and beta = 0 (TRL's default) skips the reference model. GRPO loss, loss_type dapo (sum of per-token losses / all completion tokens of the step), epsilon 0.2
              (low = high), advantages ~ N(0, 1) per completion (seeded), micro-batches of --micro-batch with
              gradient accumulation, gradient checkpointing on, clip grad norm 1.0, torch.optim.AdamW directly on
              the bf16 parameters (its state is bf16 too: 2 x 6.4 GB instead of 24 GB of fp32 state), lr 1e-6,
@@ -43,7 +42,7 @@ def parse_args():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--saliency-steps", type=int, default=30)
     ap.add_argument("--saliency-batch", type=int, default=8)
-    ap.add_argument("--micro-batch", type=int, default=8, help="rows per forward in logprobs and update")
+    ap.add_argument("--micro-batch", type=int, default=8, help="rows per forward/backward in the update")
     pc.add_model_args(ap)
     a = ap.parse_args()
     if a.new_tokens <= pc.ANSWER_LEN or a.prompt_len < 1:
@@ -66,19 +65,13 @@ def saliency(model, seqs, a):
     return pc.summarize_rows(pc.merge_rows(parts))
 
 
-def old_logprobs(model, seqs, a):
-    with torch.no_grad():
-        return torch.cat([pc.token_logprobs(model, seqs[i:i + a.micro_batch], a.prompt_len)
-                          for i in range(0, seqs.shape[0], a.micro_batch)])
-
-
-def update(model, opt, seqs, old, adv, a):
+def update(model, opt, seqs, adv, a):
     """dapo: every micro-batch adds sum(per-token loss) / (all completion tokens of the step) to the gradient."""
     model.train()
-    n_tokens = old.numel()
+    n_tokens = seqs.shape[0] * (seqs.shape[1] - a.prompt_len)
     for i in range(0, seqs.shape[0], a.micro_batch):
         lp = pc.token_logprobs(model, seqs[i:i + a.micro_batch], a.prompt_len)
-        ratio = torch.exp(lp - old[i:i + a.micro_batch])
+        ratio = torch.exp(lp - lp.detach())  # num_iterations 1: old log-probs = the detached current ones
         A = adv[i:i + a.micro_batch, None]
         per_token = -torch.min(ratio * A, ratio.clamp(1 - EPS, 1 + EPS) * A)
         (per_token.sum() / n_tokens).backward()
@@ -110,10 +103,9 @@ def grpo_step(model, opt, step, a):
     info["generated_tokens"] = int(seqs.shape[0] * (seqs.shape[1] - a.prompt_len))
     model.requires_grad_(False)  # frozen for the mask optimization: no weight gradients
     info["saliency"] = phase("saliency", lambda: saliency(model, seqs, a))
-    old = phase("logprobs", lambda: old_logprobs(model, seqs, a))
     adv = torch.randn(seqs.shape[0], generator=torch.Generator().manual_seed(pc.SEED + 300 + step)).to(pc.DEVICE)
     model.requires_grad_(True)
-    info["grad_norm"] = phase("update", lambda: update(model, opt, seqs, old, adv, a))
+    info["grad_norm"] = phase("update", lambda: update(model, opt, seqs, adv, a))
     times["total"] = round(sum(times.values()), 3)
     return {"ms": times, "peak_gib": peaks, **info}
 
@@ -130,7 +122,7 @@ def main():
     del probe_ids
     pc.free_memory()
     weights_gib = pc.allocated_gib()
-    # Checkpointing acts only in train mode (the update); generate, saliency and logprobs run in eval mode.
+    # Checkpointing acts only in train mode (the update); generate and saliency run in eval mode.
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.eval()
     opt = torch.optim.AdamW(model.parameters(), lr=LR, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)

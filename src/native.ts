@@ -116,6 +116,7 @@ export interface NativeAddon {
   llamaLoad(dir: string, device: string | undefined, dtype: string | undefined): Promise<NativeLlama>;
   llamaForward(m: NativeLlama, ids: NativeTensor, ...opts: NativeArg[]): NativeTensor;
   llamaTokenLogprobs(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): NativeTensor;
+  llamaTokenLogprobsEntropy(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): [NativeTensor, NativeTensor];
   llamaNamedParameters(m: NativeLlama): [string[], NativeTensor[]];
   llamaRequiresGrad(m: NativeLlama, flag: boolean): void;
   llamaSetCheckpointing(m: NativeLlama, flag: boolean): void;

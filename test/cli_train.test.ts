@@ -37,7 +37,7 @@ test('train writes the run directory: config, metrics with TRL names, completion
   const rows = readMetrics(path.join(dir, 'metrics.jsonl'));
   expect(rows.map((r) => r.step)).toEqual([1, 2, 3, 4]);
   for (const key of ['reward', 'reward_std', 'rewards/correct/mean', 'rewards/format/mean', 'rewards/saliency/mean', 'frac_reward_zero_std',
-    'completions/mean_length', 'completions/clipped_ratio', 'clip_ratio/region_mean', 'loss', 'grad_norm', 'learning_rate',
+    'completions/mean_length', 'completions/clipped_ratio', 'clip_ratio/region_mean', 'entropy', 'loss', 'grad_norm', 'learning_rate',
     'saliency/count', 'time/generate', 'time/saliency', 'time/update', 'tokens_per_second'])
     expect(rows[3]).toHaveProperty([key]);
   expect(rows.every((r) => Number.isFinite(r.loss as number))).toBe(true);

@@ -219,6 +219,26 @@ describe('LlamaModel forward', () => {
     expectClose(model.tokenLogprobs(ids(), { targetStart: 4 }).narrow(1, 4, 3), all.narrow(1, 4, 3), 1e-6, 1e-6);
   });
 
+  test('tokenLogprobsWithEntropy: the same log-probs, and the entropy of softmax(forward / temperature)', () => {
+    const logits = model.forward(ids());
+    for (const temperature of [1, 0.7]) {
+      const logp = logits.div(temperature).logSoftmax(-1);
+      const H = logp.exp().mul(logp).sum(-1).neg().narrow(1, 0, 6).toArray() as number[][]; // position t-1 predicts t
+      const targetStart = tensor([1, 3], { dtype: 'int64' });
+      const { logprobs, entropy } = model.tokenLogprobsWithEntropy(ids(), { temperature, chunkSize: 2, targetStart });
+      expectClose(logprobs, model.tokenLogprobs(ids(), { temperature, chunkSize: 2, targetStart }), 1e-6, 1e-6);
+      expect(entropy.shape).toEqual([2, 7]);
+      expectClose(entropy, [[0, ...H[0]], [0, 0, 0, ...H[1].slice(2)]], 1e-5, 1e-5);
+      expect(Math.min(...(entropy.toArray() as number[][]).flat())).toBeGreaterThanOrEqual(0);
+    }
+    // The entropy stays out of autograd; the log-probs still backpropagate.
+    const keyBias = zeros([2, 7], { requiresGrad: true });
+    const { logprobs, entropy } = model.tokenLogprobsWithEntropy(ids(), { keyBias, targetStart: 4 });
+    expect(entropy.requiresGrad).toBe(false);
+    logprobs.sum().backward();
+    expect(keyBias.grad!.abs().sum().item() as number).toBeGreaterThan(0);
+  });
+
   test('tokenLogprobs backpropagates into keyBias', () => {
     const keyBias = zeros([2, 7], { requiresGrad: true });
     model.tokenLogprobs(ids(), { keyBias, targetStart: 5, chunkSize: 1 }).sum().backward();

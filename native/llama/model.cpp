@@ -412,19 +412,25 @@ namespace {
 struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
   // h [B, T, H] final hidden states; w [V, H]; tokens int64 [B, T]; mask bool [B, T] (t >= targetStart).
   // Entry t of the result (for t >= first, masked) is log_softmax(linear(h[:, t-1], w) / temperature)[tokens[:, t]].
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
-                            const at::Tensor& tokens, const at::Tensor& mask, int64_t first, int64_t chunk,
-                            double temperature, int64_t outDtype) {
+  // Returns {log-probs [B, T], entropy}: with `withEntropy`, entropy [B, T] of the same (tempered) distributions, 0
+  // where masked, not differentiable (a metric); otherwise an empty tensor.
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h,
+                                                const at::Tensor& w, const at::Tensor& tokens, const at::Tensor& mask,
+                                                int64_t first, int64_t chunk, double temperature, int64_t outDtype,
+                                                bool withEntropy) {
     const auto out = static_cast<at::ScalarType>(outDtype);
     const int64_t B = h.size(0), T = h.size(1);
-    std::vector<at::Tensor> pieces;
+    std::vector<at::Tensor> pieces, entropies;
     pieces.push_back(at::zeros({B, first}, h.options().dtype(out)));
+    if (withEntropy) entropies.push_back(at::zeros({B, first}, h.options().dtype(out)));
     for (int64_t s = first; s < T; s += chunk) {
       const int64_t n = std::min(chunk, T - s);
       at::Tensor logits = at::linear(h.narrow(1, s - 1, n), w).to(out);  // predictions for tokens s .. s+n-1
       if (temperature != 1.0) logits = logits.div(temperature);
       at::Tensor picked = logits.gather(-1, tokens.narrow(1, s, n).unsqueeze(-1)).squeeze(-1);
-      pieces.push_back(picked.sub(logits.logsumexp(-1)));
+      at::Tensor lse = logits.logsumexp(-1);
+      pieces.push_back(picked.sub(lse));
+      if (withEntropy) entropies.push_back(lse.sub(logits.softmax(-1).mul(logits).sum(-1)));  // H = lse - E_p[logit]
     }
     at::Tensor all = at::cat(pieces, 1);
     ctx->save_for_backward({h, w, tokens, mask});
@@ -432,7 +438,10 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     ctx->saved_data["chunk"] = chunk;
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["outDtype"] = outDtype;
-    return at::where(mask, all, at::zeros({}, all.options()));
+    const at::Tensor zero = at::zeros({}, all.options());
+    at::Tensor entropy = withEntropy ? at::where(mask, at::cat(entropies, 1), zero) : at::empty({0}, all.options());
+    ctx->mark_non_differentiable({entropy});
+    return {at::where(mask, all, zero), entropy};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -464,13 +473,14 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       }
     }
     return {dh, wantW ? dw.to(w.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
 
-at::Tensor LlamaModel::tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp) const {
+at::Tensor LlamaModel::tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp,
+                                     at::Tensor* entropy) const {
   if (!(lp.temperature > 0) || !std::isfinite(lp.temperature))
     throw RangeError("invalid values: tokenLogprobs() temperature must be a positive number, got " + std::to_string(lp.temperature));
   if (lp.chunkSize < 0) throw RangeError("invalid values: tokenLogprobs() chunkSize must be positive");
@@ -490,7 +500,10 @@ at::Tensor LlamaModel::tokenLogprobs(const at::Tensor& ids, const ForwardOptions
   const int64_t chunk = lp.chunkSize > 0 ? lp.chunkSize : std::max<int64_t>(1, (int64_t(1) << 26) / std::max<int64_t>(1, B * V));
   at::Tensor t = at::arange(T, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
   at::Tensor mask = t.ge(start.unsqueeze(1));
-  return ChunkedLogprobs::apply(h, lmHead_, ids.to(dev), mask, first, chunk, lp.temperature, static_cast<int64_t>(out));
+  auto outs = ChunkedLogprobs::apply(h, lmHead_, ids.to(dev), mask, first, chunk, lp.temperature,
+                                     static_cast<int64_t>(out), entropy != nullptr);
+  if (entropy != nullptr) *entropy = outs[1];
+  return outs[0];
 }
 
 std::vector<std::pair<std::string, at::Tensor>> LlamaModel::namedParameters() const {

@@ -58,7 +58,9 @@ class LlamaModel {
   // temperature) for t >= max(1, targetStart[b]), 0 elsewhere. lm_head runs over chunks of positions in forward and
   // again in backward (a custom autograd function that keeps only the hidden states), so the [B, T, vocab] logits are
   // never all held at once, with or without autograd.
-  at::Tensor tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp) const;
+  // With `entropy`, also fills it with the entropy [B, T] of each scored position's distribution (no autograd).
+  at::Tensor tokenLogprobs(const at::Tensor& ids, const ForwardOptions& o, const LogprobOptions& lp,
+                           at::Tensor* entropy = nullptr) const;
 
   // Incremental inference (no autograd) for generation. extend() runs ids [B, n] (on the model device) at cache
   // positions [length, length + n), stores their keys/values, and returns the final hidden states [B, n, hidden].

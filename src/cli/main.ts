@@ -85,18 +85,19 @@ async function main(): Promise<void> {
     )
     .command(
       'bench <name>',
-      'Run a benchmark and print its table (names: overhead, attention, llama, saliency)',
+      'Run a benchmark and print its table (names: overhead, attention, llama, saliency, grpo)',
       (y) =>
         y
-          .positional('name', { type: 'string', choices: ['overhead', 'attention', 'llama', 'saliency'], demandOption: true })
-          .option('model', { type: 'string', describe: 'llama, saliency: a Hugging Face-format Llama directory (e.g. the random 3B of scripts/llama3b_parity.py)' })
+          .positional('name', { type: 'string', choices: ['overhead', 'attention', 'llama', 'saliency', 'grpo'], demandOption: true })
+          .option('model', { type: 'string', describe: 'llama, saliency, grpo: a Hugging Face-format Llama directory (e.g. the random 3B of scripts/llama3b_parity.py)' })
           .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
           .option('iters', {
             type: 'number',
             describe:
               'overhead: timed calls per case (default 20000); attention: timed steps per case, median reported (default 20); ' +
               'llama: timed runs per case after one warm-up (default 1; training: at least 3); ' +
-              'saliency: timed mask and training steps after 2 warm-ups, median reported (default 5)',
+              'saliency: timed mask and training steps after 2 warm-ups, median reported (default 5); ' +
+              'grpo: timed GRPO steps, median reported (default 3)',
           })
           .option('small', {
             type: 'boolean',
@@ -117,10 +118,17 @@ async function main(): Promise<void> {
               'Peers: python3 bench/llama.py (see bench/llama.md).\n' +
               'saliency: optimizeSaliency on --model (bf16, CUDA), B=8 x T=512 random ids, CoT [T/4, T-16), answer the last 16: ' +
               'one mask step vs one full training forward+backward (ms, peak memory), and a K=30 optimization of 64 completions ' +
-              '(wall s). Peer: python3 scripts/saliency_peer.py (see bench/peers-README.md).',
+              '(wall s). Peer: python3 scripts/saliency_peer.py (see bench/peers-README.md).\n' +
+              'grpo: the trainer\'s phases on --model (bf16, CUDA): 8 random 128-token prompts x G=8, exactly 256 new tokens, ' +
+              'saliency forced on all 64 completions (K=30, batches of 8), the dapo update (beta 0, micro-batches of 8, ' +
+              'activation checkpointing, AdamW lr 1e-6): ms per phase and per step, peak memory. Peer: python3 scripts/grpo_peer.py.',
           ),
       async (argv) => {
-        if (argv.name === 'saliency') {
+        if (argv.name === 'grpo') {
+          if (!argv.model) throw new Error('bench grpo needs --model DIR');
+          const { runGrpoBench } = await import('../bench/grpo');
+          await runGrpoBench({ modelDir: argv.model, device: argv.device, steps: argv.iters, json: argv.json });
+        } else if (argv.name === 'saliency') {
           if (!argv.model) throw new Error('bench saliency needs --model DIR');
           const { runSaliencyBench } = await import('../bench/saliency');
           await runSaliencyBench({ modelDir: argv.model, device: argv.device === 'cpu' ? 'cuda' : argv.device, samples: argv.iters, json: argv.json });

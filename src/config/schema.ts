@@ -45,7 +45,7 @@ export const trainConfigSchema = z.strictObject({
         z.enum(['auto', 'float32', 'bfloat16', 'float16']).default('auto'),
         "weights' dtype (auto: bfloat16 on CUDA when supported, else float32)",
       ),
-      gradientCheckpointing: field(z.boolean().default(false), 'recompute activations in backward to save memory'),
+      gradientCheckpointing: field(z.boolean().default(false), 'recompute activations in backward to save memory, in the policy update (the mask optimization batches are bounded by saliency.batchSize and run without it)'),
       reference: field(
         z.string().min(1).nullable().default(null),
         'frozen reference model directory for the KL term (null: the initial policy weights)',

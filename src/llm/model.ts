@@ -139,6 +139,19 @@ export class LlamaModel {
   }
 
   /**
+   * tokenLogprobs() plus the entropy [B, T] (nats) of each scored position's distribution (after the temperature),
+   * 0 where not scored. The entropy is a metric: it does not take part in autograd. Same cost as tokenLogprobs()
+   * plus one pass over each chunk's logits.
+   */
+  tokenLogprobsWithEntropy(ids: Tensor, opts?: TokenLogprobsOptions): { logprobs: Tensor; entropy: Tensor } {
+    if (!(ids instanceof Tensor)) throw new TypeError('wrong argument type: tokenLogprobsWithEntropy() ids must be an int64 Tensor [B, T]');
+    const o = checkOptions(opts, 'tokenLogprobsWithEntropy', LOGPROB_KEYS);
+    const args = [o.targetStart ?? 1, o.temperature ?? 1, o.chunkSize ?? null, ...forwardArgs(o)];
+    const [lp, h] = native.llamaTokenLogprobsEntropy(this.h, ids.handle, ...args.map(toNative));
+    return { logprobs: new Tensor(lp), entropy: new Tensor(h) };
+  }
+
+  /**
    * Batched generation off the JS thread with a KV cache: ragged prompts are left-padded and prefilled once each,
    * then all sequences decode together in native code (no per-token JS). Greedy when temperature is 0.
    */

@@ -8,21 +8,16 @@ import { completionExample, optimizeSaliency, saliencyReward, saliencyStats, dep
 import type { SaliencyResult } from '../atman';
 import { TrainConfig, configToYaml } from '../config';
 import { computeAdvantages } from '../grpo/advantages';
-import { grpoLoss } from '../grpo/loss';
 import { RewardFn, combineRewards, loadRewardFunction } from '../grpo/reward-functions';
-import { learningRateAt } from '../grpo/schedule';
 import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, saliencyItem, writeFileAtomic } from '../log';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
-import { AdamW, clipGradNorm } from '../nn/optim';
-import { cat, noGrad } from '../tensor/functions';
+import { AdamW } from '../nn/optim';
 import { cuda } from '../tensor/runtime';
-import { tidy } from '../tensor/scope';
-import { tensor } from '../tensor/creation';
 import { TrainerState, latestCheckpoint, saveCheckpoint } from './checkpoint';
 import { ProblemStream, loadProblems } from './problems';
 import { Completion, rollout } from './rollout';
-import { disposePacked, packSequences, slicePacked } from './sequences';
+import { policyUpdate } from './policy-update';
 import { resolveDevice, resolveDtype } from './device';
 
 export interface TrainOptions {
@@ -81,7 +76,6 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const tok = Tokenizer.fromDir(cfg.model.path);
   const model = await LlamaModel.load(checkpoint ? checkpoint.modelDir : cfg.model.path, { device, dtype });
   const reference = cfg.grpo.beta !== 0 ? await LlamaModel.load(cfg.model.reference ?? cfg.model.path, { device, dtype }) : null;
-  model.setGradientCheckpointing(cfg.model.gradientCheckpointing);
   model.requiresGrad_(true);
   const params = model.parameters();
   const adam = new AdamW(params, { lr: cfg.optim.lr, betas: [cfg.optim.beta1, cfg.optim.beta2], eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay });
@@ -182,7 +176,12 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     }
     const rewards = combineRewards(perFunction, weights);
     const adv = computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
-    const update = await policyUpdate(completions, adv.advantages, step);
+    const update = await policyUpdate({
+      model, reference, adam, params, advantages: adv.advantages, grpo: cfg.grpo, optim: cfg.optim, step,
+      gradientCheckpointing: cfg.model.gradientCheckpointing,
+      rows: completions.map((c) => ({ promptIds: c.promptIds, tokens: c.tokens, truncated: c.finish === 'length' })),
+      temperature: cfg.generation.temperature, maxCompletionLength: cfg.generation.maxNewTokens, padTokenId: tok.padTokenId,
+    });
     const t3 = performance.now();
 
     const lengths = completions.map((c) => c.tokens.length);
@@ -242,73 +241,4 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       correct: c.grade.correct,
     });
   }
-
-  /** μ iterations of clipped-surrogate updates over the batch, in gradientAccumulationSteps micro-batches each. */
-  async function policyUpdate(completions: Completion[], advantages: number[], step: number) {
-    const g = cfg.grpo;
-    const weightsOfRows = completions.map((c) => (g.maskTruncatedCompletions && c.finish === 'length' ? 0 : 1));
-    const packed = packSequences(completions.map((c) => c.promptIds), completions.map((c) => c.tokens), tok.padTokenId, weightsOfRows);
-    const N = completions.length;
-    const micro = Math.ceil(N / g.gradientAccumulationSteps);
-    const chunks: [number, number][] = [];
-    for (let i = 0; i < N; i += micro) chunks.push([i, Math.min(N, i + micro)]);
-    const numItems = packed.mask.sum().item() as number;
-    const maxLen = cfg.generation.maxNewTokens;
-    const advTensor = tensor(advantages);
-    const lp0 = performance.now();
-    const logprobsOf = (m: LlamaModel) => noGrad(() => cat(chunks.map(([a, b]) => {
-      const p = slicePacked(packed, a, b);
-      return m.tokenLogprobs(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart });
-    }), 0));
-    const old = g.numIterations > 1 ? logprobsOf(model) : null;
-    const ref = reference ? logprobsOf(reference) : null;
-    const logprobSeconds = (performance.now() - lp0) / 1000;
-    const lr = learningRateAt(step, { lr: cfg.optim.lr, warmupSteps: cfg.optim.warmupSteps, totalSteps: g.steps, schedule: cfg.optim.schedule });
-    adam.setLr(lr);
-    let lossSum = 0, gradNorm = 0, skipped = false;
-    const m: Record<string, number[]> = {};
-    try {
-      for (let it = 0; it < g.numIterations; it++) {
-        adam.zeroGrad();
-        let iterLoss = 0;
-        for (const [a, b] of chunks) {
-          const value = tidy(() => {
-            const p = slicePacked(packed, a, b);
-            const lp = model.tokenLogprobs(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart });
-            const out = grpoLoss({
-              logprobs: lp, oldLogprobs: old ? old.narrow(0, a, b - a) : null, refLogprobs: ref ? ref.narrow(0, a, b - a) : null,
-              advantages: advTensor.narrow(0, a, b - a), mask: p.mask, beta: g.beta, epsilon: g.epsilon,
-              epsilonHigh: g.epsilonHigh ?? g.epsilon, lossType: g.lossType, maxCompletionLength: maxLen,
-              numItemsInBatch: numItems, gradientAccumulationSteps: chunks.length,
-            });
-            for (const [k, v] of Object.entries(out.metrics)) (m[k] ??= []).push(v as number);
-            const loss = out.loss.item() as number;
-            if (Number.isFinite(loss)) out.loss.backward();
-            return loss;
-          });
-          iterLoss += value;
-          await new Promise<void>((r) => setImmediate(r));
-        }
-        gradNorm = clipGradNorm(params, cfg.optim.maxGradNorm);
-        if (!Number.isFinite(iterLoss) || !Number.isFinite(gradNorm)) {
-          skipped = true; // a non-finite loss or gradient: no update this iteration, logged
-          adam.zeroGrad();
-          continue;
-        }
-        adam.step();
-        lossSum += iterLoss;
-      }
-      adam.zeroGrad();
-    } finally {
-      disposePacked(packed);
-      for (const t of [advTensor, old, ref]) t?.dispose();
-    }
-    const metricName: Record<string, string> = {
-      kl: 'kl', clipRatioLowMean: 'clip_ratio/low_mean', clipRatioLowMin: 'clip_ratio/low_min', clipRatioHighMean: 'clip_ratio/high_mean',
-      clipRatioHighMax: 'clip_ratio/high_max', clipRatioRegionMean: 'clip_ratio/region_mean',
-    };
-    const metrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [metricName[k] ?? k, mean(v)]));
-    return { loss: skipped && lossSum === 0 ? NaN : lossSum / g.numIterations, gradNorm, lr, skipped, metrics, logprobSeconds };
-  }
 }
-

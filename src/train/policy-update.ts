@@ -1,0 +1,131 @@
+// The policy update of one GRPO step (DESIGN.md "One training step", after the rewards): μ iterations of the clipped
+// surrogate over the batch's completions, in gradientAccumulationSteps micro-batches each, then gradient clipping and
+// AdamW. Shared by the trainer and `bench grpo`, so the bench times exactly what training runs.
+import type { TrainConfig } from '../config';
+import { grpoLoss } from '../grpo/loss';
+import { learningRateAt } from '../grpo/schedule';
+import { LlamaModel } from '../llm/model';
+import { AdamW, clipGradNorm } from '../nn/optim';
+import { tensor } from '../tensor/creation';
+import { cat, noGrad } from '../tensor/functions';
+import { tidy } from '../tensor/scope';
+import { Tensor } from '../tensor/tensor';
+import { disposePacked, packSequences, slicePacked } from './sequences';
+
+export interface UpdateRow {
+  promptIds: number[];
+  /** The completion's tokens (the stop token included when generation stopped). */
+  tokens: number[];
+  /** Generation hit maxNewTokens (dropped from the loss with maskTruncatedCompletions). */
+  truncated: boolean;
+}
+
+export interface PolicyUpdateInput {
+  model: LlamaModel;
+  /** The frozen reference model for the KL term (beta > 0), else null. */
+  reference: LlamaModel | null;
+  adam: AdamW;
+  params: Tensor[];
+  rows: UpdateRow[];
+  advantages: number[];
+  grpo: TrainConfig['grpo'];
+  optim: TrainConfig['optim'];
+  /** The sampling temperature: log-probs are taken of logits / temperature, as TRL does (0, greedy, counts as 1). */
+  temperature: number;
+  maxCompletionLength: number;
+  padTokenId: number;
+  /** Recompute activations in backward during this update (off again afterwards). */
+  gradientCheckpointing: boolean;
+  /** The 0-based optimizer step (for the learning-rate schedule). */
+  step: number;
+}
+
+export interface PolicyUpdateResult {
+  /** Mean loss over the μ iterations that were applied; NaN when every one was skipped. */
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  /** Some iteration had a non-finite loss or gradient and was not applied. */
+  skipped: boolean;
+  /** TRL-named metrics: kl, entropy, clip_ratio/*. */
+  metrics: Record<string, number>;
+  /** Seconds spent on the no-grad log-prob passes (old policy for μ > 1, reference for beta > 0). */
+  logprobSeconds: number;
+}
+
+const METRIC_NAMES: Record<string, string> = {
+  kl: 'kl', clipRatioLowMean: 'clip_ratio/low_mean', clipRatioLowMin: 'clip_ratio/low_min', clipRatioHighMean: 'clip_ratio/high_mean',
+  clipRatioHighMax: 'clip_ratio/high_max', clipRatioRegionMean: 'clip_ratio/region_mean',
+};
+
+const mean = (x: number[]) => (x.length === 0 ? 0 : x.reduce((a, v) => a + v, 0) / x.length);
+
+export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateResult> {
+  const g = o.grpo;
+  const temperature = o.temperature > 0 ? o.temperature : 1;
+  const weightsOfRows = o.rows.map((r) => (g.maskTruncatedCompletions && r.truncated ? 0 : 1));
+  const packed = packSequences(o.rows.map((r) => r.promptIds), o.rows.map((r) => r.tokens), o.padTokenId, weightsOfRows);
+  const N = o.rows.length;
+  const micro = Math.ceil(N / g.gradientAccumulationSteps);
+  const chunks: [number, number][] = [];
+  for (let i = 0; i < N; i += micro) chunks.push([i, Math.min(N, i + micro)]);
+  const numItems = packed.mask.sum().item() as number;
+  const advTensor = tensor(o.advantages);
+  const lp0 = performance.now();
+  const logprobsOf = (m: LlamaModel) => noGrad(() => cat(chunks.map(([a, b]) => {
+    const p = slicePacked(packed, a, b);
+    return m.tokenLogprobs(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart, temperature });
+  }), 0));
+  // With μ = 1 the ratio is taken against the detached current log-probs (TRL does the same): no extra pass.
+  const old = g.numIterations > 1 ? logprobsOf(o.model) : null;
+  const ref = o.reference ? logprobsOf(o.reference) : null;
+  const logprobSeconds = (performance.now() - lp0) / 1000;
+  const lr = learningRateAt(o.step, { lr: o.optim.lr, warmupSteps: o.optim.warmupSteps, totalSteps: g.steps, schedule: o.optim.schedule });
+  o.adam.setLr(lr);
+  let lossSum = 0, applied = 0, gradNorm = 0, skipped = false;
+  const m: Record<string, number[]> = {};
+  let entropySum = 0;
+  o.model.setGradientCheckpointing(o.gradientCheckpointing);
+  try {
+    for (let it = 0; it < g.numIterations; it++) {
+      o.adam.zeroGrad();
+      let iterLoss = 0;
+      for (const [a, b] of chunks) {
+        const value = tidy(() => {
+          const p = slicePacked(packed, a, b);
+          const { logprobs, entropy } = o.model.tokenLogprobsWithEntropy(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart, temperature });
+          if (it === 0) entropySum += entropy.mul(p.mask).sum().item() as number;
+          const out = grpoLoss({
+            logprobs, oldLogprobs: old ? old.narrow(0, a, b - a) : null, refLogprobs: ref ? ref.narrow(0, a, b - a) : null,
+            advantages: advTensor.narrow(0, a, b - a), mask: p.mask, beta: g.beta, epsilon: g.epsilon,
+            epsilonHigh: g.epsilonHigh ?? g.epsilon, lossType: g.lossType, maxCompletionLength: o.maxCompletionLength,
+            numItemsInBatch: numItems, gradientAccumulationSteps: chunks.length,
+          });
+          for (const [k, v] of Object.entries(out.metrics)) (m[k] ??= []).push(v as number);
+          const loss = out.loss.item() as number;
+          if (Number.isFinite(loss)) out.loss.backward();
+          return loss;
+        });
+        iterLoss += value;
+        await new Promise<void>((r) => setImmediate(r)); // let Ctrl-C and the progress bar through
+      }
+      gradNorm = clipGradNorm(o.params, o.optim.maxGradNorm);
+      if (!Number.isFinite(iterLoss) || !Number.isFinite(gradNorm)) {
+        skipped = true; // a non-finite loss or gradient: this iteration is not applied (logged as `skipped`)
+        o.adam.zeroGrad();
+        continue;
+      }
+      o.adam.step();
+      lossSum += iterLoss;
+      applied += 1;
+    }
+    o.adam.zeroGrad();
+  } finally {
+    o.model.setGradientCheckpointing(false);
+    disposePacked(packed);
+    for (const t of [advTensor, old, ref]) t?.dispose();
+  }
+  const metrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [METRIC_NAMES[k] ?? k, mean(v)]));
+  metrics.entropy = numItems > 0 ? entropySum / numItems : 0;
+  return { loss: applied === 0 ? NaN : lossSum / applied, gradNorm, lr, skipped, metrics, logprobSeconds };
+}
