@@ -38,11 +38,11 @@ fi
 
 if [[ ${SKIP_GRPO:-0} != 1 ]]; then
   step "bench grpo: atman-native"
-  [[ ${SKIP_JS:-0} == 1 ]] || timeout $(left 150) node dist/cli/main.js bench grpo --model "$MODEL_DIR" --device cuda \
+  [[ ${SKIP_JS:-0} == 1 ]] || timeout $(left 150) node dist/cli/main.js bench grpo --model "$MODEL_DIR" --device cuda --iters ${GRPO_STEPS:-3} \
     --json "$OUT/grpo-js.json" 2>"$OUT/grpo-js.err" | tee "$OUT/bench-grpo.md"
   [[ -s $OUT/grpo-js.err ]] && tail -5 "$OUT/grpo-js.err"
   step "bench grpo: transformers peer"
-  [[ ${SKIP_PEER:-0} == 1 ]] || PYTHONUNBUFFERED=1 timeout $(left 180) python3 scripts/grpo_peer.py --model "$MODEL_DIR" \
+  [[ ${SKIP_PEER:-0} == 1 ]] || PYTHONUNBUFFERED=1 timeout $(left 180) python3 scripts/grpo_peer.py --model "$MODEL_DIR" --steps ${GRPO_STEPS:-3} \
     --out "$OUT/grpo-peer.json" 2>"$OUT/grpo-peer.err" >/dev/null
   [[ -f $OUT/grpo-peer.json ]] && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r.get(k) for k in ('device','attn','median_step_ms','tokens_per_s','peak_gib','oom')}))" "$OUT/grpo-peer.json"
   [[ -f $OUT/grpo-peer.json ]] || tail -5 "$OUT/grpo-peer.err"
