@@ -92,8 +92,9 @@ function answerSurvivesSuppression(model: LlamaModel, e: { ids: number[]; cotSta
     const T = e.ids.length;
     const bias = new Float32Array(T);
     for (let j = e.cotStart; j < e.cotEnd; j++) bias[j] = -1e4;
-    const ids = tensor(e.ids, { dtype: 'int64' }).reshape([1, T]);
-    const logits = model.forward(ids, { keyBias: tensor(bias).reshape([1, T]), biasQueryStart: e.cotStart });
+    const device = model.config.device;
+    const ids = tensor(e.ids, { dtype: 'int64', device, shape: [1, T] });
+    const logits = model.forward(ids, { keyBias: tensor(bias, { device, shape: [1, T] }), biasQueryStart: e.cotStart });
     const pred = logits.narrow(1, e.answerStart - 1, e.answerEnd - e.answerStart).argmax(-1).toArray() as number[][];
     return pred[0].every((t, k) => Number(t) === e.ids[e.answerStart + k]);
   }));

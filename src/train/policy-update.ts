@@ -64,13 +64,14 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
   const g = o.grpo;
   const temperature = o.temperature > 0 ? o.temperature : 1;
   const weightsOfRows = o.rows.map((r) => (g.maskTruncatedCompletions && r.truncated ? 0 : 1));
-  const packed = packSequences(o.rows.map((r) => r.promptIds), o.rows.map((r) => r.tokens), o.padTokenId, weightsOfRows);
+  const device = o.model.config.device;
+  const packed = packSequences(o.rows.map((r) => r.promptIds), o.rows.map((r) => r.tokens), o.padTokenId, weightsOfRows, device);
   const N = o.rows.length;
   const micro = Math.ceil(N / g.gradientAccumulationSteps);
   const chunks: [number, number][] = [];
   for (let i = 0; i < N; i += micro) chunks.push([i, Math.min(N, i + micro)]);
   const numItems = packed.mask.sum().item() as number;
-  const advTensor = tensor(o.advantages);
+  const advTensor = tensor(o.advantages, { device });
   const lp0 = performance.now();
   const logprobsOf = (m: LlamaModel) => noGrad(() => cat(chunks.map(([a, b]) => {
     const p = slicePacked(packed, a, b);

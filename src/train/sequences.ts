@@ -12,8 +12,11 @@ export interface PackedSequences {
   pad: number[];
 }
 
-/** `weights[i]` (default 1) scales row i's mask: 0 drops a completion from the loss (e.g. truncated ones). */
-export function packSequences(prompts: number[][], completions: number[][], padId: number, weights?: number[]): PackedSequences {
+/**
+ * `weights[i]` (default 1) scales row i's mask: 0 drops a completion from the loss (e.g. truncated ones). The tensors
+ * are made on `device` (default cpu): the model's, so the loss never mixes devices.
+ */
+export function packSequences(prompts: number[][], completions: number[][], padId: number, weights?: number[], device = 'cpu'): PackedSequences {
   const N = prompts.length;
   const lengths = prompts.map((p, i) => p.length + completions[i].length);
   const T = Math.max(...lengths);
@@ -31,10 +34,10 @@ export function packSequences(prompts: number[][], completions: number[][], padI
     for (let j = p + prompts[i].length; j < T; j++) mask[i * T + j] = w;
   }
   return {
-    ids: tensor(ids, { dtype: 'int64' }).reshape([N, T]),
-    keyStart: tensor(pad, { dtype: 'int64' }),
-    targetStart: tensor(start, { dtype: 'int64' }),
-    mask: tensor(mask).reshape([N, T]),
+    ids: tensor(ids, { dtype: 'int64', device, shape: [N, T] }),
+    keyStart: tensor(pad, { dtype: 'int64', device }),
+    targetStart: tensor(start, { dtype: 'int64', device }),
+    mask: tensor(mask, { device, shape: [N, T] }),
     T,
     pad,
   };

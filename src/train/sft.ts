@@ -51,7 +51,7 @@ export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss:
       const batch = data.next(o.batchSize);
       const prompts = batch.map((p) => promptIdsOf(tok, p));
       const targets = batch.map((p) => [...tok.encode(p.solution!, { addSpecialTokens: false }), tok.eosTokenId]);
-      const packed = packSequences(prompts, targets, tok.padTokenId);
+      const packed = packSequences(prompts, targets, tok.padTokenId, undefined, model.config.device);
       adam.setLr(learningRateAt(step, { lr: o.lr, warmupSteps: o.warmupSteps, totalSteps: o.steps, schedule: 'cosine' }));
       adam.zeroGrad();
       const loss = tidy(() => {
