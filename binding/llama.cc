@@ -85,10 +85,12 @@ atman::llama::ForwardOptions forwardOptions(const atman::Args& a, size_t first) 
   }
   o.keyStart = a.optTensor(first + 2);
   o.positions = a.optTensor(first + 3);
+  o.pastKeys = a.optTensor(first + 4);
+  o.pastValues = a.optTensor(first + 5);
   return o;
 }
 
-// llamaForward(model, ids, keyBias?, biasQueryStart?, keyStart?, positions?) -> logits
+// llamaForward(model, ids, keyBias?, biasQueryStart?, keyStart?, positions?, pastKeys?, pastValues?) -> logits
 Napi::Value llamaForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -99,7 +101,7 @@ Napi::Value llamaForward(const Napi::CallbackInfo& info) {
 }
 
 // llamaTokenLogprobs(model, ids, targetStart (integer or int64 Tensor), temperature, chunkSize?, keyBias?,
-//                    biasQueryStart?, keyStart?, positions?) -> [B, T]
+//                    biasQueryStart?, keyStart?, positions?, pastKeys?, pastValues?) -> [B, T]
 // llamaTokenLogprobsEntropy(same arguments) -> [logprobs [B, T], entropy [B, T]]
 static Napi::Value tokenLogprobs(const Napi::CallbackInfo& info, bool withEntropy) {
   Napi::Env env = info.Env();
@@ -125,6 +127,20 @@ static Napi::Value tokenLogprobs(const Napi::CallbackInfo& info, bool withEntrop
 }
 
 Napi::Value llamaTokenLogprobs(const Napi::CallbackInfo& info) { return tokenLogprobs(info, false); }
+
+// llamaPrefix(model, ids, keyStart?) -> [pastKeys, pastValues]
+Napi::Value llamaPrefix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    atman::Args a("LlamaModel.prefix", toValues(info, 1));
+    auto [keys, values] = m.prefix(a.tensor(0), a.optTensor(1));
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, TensorHandle::wrap(env, keys));
+    out.Set(1u, TensorHandle::wrap(env, values));
+    return out;
+  });
+}
 Napi::Value llamaTokenLogprobsEntropy(const Napi::CallbackInfo& info) { return tokenLogprobs(info, true); }
 
 // llamaNamedParameters(model) -> [names, tensors]
@@ -311,6 +327,7 @@ void InitLlama(Napi::Env env, Napi::Object exports) {
   exports.Set("llamaForward", Napi::Function::New(env, llamaForward));
   exports.Set("llamaTokenLogprobs", Napi::Function::New(env, llamaTokenLogprobs));
   exports.Set("llamaTokenLogprobsEntropy", Napi::Function::New(env, llamaTokenLogprobsEntropy));
+  exports.Set("llamaPrefix", Napi::Function::New(env, llamaPrefix));
   exports.Set("llamaNamedParameters", Napi::Function::New(env, llamaNamedParameters));
   exports.Set("llamaRequiresGrad", Napi::Function::New(env, llamaRequiresGrad));
   exports.Set("llamaSetCheckpointing", Napi::Function::New(env, llamaSetCheckpointing));

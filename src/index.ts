@@ -21,7 +21,7 @@ export type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, To
 export type { ChatRenderOptions } from './llm/chat-template';
 export { LlamaModel } from './llm/model';
 export type {
-  LlamaConfig, LlamaLoadOptions, LlamaForwardOptions, TokenLogprobsOptions, GenerateOptions, GenerateResult,
+  LlamaConfig, LlamaLoadOptions, LlamaForwardOptions, TokenLogprobsOptions, GenerateOptions, GenerateResult, PastKeyValues,
 } from './llm/model';
 export { clipGradNorm } from './nn/optim';
 export * as optim from './nn/optim';

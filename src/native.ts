@@ -117,6 +117,7 @@ export interface NativeAddon {
   llamaForward(m: NativeLlama, ids: NativeTensor, ...opts: NativeArg[]): NativeTensor;
   llamaTokenLogprobs(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): NativeTensor;
   llamaTokenLogprobsEntropy(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): [NativeTensor, NativeTensor];
+  llamaPrefix(m: NativeLlama, ids: NativeTensor, keyStart: NativeTensor | null): [NativeTensor, NativeTensor];
   llamaNamedParameters(m: NativeLlama): [string[], NativeTensor[]];
   llamaRequiresGrad(m: NativeLlama, flag: boolean): void;
   llamaSetCheckpointing(m: NativeLlama, flag: boolean): void;

@@ -219,6 +219,38 @@ describe('LlamaModel forward', () => {
     expectClose(model.tokenLogprobs(ids(), { targetStart: 4 }).narrow(1, 4, 3), all.narrow(1, 4, 3), 1e-6, 1e-6);
   });
 
+  test('a prefix computed once (prefix + past) gives the full forward, its bias gradient and log-probs', () => {
+    // Row 1 is left-padded by 2 (keyStart); the bias acts on keys and queries from position 4 on, after the prefix.
+    const keyStart = tensor([0, 2], { dtype: 'int64' });
+    const biasQueryStart = tensor([4, 5], { dtype: 'int64' });
+    const P = 3;
+    const full_ = (keyBias: Tensor) => model.forward(ids(), { keyBias, keyStart, biasQueryStart }).narrow(1, P, 7 - P);
+    const past = model.prefix(ids().narrow(1, 0, P), { keyStart });
+    expect(past.keys.shape).toEqual([2, 2, 2, P, 16]);
+    expect(past.keys.requiresGrad).toBe(false);
+    const split = (keyBias: Tensor) => model.forward(ids().narrow(1, P, 7 - P), { keyBias, keyStart, biasQueryStart, past });
+    const weights = tensor([[[0.3, -1], [2, 0.5], [1, -0.7], [1.5, 1]], [[1, 1], [-2, 0.25], [0.5, 3], [-1, 2]]]);
+    const grads = (f: (b: Tensor) => Tensor) => {
+      const keyBias = tensor([[0, 0, 0, 0, -1, -2, 0.5], [0, 0, 0, 0, 0, -3, 1]], { requiresGrad: true });
+      const out = f(keyBias);
+      out.narrow(2, 0, 2).mul(weights).sum().backward();
+      return { out: out.detach(), grad: keyBias.grad! };
+    };
+    const a = grads(full_), b = grads(split);
+    expect(maxAbsDiff(a.out, b.out)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(a.grad, b.grad)).toBeLessThan(1e-5);
+    expect(a.grad.narrow(1, 4, 3).abs().sum().item() as number).toBeGreaterThan(0);
+    // tokenLogprobs over the suffix: targetStart counts from P.
+    const lpFull = model.tokenLogprobs(ids(), { keyStart, targetStart: 5 }).narrow(1, P, 7 - P);
+    const lpSplit = model.tokenLogprobs(ids().narrow(1, P, 7 - P), { keyStart, targetStart: 5 - P, past });
+    expectClose(lpSplit, lpFull, 1e-5, 1e-5);
+    // Mismatched past: a clear error.
+    expect(() => model.forward(ids().narrow(1, P, 4), { past: { keys: past.keys, values: past.keys.narrow(3, 0, 1) } })).toThrow(
+      /past keys and values must both have shape/,
+    );
+    expect(() => model.forward(ids(), { past: { keys: past.keys } } as never)).toThrow(/past option must be \{keys, values\}/);
+  });
+
   test('tokenLogprobsWithEntropy: the same log-probs, and the entropy of softmax(forward / temperature)', () => {
     const logits = model.forward(ids());
     for (const temperature of [1, 0.7]) {

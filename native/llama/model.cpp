@@ -189,7 +189,8 @@ struct LayerShape {
 // queries attend over [0, start + T) (the attention op places query row i at position start + i).
 at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor& cos, const at::Tensor& sin,
                         const AttentionOptions& ao, const LayerShape& c, at::Tensor* kc = nullptr,
-                        at::Tensor* vc = nullptr, int64_t start = 0) {
+                        at::Tensor* vc = nullptr, int64_t start = 0, const at::Tensor* pastK = nullptr,
+                        const at::Tensor* pastV = nullptr) {
   const int64_t B = xIn.size(0), T = xIn.size(1), D = c.headDim;
   at::Tensor x = xIn;
   at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
@@ -203,6 +204,9 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
     vc->narrow(2, start, T).copy_(v);
     k = kc->narrow(2, 0, start + T);
     v = vc->narrow(2, 0, start + T);
+  } else if (pastK != nullptr) {
+    k = at::cat({*pastK, k}, 2);
+    v = at::cat({*pastV, v}, 2);
   }
   at::Tensor a = atman::attention(q, k, v, ao);  // [B, Hq, T, D]
   a = a.transpose(1, 2).reshape({B, T, c.heads * D});
@@ -286,8 +290,9 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
 
 at::Tensor LlamaModel::rmsNorm(const at::Tensor& x, const at::Tensor& w) const { return rmsNormEps(x, w, config_.rmsNormEps); }
 
-at::Tensor LlamaModel::defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart) const {
-  at::Tensor j = at::arange(T, at::TensorOptions().dtype(at::kLong).device(device())).unsqueeze(0).expand({B, T});
+at::Tensor LlamaModel::defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart, int64_t offset) const {
+  const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
+  at::Tensor j = at::arange(offset, offset + T, longOpts).unsqueeze(0).expand({B, T});
   if (!keyStart.defined()) return j;
   return j.sub(keyStart.view({B, 1})).clamp_min(0);
 }
@@ -325,6 +330,23 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
   checkIndexTensor(o.keyStart, "keyStart", B, -1);
   checkIndexTensor(o.biasQueryStart, "biasQueryStart", B, -1);
   checkIndexTensor(o.positions, "positions", B, T);
+  const bool hasPast = o.pastKeys.defined() || o.pastValues.defined();
+  int64_t P = 0;
+  if (hasPast) {
+    const auto L = static_cast<int64_t>(layers_.size());
+    const auto& pk = o.pastKeys;
+    const auto& pv = o.pastValues;
+    if (!pk.defined() || !pv.defined() || pk.dim() != 5 || !pk.sizes().equals(pv.sizes()) || pk.size(0) != L ||
+        pk.size(1) != B || pk.size(2) != c.numKvHeads || pk.size(4) != c.headDim)
+      throw TypeError("shape mismatch: LlamaModel past keys and values must both have shape [numLayers, B, numKvHeads, P, "
+                      "headDim] = [" + std::to_string(L) + ", " + std::to_string(B) + ", " + std::to_string(c.numKvHeads) +
+                      ", P, " + std::to_string(c.headDim) + "] (from prefix()), got " +
+                      (pk.defined() ? shapeString(pk.sizes()) : std::string("none")) + " and " +
+                      (pv.defined() ? shapeString(pv.sizes()) : std::string("none")));
+    if (pk.scalar_type() != dtype() || pv.scalar_type() != dtype())
+      throw TypeError("dtype mismatch: LlamaModel past keys and values must be " + dtypeName(dtype()) + " (from prefix())");
+    P = pk.size(3);
+  }
 
   AttentionOptions ao;
   ao.causal = true;
@@ -332,7 +354,7 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
   if (o.biasQueryStart.defined()) ao.biasQueryStart = o.biasQueryStart.to(dev);
   ao.biasQueryStartScalar = o.biasQueryStartScalar;
   if (o.keyStart.defined()) ao.keyStart = o.keyStart.to(dev);
-  at::Tensor pos = o.positions.defined() ? o.positions.to(dev) : defaultPositions(B, T, ao.keyStart);
+  at::Tensor pos = o.positions.defined() ? o.positions.to(dev) : defaultPositions(B, T, ao.keyStart, P);
 
   // Rotary cos/sin as HF computes them: float32 products of positions and inv_freq, cat(freqs, freqs), cast to dtype.
   const at::ScalarType dt = dtype();
@@ -342,7 +364,9 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
 
   at::Tensor x = at::embedding(embed_, ids);  // [B, T, H]
   const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
-  const bool checkpoint = checkpointing_ && at::GradMode::is_enabled();
+  // With a prefix the layers run plainly: activation checkpointing is for full-sequence training passes.
+  const bool checkpoint = checkpointing_ && at::GradMode::is_enabled() && !hasPast;
+  at::Tensor pastK = hasPast ? o.pastKeys.to(dev) : at::Tensor(), pastV = hasPast ? o.pastValues.to(dev) : at::Tensor();
   // keyBias [L, B, T]: one bias per layer (AtMan per-layer masks); [B, T]: the same bias in every layer.
   const at::Tensor allBias = ao.keyBias;
   const bool perLayer = allBias.defined() && allBias.dim() == 3;
@@ -357,11 +381,32 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
       x = CheckpointedLayer::apply(x, cos, sin, optionalOf(ao.keyBias), optionalOf(ao.biasQueryStart),
                                    optionalOf(ao.keyStart), l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up,
                                    l.down, ao.biasQueryStartScalar, c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps);
+    } else if (hasPast) {
+      const auto li = static_cast<int64_t>(i);
+      const at::Tensor pk = pastK.select(0, li), pv = pastV.select(0, li);
+      x = decoderLayer(x, l, cos, sin, ao, shape, nullptr, nullptr, 0, &pk, &pv);
     } else {
       x = decoderLayer(x, l, cos, sin, ao, shape);
     }
   }
   return rmsNorm(x, norm_);
+}
+
+std::pair<at::Tensor, at::Tensor> LlamaModel::prefix(const at::Tensor& idsIn, const at::Tensor& keyStart) const {
+  if (embed_.defined() == false) throw TypeError("disposed model: this LlamaModel was disposed");
+  if (idsIn.scalar_type() != at::kLong || idsIn.dim() != 2 || idsIn.size(1) < 1)
+    throw TypeError("wrong argument type: LlamaModel.prefix() ids must be an int64 tensor [B, P] with P >= 1, got " +
+                    dtypeName(idsIn.scalar_type()) + " " + shapeString(idsIn.sizes()));
+  const int64_t B = idsIn.size(0), P = idsIn.size(1);
+  checkIndexTensor(keyStart, "keyStart", B, -1);
+  at::Tensor ids = idsIn.to(device());
+  const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+  if (lo < 0 || hi >= config_.vocabSize)
+    throw RangeError("index out of range: LlamaModel token ids must be in [0, " + std::to_string(config_.vocabSize) + "), got " +
+                     std::to_string(lo < 0 ? lo : hi));
+  KVCache cache = newCache(B, P);
+  extend(ids, keyStart.defined() ? keyStart.to(device()) : at::Tensor(), cache);
+  return {at::stack(cache.k), at::stack(cache.v)};
 }
 
 KVCache LlamaModel::newCache(int64_t batch, int64_t capacity) const {

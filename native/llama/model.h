@@ -22,6 +22,11 @@ struct ForwardOptions {
   // int64 [B, T] rotary positions. Default: j, or max(0, j - keyStart[b]) when keyStart is given (the first real
   // token of a left-padded row sits at position 0, as in HF generate's position_ids).
   at::Tensor positions;
+  // Keys and values of a prefix, [L, B, Hkv, P, D] each (from prefix()), or undefined. With them, ids holds positions
+  // [P, P + T) and every other option speaks of absolute positions: keyBias is [B, P + T] (or [L, B, P + T]),
+  // biasQueryStart and keyStart index the whole sequence, positions is [B, T] (default j + P, minus keyStart). The
+  // prefix takes no gradient (the AtMan mask never changes it: it lies before biasQueryStart).
+  at::Tensor pastKeys, pastValues;
 };
 
 struct LogprobOptions {
@@ -52,6 +57,9 @@ class LlamaModel {
 
   // ids int64 [B, T] -> final hidden states after the last RMSNorm [B, T, hidden].
   at::Tensor hidden(const at::Tensor& ids, const ForwardOptions& o) const;
+  // The keys and values of every layer for ids [B, P] (no autograd), stacked [L, B, Hkv, P, D]: ForwardOptions'
+  // pastKeys/pastValues, so repeated forwards over the same prefix (mask optimization) skip it.
+  std::pair<at::Tensor, at::Tensor> prefix(const at::Tensor& ids, const at::Tensor& keyStart) const;
   // ids int64 [B, T] -> logits [B, T, vocab] in the model dtype.
   at::Tensor forward(const at::Tensor& ids, const ForwardOptions& o) const;
   // [B, T] float32 (float64 for a float64 model): entry t = log p(ids[b, t] | ids[b, <t]) (logits divided by
@@ -85,7 +93,7 @@ class LlamaModel {
 
  private:
   at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& w) const;
-  at::Tensor defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart) const;
+  at::Tensor defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart, int64_t offset = 0) const;
 
   LlamaConfig config_;
   at::Tensor embed_, norm_, lmHead_;  // lmHead_ is embed_ when tied

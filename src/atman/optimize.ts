@@ -1,7 +1,7 @@
 // AtMan mask optimization (DESIGN.md "Mask optimization"): for each completion, an additive attention mask over its
 // chain-of-thought keys, θ -> s = sigmoid(θ) -> keyBias = log s, is trained with Adam through the frozen model to keep
 // the answer likely while switching off as much CoT as possible:  L(θ) = −log p(answer | prompt, CoT; b) + λ·mean(s).
-import { LlamaModel } from '../llm/model';
+import { LlamaModel, PastKeyValues } from '../llm/model';
 import { AdamW } from '../nn/optim';
 import { full } from '../tensor/creation';
 import { Dtype } from '../tensor/dtype';
@@ -82,10 +82,35 @@ function logSigmoid(theta: Tensor): Tensor {
   return theta.minimum(0).sub(theta.abs().neg().exp().add(1).log());
 }
 
-/** Sum of the answer tokens' log-probs per row, [B], under an optional key bias. */
-function answerLogprob(model: LlamaModel, b: SaliencyBatch, answerMask: Tensor, keyBias?: Tensor): Tensor {
-  const lp = model.tokenLogprobs(b.ids, { keyBias, biasQueryStart: b.biasQueryStart, keyStart: b.keyStart, targetStart: b.answerStart });
-  return lp.mul(answerMask).sum(-1);
+/**
+ * The part of a batch that the mask can change: positions from P = the earliest CoT start on. Everything before P
+ * (the prompts) is unaffected by the mask, so its keys and values are computed once per batch, not at every step.
+ */
+interface Suffix {
+  P: number;
+  ids: Tensor;         // [B, T - P]
+  targetStart: Tensor; // answerStart - P
+  answerMask: Tensor;  // [B, T - P]
+  past?: PastKeyValues;
+}
+
+function suffixOf(model: LlamaModel, b: SaliencyBatch, examples: SaliencyExample[], answerMask: Tensor): Suffix {
+  const P = Math.min(...examples.map((e, i) => b.pad[i] + e.cotStart));
+  const n = b.T - P;
+  const past = P > 0 ? noGrad(() => model.prefix(b.ids.narrow(1, 0, P), { keyStart: b.keyStart })) : undefined;
+  return { P, ids: b.ids.narrow(1, P, n), targetStart: b.answerStart.sub(P), answerMask: answerMask.narrow(1, P, n), past };
+}
+
+function disposeSuffix(s: Suffix): void {
+  for (const t of [s.ids, s.targetStart, s.answerMask, s.past?.keys, s.past?.values]) t?.dispose();
+}
+
+/** Sum of the answer tokens' log-probs per row, [B], under an optional key bias [B, T] or [L, B, T]. */
+function answerLogprob(model: LlamaModel, b: SaliencyBatch, s: Suffix, keyBias?: Tensor): Tensor {
+  const lp = model.tokenLogprobs(s.ids, {
+    keyBias, biasQueryStart: b.biasQueryStart, keyStart: b.keyStart, targetStart: s.targetStart, past: s.past,
+  });
+  return lp.mul(s.answerMask).sum(-1);
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -103,14 +128,17 @@ async function optimizeBatch(model: LlamaModel, examples: SaliencyExample[], o: 
   const theta = full(shape, o.initLogit, { device, dtype: biasDtype, requiresGrad: true });
   const adam = new AdamW([theta], { lr: o.lr, weightDecay: 0 });
   const losses: Tensor[] = [];
+  let suffix: Suffix | null = null;
   try {
+    suffix = suffixOf(model, batch, examples, answerMask);
+    const s = suffix;
     for (let step = 0; step < o.steps; step++) {
       adam.zeroGrad();
       const loss = tidy(() => {
         const bias = logSigmoid(theta).mul(cotMask); // log s on CoT keys, 0 elsewhere
         const meanS = theta.sigmoid().mul(cotMask).sum(-1).div(lengths); // [B] or [L, B]
         const sparsity = o.perLayer ? meanS.mean(0) : meanS;
-        const perRow = answerLogprob(model, batch, answerMask, bias).neg().add(sparsity.mul(o.lambda));
+        const perRow = answerLogprob(model, batch, s, bias).neg().add(sparsity.mul(o.lambda));
         // Rows are independent: the sum gives each completion's θ exactly its own gradient.
         perRow.sum().backward();
         return perRow.detach();
@@ -120,23 +148,24 @@ async function optimizeBatch(model: LlamaModel, examples: SaliencyExample[], o: 
       progress();
       await yieldToEventLoop();
     }
-    return noGrad(() => tidy(() => evaluate(model, batch, theta, cotMask, answerMask, losses, examples, o)));
+    return noGrad(() => tidy(() => evaluate(model, batch, s, theta, cotMask, losses, examples, o)));
   } finally {
+    if (suffix) disposeSuffix(suffix);
     for (const t of [...losses, theta, cotMask, answerMask, lengths]) t.dispose();
     disposeBatch(batch);
   }
 }
 
 function evaluate(
-  model: LlamaModel, batch: SaliencyBatch, theta: Tensor, cotMask: Tensor, answerMask: Tensor, losses: Tensor[],
+  model: LlamaModel, batch: SaliencyBatch, suffix: Suffix, theta: Tensor, cotMask: Tensor, losses: Tensor[],
   examples: SaliencyExample[], o: Resolved,
 ): SaliencyResult[] {
   const sAll = theta.sigmoid().mul(cotMask);
   const s = o.perLayer ? sAll.mean(0) : sAll; // [B, T]
   const crucialMask = s.gt(o.threshold).float().mul(cotMask);
-  const logpFull = answerLogprob(model, batch, answerMask);
-  const logpCrucial = answerLogprob(model, batch, answerMask, crucialMask.mul(o.suppressBias));
-  const logpAll = answerLogprob(model, batch, answerMask, cotMask.mul(o.suppressBias));
+  const logpFull = answerLogprob(model, batch, suffix);
+  const logpCrucial = answerLogprob(model, batch, suffix, crucialMask.mul(o.suppressBias));
+  const logpAll = answerLogprob(model, batch, suffix, cotMask.mul(o.suppressBias));
   const sRows = s.toArray() as number[][];
   const layerRows = o.perLayer ? (sAll.toArray() as number[][][]) : null;
   const curve = losses.map((l) => l.toArray() as number[]);

@@ -1,5 +1,5 @@
 // LlamaModel: a Hugging Face-format Llama checkpoint held and run in native code (native/llama).
-import { native, NativeLlama, NativeLlamaConfig } from '../native';
+import { native, NativeLlama, NativeLlamaConfig, NativeTensor } from '../native';
 import { Dtype } from '../tensor/dtype';
 import { Tensor, toNative } from '../tensor/tensor';
 
@@ -27,6 +27,19 @@ export interface LlamaForwardOptions {
    * first real token of a left-padded row sits at position 0 (as HF generate's position_ids do).
    */
   positions?: Tensor;
+  /**
+   * The keys and values of a prefix of length P, from `prefix()`. Then `ids` holds positions [P, P + T) and the other
+   * options index the whole sequence: keyBias [B, P + T], biasQueryStart and keyStart absolute, positions [B, T]
+   * (default j + P, minus keyStart). The prefix takes no gradient, so a bias must not act on its queries. Used by the
+   * mask optimization, which runs the same prompt many times.
+   */
+  past?: PastKeyValues;
+}
+
+/** Keys and values of every layer for a prefix: [numLayers, B, numKeyValueHeads, P, headDim] each, model dtype. */
+export interface PastKeyValues {
+  keys: Tensor;
+  values: Tensor;
 }
 
 export interface TokenLogprobsOptions extends LlamaForwardOptions {
@@ -67,7 +80,7 @@ export interface GenerateResult {
 
 const GENERATE_KEYS = ['maxNewTokens', 'temperature', 'topP', 'topK', 'stopTokenIds', 'numReturnSequences', 'seed', 'padTokenId'];
 
-const FORWARD_KEYS = ['keyBias', 'biasQueryStart', 'keyStart', 'positions'];
+const FORWARD_KEYS = ['keyBias', 'biasQueryStart', 'keyStart', 'positions', 'past'];
 const LOGPROB_KEYS = [...FORWARD_KEYS, 'targetStart', 'temperature', 'chunkSize'];
 
 function checkOptions(opts: unknown, fn: string, keys: string[]): Record<string, unknown> {
@@ -90,7 +103,10 @@ function checkOptions(opts: unknown, fn: string, keys: string[]): Record<string,
 }
 
 function forwardArgs(o: Record<string, unknown>): unknown[] {
-  return [o.keyBias ?? null, o.biasQueryStart ?? null, o.keyStart ?? null, o.positions ?? null];
+  const past = o.past as PastKeyValues | undefined;
+  if (past !== undefined && (past === null || !(past.keys instanceof Tensor) || !(past.values instanceof Tensor)))
+    throw new TypeError('wrong argument type: the past option must be {keys, values} Tensors from LlamaModel.prefix()');
+  return [o.keyBias ?? null, o.biasQueryStart ?? null, o.keyStart ?? null, o.positions ?? null, past?.keys ?? null, past?.values ?? null];
 }
 
 /** A Llama causal LM (LlamaForCausalLM of transformers) in native code. */
@@ -136,6 +152,17 @@ export class LlamaModel {
     const o = checkOptions(opts, 'tokenLogprobs', LOGPROB_KEYS);
     const args = [o.targetStart ?? 1, o.temperature ?? 1, o.chunkSize ?? null, ...forwardArgs(o)];
     return new Tensor(native.llamaTokenLogprobs(this.h, ids.handle, ...args.map(toNative)));
+  }
+
+  /**
+   * The keys and values of every layer for the prefix `ids` [B, P] (left padding before keyStart[b]), without
+   * autograd: pass them as the `past` option to run only the rest of the sequence (positions from P on).
+   */
+  prefix(ids: Tensor, opts: { keyStart?: Tensor } = {}): PastKeyValues {
+    if (!(ids instanceof Tensor)) throw new TypeError('wrong argument type: prefix() ids must be an int64 Tensor [B, P]');
+    const o = checkOptions(opts, 'prefix', ['keyStart']);
+    const [keys, values] = native.llamaPrefix(this.h, ids.handle, toNative(o.keyStart ?? null) as NativeTensor | null);
+    return { keys: new Tensor(keys), values: new Tensor(values) };
   }
 
   /**
