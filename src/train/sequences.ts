@@ -29,7 +29,7 @@ export function packSequences(prompts: number[][], completions: number[][], padI
     pad.push(p);
     start.push(p + prompts[i].length);
     const seq = [...prompts[i], ...completions[i]];
-    for (let j = 0; j < seq.length; j++) ids[p + j] = seq[j];
+    for (let j = 0; j < seq.length; j++) ids[i * T + p + j] = seq[j];
     const w = weights?.[i] ?? 1;
     for (let j = p + prompts[i].length; j < T; j++) mask[i * T + j] = w;
   }
