@@ -78,6 +78,25 @@ test("the committed CPU prebuild loads against the system libtorch, preloaded, w
   expect(out.exports).toEqual(Object.keys(localAddon).sort());
 }, 150000);
 
+test('preloading: a plain library stays loaded after process.dlopen\'s "did not self-register"; other errors are thrown', () => {
+  const libs = ['libc10.so.1.13', 'libtorch_cpu.so.1.13', 'libtorch.so.1.13'];
+  const script = `
+    const fs = require('fs');
+    const { preloadLibraries } = require(${JSON.stringify(loaderDir)});
+    const loaded = preloadLibraries(process.argv[1], ${JSON.stringify(libs)});
+    const maps = fs.readFileSync('/proc/self/maps', 'utf8');
+    let error = '';
+    try { preloadLibraries(process.argv[1], ['libnot-there.so']); } catch (e) { error = e.message; }
+    console.log(JSON.stringify({ loaded, mapped: ${JSON.stringify(libs)}.map((l) => maps.includes('/' + l)), error }));
+  `;
+  const r = spawnSync(process.execPath, ['-e', script, system!.libDir], { encoding: 'utf8', timeout: 120000 });
+  expect(r.stderr).toBe('');
+  const out = JSON.parse(r.stdout);
+  expect(out.loaded).toEqual(libs.map((l) => path.join(system!.libDir, l)));
+  expect(out.mapped).toEqual([true, true, true]); // without RTLD_NODELETE, Node's dlclose unloaded libc10 and libtorch
+  expect(out.error).toMatch(/^could not load .*libnot-there\.so: .*cannot open shared object file/);
+}, 150000);
+
 test('a CUDA libtorch that only the CPU prebuild fits: it loads, with one loud warning on stderr', () => {
   // A LIBTORCH whose CPU libraries are the system's and which claims CUDA 11.7 (libtorch_cuda is never loaded).
   const root = path.join(tmp, 'cuda-libtorch');

@@ -179,8 +179,8 @@ export function loadNativeAddon<T = unknown>(opts: LoadOptions): { addon: T; rep
       `a CUDA libtorch was found (${search.found.version} in ${search.found.libDir}, by ${search.found.source}) but the CPU build ` +
       `${report.chosen!.file} is loaded: everything runs on the CPU. ` +
       (report.chosen!.kind === 'local build'
-        ? 'Rebuild against the CUDA libtorch: ATMAN_FORCE_BUILD=1 npm rebuild atman-native.'
-        : 'No CUDA prebuild fits it: build from source (ATMAN_FORCE_BUILD=1 npm rebuild atman-native) or install the torch a CUDA prebuild is for.');
+        ? `Rebuild against the CUDA libtorch: ATMAN_FORCE_BUILD=1 node ${path.join(root, 'scripts', 'install.js')}.`
+        : `No CUDA prebuild fits it: install the torch a CUDA prebuild is for (README, "Install and prebuilt binaries"), or build from source: ATMAN_FORCE_BUILD=1 node ${path.join(root, 'scripts', 'install.js')}.`);
     report.warnings.push(w);
     if (!warnedCpuOnCuda) {
       warnedCpuOnCuda = true;
