@@ -1,6 +1,8 @@
 // Loads the native addon and gives it types. The only module that touches the raw addon.
 import * as path from 'path';
 
+import { LoadReport, loadNativeAddon } from './loader';
+
 /** Opaque owner of one native tensor. */
 export interface NativeTensor {
   readonly __nativeTensor: unique symbol;
@@ -129,29 +131,21 @@ export interface NativeAddon {
 
 export const packageRoot = path.resolve(__dirname, '..');
 
-// node-gyp-build looks in build/Release/ and then prebuilds/<platform>-<arch>/.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
+// src/loader: build/Release, else the prebuild that fits the libtorch found (LIBTORCH, python3's torch, the system).
+// Nothing loadable: one error listing each cause with its fix.
+const loaded = loadNativeAddon<NativeAddon>({ root: packageRoot });
+
+export const native: NativeAddon = loaded.addon;
+
+/** What the loader found and chose (libtorch, candidates tried and why, the file loaded), for doctor. */
+export function loadReport(): LoadReport {
+  return loaded.report;
+}
 
 /** The .node file that was loaded, for doctor. */
 export function addonPath(): string {
-  return nodeGypBuild.resolve(packageRoot);
+  return loaded.report.chosen!.file;
 }
-
-function loadAddon(): NativeAddon {
-  try {
-    return nodeGypBuild(packageRoot) as NativeAddon;
-  } catch (e) {
-    const reason = e instanceof Error ? e.message : String(e);
-    throw new Error(
-      `atman-native: the native addon could not be loaded.\n  cause: ${reason}\n` +
-        '  fix: build it with `npm rebuild atman-native` (needs cmake, a C++17 compiler and libtorch: ' +
-        '`apt-get install libtorch-dev`, or `pip install torch`, or LIBTORCH=/path/to/libtorch)',
-    );
-  }
-}
-
-export const native: NativeAddon = loadAddon();
 
 const opIndex: Map<string, number> = new Map(native.opNames().map((name, i) => [name, i]));
 

@@ -17,8 +17,15 @@ async function main(): Promise<void> {
       'Show the libtorch found, CUDA devices and which native build is loaded',
       (y) => y.option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' }),
       async (argv) => {
-        const { doctorReport, printDoctor } = await import('./doctor');
-        const report = doctorReport();
+        const { doctorReport, printDoctor, printLoadFailure } = await import('./doctor');
+        let report;
+        try {
+          report = doctorReport();
+        } catch (e) {
+          printLoadFailure(e, (await import('../loader')).lastLoadReport());
+          process.exitCode = 1;
+          return;
+        }
         if (argv.json) console.log(JSON.stringify(report, null, 2));
         else printDoctor(report);
       },
