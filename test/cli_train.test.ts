@@ -46,7 +46,8 @@ test('train writes the run directory: config, metrics with TRL names, completion
   expect(completions[0]).toHaveProperty('completion');
   expect(fs.readFileSync(path.join(dir, 'latest'), 'utf8').trim()).toBe(path.join('checkpoints', 'step-000004'));
   expect(fs.readdirSync(path.join(dir, 'checkpoints')).sort()).toEqual(['step-000002', 'step-000004']); // keep: 2
-  for (const f of ['COMPLETE', 'state.json', 'optimizer.safetensors', 'model/model.safetensors', 'model/config.json'])
+  for (const f of ['COMPLETE', 'state.json', 'optimizer.safetensors', 'model/model.safetensors', 'model/config.json', 'model/tokenizer.json',
+    'model/tokenizer_config.json'])
     expect(fs.existsSync(path.join(dir, 'checkpoints', 'step-000004', f))).toBe(true);
   await expect(train({ config: config('full', 4), stream: quiet })).rejects.toThrow(/already holds a run/);
 }, 600000);

@@ -7,6 +7,7 @@ import * as path from 'path';
 
 import { writeFileAtomic } from '../log/atomic';
 import { LlamaModel } from '../llm/model';
+import { copyTokenizerFiles } from '../llm/tokenizer-files';
 import { AdamW, AdamWStateDict } from '../nn/optim';
 import { load, save } from '../tensor/io';
 import { Tensor } from '../tensor/tensor';
@@ -26,7 +27,11 @@ function stepDirName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
 }
 
-export function saveCheckpoint(runDir: string, model: LlamaModel, optimizer: AdamW, state: TrainerState, keep: number): string {
+/** tokenizerDir: where the run's tokenizer files are; they are copied beside the model, so the checkpoint's model/
+ * directory loads on its own (eval, saliency, another run). */
+export function saveCheckpoint(
+  runDir: string, model: LlamaModel, tokenizerDir: string, optimizer: AdamW, state: TrainerState, keep: number,
+): string {
   const root = path.join(runDir, 'checkpoints');
   fs.mkdirSync(root, { recursive: true });
   const name = stepDirName(state.step);
@@ -35,6 +40,7 @@ export function saveCheckpoint(runDir: string, model: LlamaModel, optimizer: Ada
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
   model.save(path.join(tmp, 'model'));
+  copyTokenizerFiles(tokenizerDir, path.join(tmp, 'model'));
   const opt = optimizer.stateDict();
   const tensors: Record<string, Tensor> = {};
   opt.expAvg.forEach((t, i) => t && (tensors[`exp_avg.${i}`] = t));

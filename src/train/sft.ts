@@ -8,6 +8,7 @@ import { Problem } from '../data';
 import { createReporter } from '../log';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
+import { copyTokenizerFiles } from '../llm/tokenizer-files';
 import { AdamW, clipGradNorm } from '../nn/optim';
 import { manualSeed } from '../tensor/creation';
 import { tidy } from '../tensor/scope';
@@ -31,8 +32,6 @@ export interface SftOptions {
   json?: boolean;
   logEvery?: number;
 }
-
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'];
 
 export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss: number }> {
   const withSolution = o.problems.filter((p) => typeof p.solution === 'string' && p.solution.length > 0);
@@ -84,7 +83,7 @@ export function saveModelWithTokenizer(model: LlamaModel, tokenizerDir: string, 
   const tmp = `${out}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
   model.save(tmp);
-  for (const f of TOKENIZER_FILES) if (fs.existsSync(path.join(tokenizerDir, f))) fs.copyFileSync(path.join(tokenizerDir, f), path.join(tmp, f));
+  copyTokenizerFiles(tokenizerDir, tmp);
   if (fs.existsSync(out)) {
     // Replace only what we write, so other files of outDir (README, ...) stay.
     for (const f of fs.readdirSync(tmp)) fs.renameSync(path.join(tmp, f), path.join(out, f));

@@ -108,7 +108,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   for (const c of custom) weights[c.name] = c.weight;
   let recentSamples: SaliencyItem[] = [];
   let stepsThisRun = 0;
-  const save = () => saveCheckpoint(runDir, model, adam, { ...state, dataPosition: data.position, epoch: data.epoch }, cfg.checkpoint.keep);
+  const save = () => saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, dataPosition: data.position, epoch: data.epoch }, cfg.checkpoint.keep);
 
   try {
     while (state.step < cfg.grpo.steps) {
