@@ -100,6 +100,14 @@ Napi::Value llamaForward(const Napi::CallbackInfo& info) {
   });
 }
 
+// [first, second] as a JS array of tensor handles.
+static Napi::Value tensorPair(Napi::Env env, const at::Tensor& first, const at::Tensor& second) {
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, TensorHandle::wrap(env, first));
+  out.Set(1u, TensorHandle::wrap(env, second));
+  return out;
+}
+
 // llamaTokenLogprobs(model, ids, targetStart (integer or int64 Tensor), temperature, chunkSize?, keyBias?,
 //                    biasQueryStart?, keyStart?, positions?, pastKeys?, pastValues?) -> [B, T]
 // llamaTokenLogprobsEntropy(same arguments) -> [logprobs [B, T], entropy [B, T]]
@@ -119,14 +127,12 @@ static Napi::Value tokenLogprobs(const Napi::CallbackInfo& info, bool withEntrop
     if (!withEntropy) return TensorHandle::wrap(env, m.tokenLogprobs(a.tensor(0), forwardOptions(a, 4), lp));
     at::Tensor entropy;
     at::Tensor logprobs = m.tokenLogprobs(a.tensor(0), forwardOptions(a, 4), lp, &entropy);
-    Napi::Array out = Napi::Array::New(env, 2);
-    out.Set(0u, TensorHandle::wrap(env, logprobs));
-    out.Set(1u, TensorHandle::wrap(env, entropy));
-    return out;
+    return tensorPair(env, logprobs, entropy);
   });
 }
 
 Napi::Value llamaTokenLogprobs(const Napi::CallbackInfo& info) { return tokenLogprobs(info, false); }
+Napi::Value llamaTokenLogprobsEntropy(const Napi::CallbackInfo& info) { return tokenLogprobs(info, true); }
 
 // llamaPrefix(model, ids, keyStart?) -> [pastKeys, pastValues]
 Napi::Value llamaPrefix(const Napi::CallbackInfo& info) {
@@ -135,13 +141,9 @@ Napi::Value llamaPrefix(const Napi::CallbackInfo& info) {
     LlamaModel& m = modelOf(info[0]);
     atman::Args a("LlamaModel.prefix", toValues(info, 1));
     auto [keys, values] = m.prefix(a.tensor(0), a.optTensor(1));
-    Napi::Array out = Napi::Array::New(env, 2);
-    out.Set(0u, TensorHandle::wrap(env, keys));
-    out.Set(1u, TensorHandle::wrap(env, values));
-    return out;
+    return tensorPair(env, keys, values);
   });
 }
-Napi::Value llamaTokenLogprobsEntropy(const Napi::CallbackInfo& info) { return tokenLogprobs(info, true); }
 
 // llamaNamedParameters(model) -> [names, tensors]
 Napi::Value llamaNamedParameters(const Napi::CallbackInfo& info) {

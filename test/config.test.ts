@@ -30,11 +30,11 @@ describe('defaults', () => {
     expect(c.model).toEqual({ path: 'models/tiny-arith', dtype: 'auto', gradientCheckpointing: false, reference: null });
     expect(c.data).toEqual({
       task: 'synthetic', path: null, limit: null, shuffle: true, mmluSubjects: null,
-      synthetic: { count: 2000, minOps: 1, maxOps: 2, maxValue: 9, ops: ['+', '-', '*'] },
+      synthetic: { count: 128, minOps: 1, maxOps: 2, maxValue: 9, ops: ['+', '-', '*'] },
     });
     expect(c.generation).toEqual({ maxNewTokens: 64, temperature: 1.0, topP: 1.0, topK: 0 });
     expect(c.grpo).toEqual({
-      steps: 40, promptsPerStep: 4, numGenerations: 8, numIterations: 1, scaleRewards: 'group', lossType: 'dapo',
+      steps: 60, promptsPerStep: 8, numGenerations: 8, numIterations: 1, scaleRewards: 'group', lossType: 'dapo',
       epsilon: 0.2, epsilonHigh: null, beta: 0.0, maskTruncatedCompletions: false, gradientAccumulationSteps: 1,
     });
     expect(c.optim).toEqual({
@@ -253,7 +253,7 @@ describe('shipped configs and YAML output', () => {
     const file = bundledConfigPath('tiny-synthetic');
     const c = resolveConfig({ file });
     expect({ ...c, optim: { ...c.optim, lr: 1e-6 } }).toEqual(resolveConfig({}));
-    expect(c.optim.lr).toBe(1e-4);
+    expect(c.optim.lr).toBe(3e-4);
     const raw = parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
     expect(raw).toEqual(c); // explicit: nothing left to defaults
   });

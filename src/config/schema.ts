@@ -68,7 +68,7 @@ export const trainConfigSchema = z.strictObject({
       ),
       synthetic: group(
         {
-          count: field(positiveInt().default(2000), 'number of generated arithmetic problems'),
+          count: field(positiveInt().default(128), 'number of generated arithmetic problems'),
           minOps: field(positiveInt().default(1), 'fewest operators in a problem'),
           maxOps: field(positiveInt().default(2), 'most operators in a problem'),
           maxValue: field(positiveInt().default(9), 'largest operand'),
@@ -93,8 +93,8 @@ export const trainConfigSchema = z.strictObject({
   ),
   grpo: group(
     {
-      steps: field(positiveInt().default(40), 'number of optimizer steps'),
-      promptsPerStep: field(positiveInt().default(4), 'distinct prompts per step'),
+      steps: field(positiveInt().default(60), 'number of optimizer steps'),
+      promptsPerStep: field(positiveInt().default(8), 'distinct prompts per step'),
       numGenerations: field(int().min(2).default(8), 'completions per prompt (the group size G)'),
       numIterations: field(positiveInt().default(1), 'optimization passes over each batch of completions (μ)'),
       scaleRewards: field(
