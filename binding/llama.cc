@@ -209,7 +209,7 @@ int64_t intOf(const Napi::Value& v, const std::string& what) {
 }
 
 // llamaGenerate(model, prompts: number[][], {maxNewTokens, temperature, topP, topK, stopTokenIds,
-//               numReturnSequences, seed, padTokenId}) -> Promise<{tokens, finishReasons}>
+//               numReturnSequences, seed, padTokenId, cudaGraph}) -> Promise<{tokens, finishReasons}>
 Napi::Value llamaGenerate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -240,6 +240,10 @@ Napi::Value llamaGenerate(const Napi::CallbackInfo& info) {
       if (has("topK")) o.topK = intOf(opts.Get("topK"), "topK");
       if (has("numReturnSequences")) o.numReturnSequences = intOf(opts.Get("numReturnSequences"), "numReturnSequences");
       if (has("padTokenId")) o.padTokenId = intOf(opts.Get("padTokenId"), "padTokenId");
+      if (has("cudaGraph")) {
+        if (!opts.Get("cudaGraph").IsBoolean()) throw Napi::TypeError::New(env, "wrong argument type: generate() cudaGraph must be a boolean");
+        o.cudaGraph = opts.Get("cudaGraph").As<Napi::Boolean>().Value();
+      }
       if (has("seed")) {
         int64_t seed = intOf(opts.Get("seed"), "seed");
         if (seed < 0) throw Napi::RangeError::New(env, "out of range: generate() seed must be >= 0");

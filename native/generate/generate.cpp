@@ -4,9 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "native/core/value.h"
+
+#ifdef ATMAN_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#endif
 
 namespace atman {
 
@@ -34,6 +41,43 @@ at::Tensor pick(const at::Tensor& logitsIn, const GenerateOptions& o) {
     logits = logits.masked_fill(dropUnsorted, negInf);
   }
   return at::multinomial(logits.softmax(-1), 1).squeeze(-1);
+}
+
+// Runs `step` for tokens emitted = first .. count-1, checking `finished` (a host sync) every 16 tokens. On CUDA with
+// graphs enabled, the step runs once eagerly on a side stream (warm-up), is captured once, and is replayed: the
+// decode loop then costs one graph launch per token instead of hundreds of kernel launches. `step` must read and
+// write only tensors that outlive the loop. Returns the number of tokens emitted.
+int64_t decodeLoop(const at::Device& dev, bool useGraph, int64_t first, int64_t count, const std::function<void()>& step,
+                   const std::function<bool()>& finished) {
+  int64_t s = first;
+  auto due = [&]() { return s < count && !(s % 16 == 0 && finished()); };
+#ifdef ATMAN_WITH_CUDA
+  if (useGraph && dev.is_cuda() && due()) {
+    c10::cuda::CUDAGuard deviceGuard(dev);
+    at::cuda::getCurrentCUDAStream().synchronize();  // the prefill, on the current stream, is done
+    at::cuda::CUDAStream side = at::cuda::getStreamFromPool();
+    c10::cuda::CUDAStreamGuard streamGuard(side);
+    step();  // warm-up (a real step): first-call allocations and library handles happen outside the capture
+    s++;
+    if (due()) {
+      at::cuda::CUDAGraph graph;
+      graph.capture_begin();
+      step();
+      graph.capture_end();
+      while (due()) {
+        graph.replay();
+        s++;
+      }
+    }
+    side.synchronize();
+    return s;
+  }
+#endif
+  while (due()) {
+    step();
+    s++;
+  }
+  return s;
 }
 
 }  // namespace
@@ -91,21 +135,31 @@ GenerateResult generate(const llama::LlamaModel& model, const std::vector<std::v
     keyStart = keyStart.repeat_interleave(G, 0);
   }
 
+  // Decoding state lives in tensors that every step updates in place (so a CUDA graph can replay the step): the
+  // filled cache length, the output column, the last token, which sequences are done, and the output.
+  const auto longDev = at::TensorOptions().dtype(at::kLong).device(dev);
   at::Tensor stops = at::tensor(o.stopTokenIds, longCpu).to(dev);
   at::Tensor done = at::zeros({N}, at::TensorOptions().dtype(at::kBool).device(dev));
-  std::vector<at::Tensor> steps;
-  for (int64_t s = 0; s < o.maxNewTokens; s++) {
-    at::Tensor next = pick(last, o);                              // [N]
-    next = at::where(done, at::full({}, o.padTokenId, next.options()), next);
-    steps.push_back(next);
-    if (stops.numel() > 0) done = done.logical_or(at::isin(next, stops));
-    // One host sync every 16 steps to stop early when every sequence is done.
-    if (s + 1 == o.maxNewTokens || ((s + 1) % 16 == 0 && done.all().item<bool>())) break;
-    at::Tensor hs = model.extend(next.unsqueeze(1), keyStart, cache);
-    last = model.logits(hs).squeeze(1);
-  }
+  at::Tensor out = at::full({N, o.maxNewTokens}, o.padTokenId, longDev);
+  at::Tensor length = at::full({1}, longest, longDev);
+  at::Tensor column = at::zeros({1}, longDev);
+  at::Tensor token = at::empty({N, 1}, longDev);
+  auto emit = [&](const at::Tensor& logits) {  // choose, record and feed back the next token of every sequence
+    at::Tensor next = at::where(done, at::full({}, o.padTokenId, longDev), pick(logits, o));
+    out.index_copy_(1, column, next.unsqueeze(1));
+    if (stops.numel() > 0) done.logical_or_(at::isin(next, stops));
+    token.copy_(next.unsqueeze(1));
+  };
+  emit(last);
+  auto step = [&]() {
+    at::Tensor logits = model.decodeStep(token, length, keyStart, cache);
+    length.add_(1);
+    column.add_(1);
+    emit(logits);
+  };
+  const int64_t emitted = decodeLoop(dev, o.cudaGraph, 1, o.maxNewTokens, step, [&]() { return done.all().item<bool>(); });
 
-  at::Tensor all = at::stack(steps, 1).cpu();  // [N, steps]
+  at::Tensor all = out.narrow(1, 0, emitted).cpu();  // [N, emitted]
   std::vector<int64_t> stopList = o.stopTokenIds;
   for (int64_t i = 0; i < N; i++) {
     const int64_t* row = all[i].data_ptr<int64_t>();

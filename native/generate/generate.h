@@ -19,6 +19,7 @@ struct GenerateOptions {
   int64_t numReturnSequences = 1;   // G sequences per prompt share its prefill
   std::optional<uint64_t> seed;     // reseeds libtorch's default generators (all devices) before sampling
   int64_t padTokenId = 0;           // fills left padding and the tokens after a sequence stopped
+  bool cudaGraph = true;            // on CUDA, replay the decoding step as one captured CUDA graph
 };
 
 struct GenerateResult {

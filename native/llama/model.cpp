@@ -190,7 +190,7 @@ struct LayerShape {
 at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor& cos, const at::Tensor& sin,
                         const AttentionOptions& ao, const LayerShape& c, at::Tensor* kc = nullptr,
                         at::Tensor* vc = nullptr, int64_t start = 0, const at::Tensor* pastK = nullptr,
-                        const at::Tensor* pastV = nullptr) {
+                        const at::Tensor* pastV = nullptr, const at::Tensor* writeAt = nullptr) {
   const int64_t B = xIn.size(0), T = xIn.size(1), D = c.headDim;
   at::Tensor x = xIn;
   at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
@@ -199,7 +199,12 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   at::Tensor v = at::linear(h, l.v).view({B, T, c.kvHeads, D}).transpose(1, 2);
   q = q.mul(cos).add(rotateHalf(q).mul(sin));
   k = k.mul(cos).add(rotateHalf(k).mul(sin));
-  if (kc != nullptr) {
+  if (writeAt != nullptr) {  // decodeStep: the position comes from a device tensor; attend over the whole cache
+    kc->index_copy_(2, *writeAt, k);
+    vc->index_copy_(2, *writeAt, v);
+    k = *kc;
+    v = *vc;
+  } else if (kc != nullptr) {
     kc->narrow(2, start, T).copy_(k);
     vc->narrow(2, start, T).copy_(v);
     k = kc->narrow(2, 0, start + T);
@@ -413,8 +418,9 @@ KVCache LlamaModel::newCache(int64_t batch, int64_t capacity) const {
   KVCache cache;
   cache.capacity = capacity;
   for (size_t i = 0; i < layers_.size(); i++) {
-    cache.k.push_back(at::empty({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
-    cache.v.push_back(at::empty({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
+    // Zeros, not empty: decodeStep attends over unfilled slots with zero weight, and 0 * NaN garbage would be NaN.
+    cache.k.push_back(at::zeros({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
+    cache.v.push_back(at::zeros({batch, config_.numKvHeads, capacity, config_.headDim}, embed_.options()));
   }
   return cache;
 }
@@ -441,6 +447,33 @@ at::Tensor LlamaModel::extend(const at::Tensor& ids, const at::Tensor& keyStart,
   for (size_t i = 0; i < layers_.size(); i++) x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], start);
   cache.length = start + n;
   return rmsNorm(x, norm_);
+}
+
+at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& length, const at::Tensor& keyStart,
+                                  KVCache& cache) const {
+  at::NoGradGuard noGrad;
+  const LlamaConfig& c = config_;
+  const int64_t B = ids.size(0), C = cache.capacity;
+  const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
+  at::Tensor pos = length.view({1, 1}).expand({B, 1});
+  if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
+  const at::ScalarType dt = dtype();
+  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);
+  // Cache slots after `length` hold nothing yet: a bias of -1e9 gives them zero weight (they are never all masked:
+  // the slot being written is visible).
+  const at::ScalarType biasType = dt == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor empty = at::arange(C, longOpts).unsqueeze(0).gt(length.view({1, 1}));
+  AttentionOptions ao;
+  ao.causal = true;
+  ao.keyStart = keyStart;
+  ao.keyBias = empty.to(biasType).mul(-1e9).expand({B, C}).contiguous();
+  at::Tensor x = at::embedding(embed_, ids);
+  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  for (size_t i = 0; i < layers_.size(); i++)
+    x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], 0, nullptr, nullptr, &length);
+  return logits(rmsNorm(x, norm_)).squeeze(1);
 }
 
 at::Tensor LlamaModel::logits(const at::Tensor& h) const { return at::linear(h, lmHead_); }

@@ -75,6 +75,11 @@ class LlamaModel {
   // keyStart int64 [B] (or undefined): left padding, as in ForwardOptions (rotary position max(0, j - keyStart)).
   KVCache newCache(int64_t batch, int64_t capacity) const;
   at::Tensor extend(const at::Tensor& ids, const at::Tensor& keyStart, KVCache& cache) const;
+  // One decoding step whose shapes never change (so a CUDA graph can capture it): ids [B, 1] at cache position
+  // `length` (an int64 [1] tensor on the model's device: the positions already filled; not advanced here). Writes
+  // this position's keys/values into every layer's cache and attends over the cache's whole capacity, the positions
+  // after it masked by a key bias. Returns logits [B, vocab]. No autograd.
+  at::Tensor decodeStep(const at::Tensor& ids, const at::Tensor& length, const at::Tensor& keyStart, KVCache& cache) const;
   at::Tensor logits(const at::Tensor& hidden) const;  // lm_head
 
   // HF names; a tied lm_head is not listed (it is model.embed_tokens.weight).

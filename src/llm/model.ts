@@ -68,6 +68,11 @@ export interface GenerateOptions {
   seed?: number;
   /** Fills left padding of shorter prompts (default 0; any id works: padding is masked out). */
   padTokenId?: number;
+  /**
+   * On CUDA, capture the decoding step once as a CUDA graph and replay it per token (default true): the same tokens
+   * as eager decoding when greedy; with sampling, reproducible per seed but a different random stream than eager.
+   */
+  cudaGraph?: boolean;
 }
 
 export interface GenerateResult {
@@ -78,7 +83,7 @@ export interface GenerateResult {
   finishReasons: ('stop' | 'length')[];
 }
 
-const GENERATE_KEYS = ['maxNewTokens', 'temperature', 'topP', 'topK', 'stopTokenIds', 'numReturnSequences', 'seed', 'padTokenId'];
+const GENERATE_KEYS = ['maxNewTokens', 'temperature', 'topP', 'topK', 'stopTokenIds', 'numReturnSequences', 'seed', 'padTokenId', 'cudaGraph'];
 
 const FORWARD_KEYS = ['keyBias', 'biasQueryStart', 'keyStart', 'positions', 'past'];
 const LOGPROB_KEYS = [...FORWARD_KEYS, 'targetStart', 'temperature', 'chunkSize'];
