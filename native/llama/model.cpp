@@ -15,6 +15,7 @@
 #include "native/io/atomic_file.h"
 #include "native/io/json_lite.h"
 #include "native/io/safetensors.h"
+#include "native/llama/fused_ops.h"
 
 namespace atman::llama {
 
@@ -167,6 +168,7 @@ namespace {
 
 // HF LlamaRMSNorm: in float32 (float64 stays float64 here, so float64 models are exact), cast back, times weight.
 at::Tensor rmsNormEps(const at::Tensor& x, const at::Tensor& w, double eps) {
+  if (fusedKernelsApply(x)) return fusedRmsNorm(x, w, eps);
   const at::ScalarType ct = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor h = x.to(ct);
   at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);
@@ -209,8 +211,13 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   at::Tensor q = at::linear(h, l.q).view({B, T, c.heads, D}).transpose(1, 2);
   at::Tensor k = at::linear(h, l.k).view({B, T, c.kvHeads, D}).transpose(1, 2);
   at::Tensor v = at::linear(h, l.v).view({B, T, c.kvHeads, D}).transpose(1, 2);
-  q = q.mul(cos).add(rotateHalf(q).mul(sin));
-  k = k.mul(cos).add(rotateHalf(k).mul(sin));
+  if (fusedKernelsApply(q)) {
+    q = fusedRotary(q, cos, sin);
+    k = fusedRotary(k, cos, sin);
+  } else {
+    q = q.mul(cos).add(rotateHalf(q).mul(sin));
+    k = k.mul(cos).add(rotateHalf(k).mul(sin));
+  }
   if (writeAt != nullptr) {  // decodeStep: the position comes from a device tensor; attend over the whole cache
     kc->index_copy_(2, *writeAt, k);
     vc->index_copy_(2, *writeAt, v);

@@ -131,6 +131,13 @@ describeCuda('LlamaModel on CUDA matches the CPU', () => {
     for (const row of a.tokens) for (const t of row) expect(t >= 0 && t < 300).toBe(true);
   });
 
+  test('the fused inference kernels (RMSNorm, rotary: no-grad forwards) match the autograd path', () => {
+    // With autograd on, the layer runs ATen ops; under noGrad the fused CUDA kernels (ATMAN_FUSED unset).
+    const withGrad = gpu.forward(ids('cuda'), { keyStart: tensor([0, 3], { dtype: 'int64' }) });
+    const fused = noGrad(() => gpu.forward(ids('cuda'), { keyStart: tensor([0, 3], { dtype: 'int64' }) }));
+    expect(maxAbsDiff(withGrad, fused)).toBeLessThan(1e-5);
+  });
+
   test('CUDA-graph decoding gives the eager tokens (greedy, G copies, stop tokens, past the 16-step done checks)', async () => {
     const opts = { maxNewTokens: 40, temperature: 0, numReturnSequences: 2 };
     const eager = await gpu.generate(PROMPTS, { ...opts, cudaGraph: false });
@@ -166,6 +173,10 @@ describeCuda('LlamaModel on CUDA matches the CPU', () => {
           expect(maxAbsDiff(lp, gpu.tokenLogprobs(ids('cuda')))).toBeLessThan(0.1);
         });
       });
+      // bf16: the fused kernels round where the ATen ops round; only RMSNorm's fp32 sum order differs.
+      const unfused = bf.forward(ids('cuda'));
+      const fusedBf = noGrad(() => bf.forward(ids('cuda')));
+      expect(maxAbsDiff(unfused, fusedBf) / (unfused.abs().max().item() as number)).toBeLessThan(0.01);
       const r = await bf.generate(PROMPTS, { maxNewTokens: 8, temperature: 0 });
       expect(r.lengths).toEqual([8, 8, 8]);
     } finally {

@@ -1,0 +1,116 @@
+// Kernels of fused.h. One block per row for RMSNorm (fp32 sum of squares, warp-shuffle reduction); one thread per
+// output element for the rotary embedding.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "native/llama/fused/fused.h"
+
+namespace atman {
+namespace fused {
+
+namespace {
+
+template <typename T>
+__device__ __forceinline__ float toF(T x) { return static_cast<float>(x); }
+template <>
+__device__ __forceinline__ float toF<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
+template <>
+__device__ __forceinline__ float toF<__half>(__half x) { return __half2float(x); }
+
+template <typename T>
+__device__ __forceinline__ T fromF(float x) { return static_cast<T>(x); }
+template <>
+__device__ __forceinline__ __nv_bfloat16 fromF<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <>
+__device__ __forceinline__ __half fromF<__half>(float x) { return __float2half_rn(x); }
+
+// Rounds through the dtype, as an op that outputs T would.
+template <typename T>
+__device__ __forceinline__ float round(float x) { return toF<T>(fromF<T>(x)); }
+
+constexpr int kNormThreads = 256;
+
+template <typename T>
+__global__ void rmsNormKernel(const T* x, const T* w, T* y, int64_t H, float eps) {
+  const T* row = x + int64_t(blockIdx.x) * H;
+  T* out = y + int64_t(blockIdx.x) * H;
+  float sum = 0.f;
+  for (int64_t i = threadIdx.x; i < H; i += kNormThreads) {
+    const float v = toF<T>(row[i]);
+    sum += v * v;
+  }
+  __shared__ float warpSums[kNormThreads / 32];
+  for (int m = 16; m > 0; m /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
+  if (threadIdx.x % 32 == 0) warpSums[threadIdx.x / 32] = sum;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    sum = threadIdx.x < kNormThreads / 32 ? warpSums[threadIdx.x] : 0.f;
+    for (int m = 16; m > 0; m /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
+    if (threadIdx.x == 0) warpSums[0] = sum;
+  }
+  __syncthreads();
+  const float inv = rsqrtf(warpSums[0] / float(H) + eps);
+  for (int64_t i = threadIdx.x; i < H; i += kNormThreads)
+    out[i] = fromF<T>(toF<T>(w[i]) * round<T>(toF<T>(row[i]) * inv));
+}
+
+template <typename T>
+__global__ void rotaryKernel(const T* x, int64_t s0, int64_t s1, int64_t s2, int64_t s3, const T* cos, const T* sin,
+                             T* out, int64_t B, int64_t H, int64_t T_, int64_t D) {
+  const int64_t n = B * H * T_ * D;
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int64_t d = i % D, t = (i / D) % T_, h = (i / (D * T_)) % H, b = i / (D * T_ * H);
+  const int64_t half = D / 2;
+  const T* base = x + b * s0 + h * s1 + t * s2;
+  const float v = toF<T>(base[d * s3]);
+  const float r = d < half ? -toF<T>(base[(d + half) * s3]) : toF<T>(base[(d - half) * s3]);
+  const int64_t c = (b * T_ + t) * D + d;
+  out[i] = fromF<T>(round<T>(v * toF<T>(cos[c])) + round<T>(r * toF<T>(sin[c])));
+}
+
+const char* status() {
+  const cudaError_t e = cudaGetLastError();
+  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+}
+
+template <typename T>
+const char* rmsNormT(const void* x, const void* w, void* y, int64_t rows, int64_t H, float eps, cudaStream_t s) {
+  if (rows > 0) rmsNormKernel<T><<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), H, eps);
+  return status();
+}
+
+template <typename T>
+const char* rotaryT(const void* x, const int64_t xs[4], const void* cos, const void* sin, void* out, int64_t B,
+                    int64_t H, int64_t T_, int64_t D, cudaStream_t s) {
+  const int64_t n = B * H * T_ * D;
+  if (n > 0)
+    rotaryKernel<T><<<(n + 255) / 256, 256, 0, s>>>(static_cast<const T*>(x), xs[0], xs[1], xs[2], xs[3], static_cast<const T*>(cos),
+                                                    static_cast<const T*>(sin), static_cast<T*>(out), B, H, T_, D);
+  return status();
+}
+
+}  // namespace
+
+const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, int64_t rows, int64_t H, float eps, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (dtype) {
+    case DType::BFloat16: return rmsNormT<__nv_bfloat16>(x, w, y, rows, H, eps, s);
+    case DType::Half: return rmsNormT<__half>(x, w, y, rows, H, eps, s);
+    default: return rmsNormT<float>(x, w, y, rows, H, eps, s);
+  }
+}
+
+const char* rotary(DType dtype, const void* x, const int64_t xs[4], const void* cos, const void* sin, void* out,
+                   int64_t B, int64_t H, int64_t T, int64_t D, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (dtype) {
+    case DType::BFloat16: return rotaryT<__nv_bfloat16>(x, xs, cos, sin, out, B, H, T, D, s);
+    case DType::Half: return rotaryT<__half>(x, xs, cos, sin, out, B, H, T, D, s);
+    default: return rotaryT<float>(x, xs, cos, sin, out, B, H, T, D, s);
+  }
+}
+
+}  // namespace fused
+}  // namespace atman

@@ -1,0 +1,23 @@
+// Fused inference kernels of the Llama layer (RMSNorm, rotary embedding), plain C++ interface: raw pointers and
+// sizes, no ATen and no CUDA headers (as native/attention/flash/flash.h). Each replays, in one kernel, the rounding
+// steps of the op sequence it replaces (transformers' arithmetic), so results match the unfused ops up to the order
+// of the fp32 sum in RMSNorm.
+#pragma once
+#include <cstdint>
+
+namespace atman {
+namespace fused {
+
+enum class DType { Float = 0, Half = 1, BFloat16 = 2 };
+
+// y[r, :] = w * dtype(x[r, :] / sqrt(mean(x[r, :]^2) + eps)) for rows r < rows, x and y contiguous [rows, H], w [H];
+// the normalization in fp32, rounded to the dtype, then multiplied by w and rounded again.
+const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, int64_t rows, int64_t H, float eps, void* stream);
+
+// out[b, h, t, :] = x*cos + rotate_half(x)*sin, each product and the sum rounded to the dtype. x is [B, H, T, D] with
+// element strides xs (any layout); cos, sin contiguous [B, T, D]; out contiguous [B, H, T, D].
+const char* rotary(DType dtype, const void* x, const int64_t xs[4], const void* cos, const void* sin, void* out,
+                   int64_t B, int64_t H, int64_t T, int64_t D, void* stream);
+
+}  // namespace fused
+}  // namespace atman

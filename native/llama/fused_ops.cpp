@@ -1,0 +1,79 @@
+#include "native/llama/fused_ops.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#ifdef ATMAN_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include "native/llama/fused/fused.h"
+#endif
+
+namespace atman::llama {
+
+#ifndef ATMAN_WITH_CUDA
+
+bool fusedKernelsApply(const at::Tensor&) { return false; }
+at::Tensor fusedRmsNorm(const at::Tensor&, const at::Tensor&, double) {
+  throw std::runtime_error("the fused CUDA kernels are not part of this CPU-only build");
+}
+at::Tensor fusedRotary(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  throw std::runtime_error("the fused CUDA kernels are not part of this CPU-only build");
+}
+
+#else
+
+namespace {
+
+fused::DType dtypeOf(const at::Tensor& x) {
+  switch (x.scalar_type()) {
+    case at::kBFloat16: return fused::DType::BFloat16;
+    case at::kHalf: return fused::DType::Half;
+    default: return fused::DType::Float;
+  }
+}
+
+void check(const char* err, const char* what) {
+  if (err != nullptr) throw std::runtime_error(std::string("the fused CUDA ") + what + " kernel failed: " + err);
+}
+
+}  // namespace
+
+bool fusedKernelsApply(const at::Tensor& x) {
+  static const bool enabled = [] {
+    const char* e = std::getenv("ATMAN_FUSED");
+    return e == nullptr || std::strcmp(e, "0") != 0;
+  }();
+  const auto t = x.scalar_type();
+  return enabled && x.is_cuda() && !at::GradMode::is_enabled() && (t == at::kBFloat16 || t == at::kHalf || t == at::kFloat);
+}
+
+at::Tensor fusedRmsNorm(const at::Tensor& xIn, const at::Tensor& w, double eps) {
+  const c10::cuda::CUDAGuard guard(xIn.device());
+  const at::Tensor x = xIn.contiguous(), wc = w.to(x.scalar_type()).contiguous();
+  const int64_t H = x.size(-1);
+  at::Tensor y = at::empty_like(x);
+  check(fused::rmsNorm(dtypeOf(x), x.data_ptr(), wc.data_ptr(), y.data_ptr(), x.numel() / H, H, static_cast<float>(eps),
+                       c10::cuda::getCurrentCUDAStream().stream()),
+        "RMSNorm");
+  return y;
+}
+
+at::Tensor fusedRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3);
+  const at::Tensor c = cos.expand({B, 1, T, D}).contiguous(), s = sin.expand({B, 1, T, D}).contiguous();
+  at::Tensor out = at::empty({B, H, T, D}, x.options());
+  const int64_t strides[4] = {x.stride(0), x.stride(1), x.stride(2), x.stride(3)};
+  check(fused::rotary(dtypeOf(x), x.data_ptr(), strides, c.data_ptr(), s.data_ptr(), out.data_ptr(), B, H, T, D,
+                      c10::cuda::getCurrentCUDAStream().stream()),
+        "rotary");
+  return out;
+}
+
+#endif
+
+}  // namespace atman::llama
