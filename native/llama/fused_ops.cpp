@@ -23,6 +23,9 @@ at::Tensor fusedRmsNorm(const at::Tensor&, const at::Tensor&, double) {
 at::Tensor fusedRotary(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
   throw std::runtime_error("the fused CUDA kernels are not part of this CPU-only build");
 }
+at::Tensor fusedSiluMul(const at::Tensor&, const at::Tensor&) {
+  throw std::runtime_error("the fused CUDA kernels are not part of this CPU-only build");
+}
 
 #else
 
@@ -71,6 +74,16 @@ at::Tensor fusedRotary(const at::Tensor& x, const at::Tensor& cos, const at::Ten
   check(fused::rotary(dtypeOf(x), x.data_ptr(), strides, c.data_ptr(), s.data_ptr(), out.data_ptr(), B, H, T, D,
                       c10::cuda::getCurrentCUDAStream().stream()),
         "rotary");
+  return out;
+}
+
+at::Tensor fusedSiluMul(const at::Tensor& gateIn, const at::Tensor& upIn) {
+  const c10::cuda::CUDAGuard guard(gateIn.device());
+  const at::Tensor gate = gateIn.contiguous(), up = upIn.contiguous();
+  at::Tensor out = at::empty_like(gate);
+  check(fused::siluMul(dtypeOf(gate), gate.data_ptr(), up.data_ptr(), out.data_ptr(), gate.numel(),
+                       c10::cuda::getCurrentCUDAStream().stream()),
+        "SiLU-mul");
   return out;
 }
 

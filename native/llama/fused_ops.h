@@ -16,4 +16,7 @@ at::Tensor fusedRmsNorm(const at::Tensor& x, const at::Tensor& w, double eps);
 // x * cos + rotate_half(x) * sin for x [B, H, T, D] (any strides) and cos, sin [B, 1, T, D]; contiguous result.
 at::Tensor fusedRotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 
+// silu(gate) * up (the MLP activation), same shapes.
+at::Tensor fusedSiluMul(const at::Tensor& gate, const at::Tensor& up);
+
 }  // namespace atman::llama

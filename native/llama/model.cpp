@@ -196,8 +196,10 @@ struct LayerShape {
 at::Tensor decodeAttention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& bias) {
   const int64_t B = q.size(0), Hq = q.size(1), D = q.size(3), Hkv = k.size(1), C = k.size(2);
   at::Tensor qg = q.reshape({B, Hkv, Hq / Hkv, D});
-  at::Tensor scores = at::matmul(qg, k.transpose(2, 3)).to(bias.scalar_type()).mul(1.0 / std::sqrt(double(D)));
-  at::Tensor p = scores.add(bias.view({B, 1, 1, C})).softmax(-1).to(q.scalar_type());
+  // (scores + bias) * scale, promoted to the bias' float type: the same values as float(scores) * scale + bias on
+  // the visible slots (bias 0) in one kernel fewer.
+  at::Tensor scores = at::matmul(qg, k.transpose(2, 3)).add(bias.view({B, 1, 1, C})).mul(1.0 / std::sqrt(double(D)));
+  at::Tensor p = scores.softmax(-1).to(q.scalar_type());
   return at::matmul(p, v).reshape({B, Hq, 1, D});
 }
 
@@ -238,7 +240,9 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   a = a.transpose(1, 2).reshape({B, T, c.heads * D});
   x = x.add(at::linear(a, l.o));
   h = rmsNormEps(x, l.postNorm, c.eps);
-  return x.add(at::linear(at::silu(at::linear(h, l.gate)).mul(at::linear(h, l.up)), l.down));
+  at::Tensor gate = at::linear(h, l.gate), up = at::linear(h, l.up);
+  at::Tensor act = fusedKernelsApply(gate) ? fusedSiluMul(gate, up) : at::silu(gate).mul(up);
+  return x.add(at::linear(act, l.down));
 }
 
 at::Tensor orUndefined(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }

@@ -70,6 +70,14 @@ __global__ void rotaryKernel(const T* x, int64_t s0, int64_t s1, int64_t s2, int
   out[i] = fromF<T>(round<T>(v * toF<T>(cos[c])) + round<T>(r * toF<T>(sin[c])));
 }
 
+template <typename T>
+__global__ void siluMulKernel(const T* gate, const T* up, T* out, int64_t n) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float g = toF<T>(gate[i]);
+  out[i] = fromF<T>(round<T>(g / (1.f + __expf(-g))) * toF<T>(up[i]));
+}
+
 const char* status() {
   const cudaError_t e = cudaGetLastError();
   return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
@@ -91,7 +99,23 @@ const char* rotaryT(const void* x, const int64_t xs[4], const void* cos, const v
   return status();
 }
 
+template <typename T>
+const char* siluMulT(const void* gate, const void* up, void* out, int64_t n, cudaStream_t s) {
+  if (n > 0)
+    siluMulKernel<T><<<(n + 255) / 256, 256, 0, s>>>(static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<T*>(out), n);
+  return status();
+}
+
 }  // namespace
+
+const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t n, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (dtype) {
+    case DType::BFloat16: return siluMulT<__nv_bfloat16>(gate, up, out, n, s);
+    case DType::Half: return siluMulT<__half>(gate, up, out, n, s);
+    default: return siluMulT<float>(gate, up, out, n, s);
+  }
+}
 
 const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, int64_t rows, int64_t H, float eps, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);

@@ -19,5 +19,8 @@ const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, int64_t 
 const char* rotary(DType dtype, const void* x, const int64_t xs[4], const void* cos, const void* sin, void* out,
                    int64_t B, int64_t H, int64_t T, int64_t D, void* stream);
 
+// out = dtype(silu(gate)) * up, rounded to the dtype (the MLP's activation), all contiguous with n elements.
+const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t n, void* stream);
+
 }  // namespace fused
 }  // namespace atman
