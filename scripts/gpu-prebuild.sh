@@ -7,6 +7,8 @@
 # that holds the dependencies: fill one with `ATMAN_NPM_CACHE=/tmp/atman-npm-cache scripts/check-packed-install.sh`).
 set -uo pipefail
 export TORCH_CUDA_ARCH_LIST="8.0;9.0a"
+# A fresh build: a build/ left by another script on a warm machine was configured for other architectures.
+[[ ${SKIP_BUILD:-0} == 1 ]] || rm -rf build
 source scripts/gpu-common.sh
 mkdir -p /tmp/npmpkg && tar -xJf .gpu/npm.txz -C /tmp/npmpkg
 printf '#!/bin/sh\nexec node /tmp/npmpkg/npm/bin/npm-cli.js "$@"\n' > /tmp/nodebin/npm
@@ -16,6 +18,7 @@ tar -xf .gpu/npm-cache.tar -C /tmp
 
 step "prebuild"
 bash scripts/prebuild.sh || exit 1
+cuobjdump --list-elf prebuilds/linux-x64/*cu*.node 2>/dev/null | grep -o "sm_[0-9a-z]*" | sort -u | tr '\n' ' '; echo
 cp prebuilds/linux-x64/*cu*.node "$OUT/"
 
 step "packed install, offline, LIBTORCH and LD_LIBRARY_PATH unset"
