@@ -9,8 +9,10 @@ namespace atman::llama {
 // Whether the fused kernels take x: a CUDA build, x on CUDA in float/half/bfloat16, autograd off, and the
 // environment variable ATMAN_FUSED is not "0" (a switch for comparisons).
 bool fusedKernelsApply(const at::Tensor& x);
+// The same for fusedRmsNorm, which also has a backward (fused kernel for dx, ATen ops for dw): autograd may be on.
+bool fusedRmsNormApplies(const at::Tensor& x);
 
-// w * dtype(x / sqrt(mean(x^2, -1) + eps)), x [..., H].
+// w * dtype(x / sqrt(mean(x^2, -1) + eps)), x [..., H]. Differentiable in x and w.
 at::Tensor fusedRmsNorm(const at::Tensor& x, const at::Tensor& w, double eps);
 
 // x * cos + rotate_half(x) * sin for x [B, H, T, D] (any strides) and cos, sin [B, 1, T, D]; contiguous result.

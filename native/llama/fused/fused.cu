@@ -31,8 +31,24 @@ __device__ __forceinline__ float round(float x) { return toF<T>(fromF<T>(x)); }
 
 constexpr int kNormThreads = 256;
 
+// The sum of `v` over the block's kNormThreads threads, returned to every thread.
+__device__ __forceinline__ float blockSum(float v) {
+  __shared__ float warpSums[kNormThreads / 32];
+  __shared__ float total;
+  for (int m = 16; m > 0; m /= 2) v += __shfl_xor_sync(0xffffffffu, v, m);
+  if (threadIdx.x % 32 == 0) warpSums[threadIdx.x / 32] = v;
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    v = threadIdx.x < kNormThreads / 32 ? warpSums[threadIdx.x] : 0.f;
+    for (int m = 16; m > 0; m /= 2) v += __shfl_xor_sync(0xffffffffu, v, m);
+    if (threadIdx.x == 0) total = v;
+  }
+  __syncthreads();
+  return total;
+}
+
 template <typename T>
-__global__ void rmsNormKernel(const T* x, const T* w, T* y, int64_t H, float eps) {
+__global__ void rmsNormKernel(const T* x, const T* w, T* y, float* rstd, int64_t H, float eps) {
   const T* row = x + int64_t(blockIdx.x) * H;
   T* out = y + int64_t(blockIdx.x) * H;
   float sum = 0.f;
@@ -40,19 +56,24 @@ __global__ void rmsNormKernel(const T* x, const T* w, T* y, int64_t H, float eps
     const float v = toF<T>(row[i]);
     sum += v * v;
   }
-  __shared__ float warpSums[kNormThreads / 32];
-  for (int m = 16; m > 0; m /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
-  if (threadIdx.x % 32 == 0) warpSums[threadIdx.x / 32] = sum;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    sum = threadIdx.x < kNormThreads / 32 ? warpSums[threadIdx.x] : 0.f;
-    for (int m = 16; m > 0; m /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, m);
-    if (threadIdx.x == 0) warpSums[0] = sum;
-  }
-  __syncthreads();
-  const float inv = rsqrtf(warpSums[0] / float(H) + eps);
+  const float inv = rsqrtf(blockSum(sum) / float(H) + eps);
+  if (rstd != nullptr && threadIdx.x == 0) rstd[blockIdx.x] = inv;
   for (int64_t i = threadIdx.x; i < H; i += kNormThreads)
     out[i] = fromF<T>(toF<T>(w[i]) * round<T>(toF<T>(row[i]) * inv));
+}
+
+template <typename T>
+__global__ void rmsNormBackwardKernel(const T* x, const T* w, const T* dy, const float* rstd, T* dx, int64_t H) {
+  const int64_t base = int64_t(blockIdx.x) * H;
+  const float inv = rstd[blockIdx.x];
+  float dot = 0.f;
+  for (int64_t i = threadIdx.x; i < H; i += kNormThreads)
+    dot += toF<T>(dy[base + i]) * toF<T>(w[i]) * toF<T>(x[base + i]) * inv;
+  const float meanDot = blockSum(dot) / float(H);
+  for (int64_t i = threadIdx.x; i < H; i += kNormThreads) {
+    const float g = toF<T>(dy[base + i]) * toF<T>(w[i]), xh = toF<T>(x[base + i]) * inv;
+    dx[base + i] = fromF<T>(inv * (g - xh * meanDot));
+  }
 }
 
 template <typename T>
@@ -84,8 +105,18 @@ const char* status() {
 }
 
 template <typename T>
-const char* rmsNormT(const void* x, const void* w, void* y, int64_t rows, int64_t H, float eps, cudaStream_t s) {
-  if (rows > 0) rmsNormKernel<T><<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), H, eps);
+const char* rmsNormT(const void* x, const void* w, void* y, float* rstd, int64_t rows, int64_t H, float eps, cudaStream_t s) {
+  if (rows > 0)
+    rmsNormKernel<T><<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), rstd, H, eps);
+  return status();
+}
+
+template <typename T>
+const char* rmsNormBackwardT(const void* x, const void* w, const void* dy, const float* rstd, void* dx, int64_t rows,
+                             int64_t H, cudaStream_t s) {
+  if (rows > 0)
+    rmsNormBackwardKernel<T><<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(w),
+                                                           static_cast<const T*>(dy), rstd, static_cast<T*>(dx), H);
   return status();
 }
 
@@ -117,12 +148,23 @@ const char* siluMul(DType dtype, const void* gate, const void* up, void* out, in
   }
 }
 
-const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, int64_t rows, int64_t H, float eps, void* stream) {
+const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, float* rstd, int64_t rows, int64_t H, float eps,
+                    void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
-    case DType::BFloat16: return rmsNormT<__nv_bfloat16>(x, w, y, rows, H, eps, s);
-    case DType::Half: return rmsNormT<__half>(x, w, y, rows, H, eps, s);
-    default: return rmsNormT<float>(x, w, y, rows, H, eps, s);
+    case DType::BFloat16: return rmsNormT<__nv_bfloat16>(x, w, y, rstd, rows, H, eps, s);
+    case DType::Half: return rmsNormT<__half>(x, w, y, rstd, rows, H, eps, s);
+    default: return rmsNormT<float>(x, w, y, rstd, rows, H, eps, s);
+  }
+}
+
+const char* rmsNormBackward(DType dtype, const void* x, const void* w, const void* dy, const float* rstd, void* dx,
+                            int64_t rows, int64_t H, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (dtype) {
+    case DType::BFloat16: return rmsNormBackwardT<__nv_bfloat16>(x, w, dy, rstd, dx, rows, H, s);
+    case DType::Half: return rmsNormBackwardT<__half>(x, w, dy, rstd, dx, rows, H, s);
+    default: return rmsNormBackwardT<float>(x, w, dy, rstd, dx, rows, H, s);
   }
 }
 

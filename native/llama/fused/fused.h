@@ -12,7 +12,13 @@ enum class DType { Float = 0, Half = 1, BFloat16 = 2 };
 
 // y[r, :] = w * dtype(x[r, :] / sqrt(mean(x[r, :]^2) + eps)) for rows r < rows, x and y contiguous [rows, H], w [H];
 // the normalization in fp32, rounded to the dtype, then multiplied by w and rounded again.
-const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, int64_t rows, int64_t H, float eps, void* stream);
+// rstd (or null): [rows] fp32, 1 / sqrt(mean(x^2) + eps) of each row, for the backward.
+const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, float* rstd, int64_t rows, int64_t H, float eps,
+                    void* stream);
+
+// The input gradient of rmsNorm: with g = dy * w and xh = x * rstd (fp32), dx = rstd * (g - xh * mean(g * xh)).
+const char* rmsNormBackward(DType dtype, const void* x, const void* w, const void* dy, const float* rstd, void* dx,
+                            int64_t rows, int64_t H, void* stream);
 
 // out[b, h, t, :] = x*cos + rotate_half(x)*sin, each product and the sum rounded to the dtype. x is [B, H, T, D] with
 // element strides xs (any layout); cos, sin contiguous [B, T, D]; out contiguous [B, H, T, D].
