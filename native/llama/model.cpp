@@ -320,6 +320,13 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
 
 at::Tensor LlamaModel::rmsNorm(const at::Tensor& x, const at::Tensor& w) const { return rmsNormEps(x, w, config_.rmsNormEps); }
 
+std::pair<at::Tensor, at::Tensor> LlamaModel::rotary(const at::Tensor& pos) const {
+  // As HF computes them: float32 products of positions and inv_freq, cat(freqs, freqs), cast to the model dtype.
+  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));  // [B, T, D/2]
+  at::Tensor emb = at::cat({freqs, freqs}, -1);
+  return {emb.cos().to(dtype()).unsqueeze(1), emb.sin().to(dtype()).unsqueeze(1)};  // [B, 1, T, D] each
+}
+
 at::Tensor LlamaModel::defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart, int64_t offset) const {
   const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
   at::Tensor j = at::arange(offset, offset + T, longOpts).unsqueeze(0).expand({B, T});
@@ -386,11 +393,7 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
   if (o.keyStart.defined()) ao.keyStart = o.keyStart.to(dev);
   at::Tensor pos = o.positions.defined() ? o.positions.to(dev) : defaultPositions(B, T, ao.keyStart, P);
 
-  // Rotary cos/sin as HF computes them: float32 products of positions and inv_freq, cat(freqs, freqs), cast to dtype.
-  const at::ScalarType dt = dtype();
-  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));  // [B, T, D/2]
-  at::Tensor emb = at::cat({freqs, freqs}, -1);
-  at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);  // [B, 1, T, D]
+  auto [cos, sin] = rotary(pos);
 
   at::Tensor x = at::embedding(embed_, ids);  // [B, T, H]
   const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
@@ -460,13 +463,7 @@ at::Tensor LlamaModel::extend(const at::Tensor& ids, const at::Tensor& keyStart,
   AttentionOptions ao;
   ao.causal = true;
   ao.keyStart = keyStart;
-  const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
-  at::Tensor pos = at::arange(start, start + n, longOpts).unsqueeze(0).expand({B, n});
-  if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
-  const at::ScalarType dt = dtype();
-  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));
-  at::Tensor emb = at::cat({freqs, freqs}, -1);
-  at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);
+  auto [cos, sin] = rotary(defaultPositions(B, n, keyStart, start));
   at::Tensor x = at::embedding(embed_, ids);
   const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
   for (size_t i = 0; i < layers_.size(); i++) x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], start);
@@ -482,10 +479,8 @@ at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& lengt
   const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
   at::Tensor pos = length.view({1, 1}).expand({B, 1});
   if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
+  auto [cos, sin] = rotary(pos);
   const at::ScalarType dt = dtype();
-  at::Tensor freqs = pos.to(at::kFloat).unsqueeze(-1).mul(invFreq_.view({1, 1, -1}));
-  at::Tensor emb = at::cat({freqs, freqs}, -1);
-  at::Tensor cos = emb.cos().to(dt).unsqueeze(1), sin = emb.sin().to(dt).unsqueeze(1);
   // Cache slots after `length` (nothing written yet) and before keyStart (left padding) get a bias of -1e9: zero
   // weight in decodeAttention. A row is never all hidden: the slot being written is visible.
   const at::ScalarType biasType = dt == at::kDouble ? at::kDouble : at::kFloat;

@@ -99,6 +99,8 @@ class LlamaModel {
  private:
   at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& w) const;
   at::Tensor defaultPositions(int64_t B, int64_t T, const at::Tensor& keyStart, int64_t offset = 0) const;
+  // Rotary cos and sin [B, 1, T, headDim] for int64 positions [B, T].
+  std::pair<at::Tensor, at::Tensor> rotary(const at::Tensor& pos) const;
 
   LlamaConfig config_;
   at::Tensor embed_, norm_, lmHead_;  // lmHead_ is embed_ when tied

@@ -10,6 +10,7 @@ import { LlamaModel } from '../llm/model';
 import { AdamW } from '../nn/optim';
 import { cuda } from '../tensor/runtime';
 import { policyUpdate } from '../train/policy-update';
+import { ANSWER_LEN, SEED, SUPPRESS_S, THETA_INIT, VOCAB_IDS, gib, median, nowMs as now } from './peer-settings';
 
 export interface GrpoBenchOptions {
   modelDir: string;
@@ -29,16 +30,6 @@ export interface GrpoBenchOptions {
   gradientCheckpointing?: boolean;
 }
 
-// The constants of scripts/peer_common.py and grpo_peer.py.
-const VOCAB_IDS = 128000; // prompt ids are drawn below min(this, the model's vocabulary)
-const ANSWER_LEN = 16;
-const SEED = 1234;
-const THETA_INIT = 5.0;
-const SUPPRESS_S = 1e-4;
-
-const gib = (bytes: number): number => Number((bytes / 2 ** 30).toFixed(3));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 function randomPrompts(n: number, len: number, vocab: number, seed: number): number[][] {
   const rand = mulberry32(seed);

@@ -9,6 +9,7 @@ import { LlamaModel } from '../llm/model';
 import { tensor } from '../tensor/creation';
 import { cuda } from '../tensor/runtime';
 import { tidy } from '../tensor/scope';
+import { ANSWER_LEN, SEED, SUPPRESS_S, THETA_INIT, VOCAB_IDS, gib, median, nowMs as now } from './peer-settings';
 
 export interface SaliencyBenchOptions {
   modelDir: string;
@@ -33,19 +34,12 @@ interface Failure {
 }
 type Timing = { ms: number; peak_gib: number; samples_ms: number[]; oom: false } | Failure;
 
-// The constants of scripts/peer_common.py.
-const VOCAB_IDS = 128000;
-const ANSWER_LEN = 16;
-const SEED = 1234;
-const THETA_INIT = 5.0;
+// More constants of scripts/peer_common.py (the shared ones are in ./peer-settings).
 const MASK_LR = 0.1;
 const MASK_LAMBDA = 1.0;
-const SUPPRESS_S = 1e-4;
 const CRUCIAL = 0.5;
 const WARMUP = 2;
 
-const gib = (bytes: number): number => Number((bytes / 2 ** 30).toFixed(3));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function failure(e: unknown): Failure {
@@ -69,10 +63,6 @@ function randomExamples(n: number, T: number, seed: number): SaliencyExample[] {
 /** The peer's mask settings: θ starts at 5 (s = 0.9933), suppression multiplies a key's weight by 1e-4. */
 function maskOptions(batch: number, steps: number): SaliencyOptions {
   return { steps, lr: MASK_LR, lambda: MASK_LAMBDA, initLogit: THETA_INIT, threshold: CRUCIAL, suppressBias: Math.log(SUPPRESS_S), batchSize: batch };
-}
-
-function now(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /**
