@@ -15,6 +15,7 @@
 #include "native/io/atomic_file.h"
 #include "native/io/json_lite.h"
 #include "native/io/safetensors.h"
+#include "native/llama/fused_decode.h"
 #include "native/llama/fused_ops.h"
 
 namespace atman::llama {
@@ -156,12 +157,51 @@ std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::option
     l.gate = take(p + "mlp.gate_proj.weight", {I, H});
     l.up = take(p + "mlp.up_proj.weight", {I, H});
     l.down = take(p + "mlp.down_proj.weight", {H, I});
+    packProjections(l);
     m->layers_.push_back(std::move(l));
   }
   m->norm_ = take("model.norm.weight", {H});
   m->lmHead_ = c.tieWordEmbeddings ? m->embed_ : take("lm_head.weight", {c.vocabSize, H});
   m->invFreq_ = ropeInvFreq(c).to(dev);
   return m;
+}
+
+namespace {
+
+// A tensor of rows [start, start + n) of the 2-d contiguous buf: same memory, but its own leaf (requires_grad, grad,
+// version counter), unlike a view.
+at::Tensor rowsOf(const at::Tensor& buf, int64_t start, int64_t n, bool requiresGrad) {
+  at::Tensor t = at::empty({0}, buf.options());
+  t.set_(buf.storage(), buf.storage_offset() + start * buf.stride(0), {n, buf.size(1)}, {buf.stride(0), 1});
+  t.set_requires_grad(requiresGrad);
+  return t;
+}
+
+bool isRowsOf(const at::Tensor& t, const at::Tensor& buf, int64_t start) {
+  return t.defined() && t.is_contiguous() && t.scalar_type() == buf.scalar_type() && t.device() == buf.device() &&
+         t.data_ptr() == static_cast<const char*>(buf.data_ptr()) + start * buf.stride(0) * buf.element_size();
+}
+
+}  // namespace
+
+void packProjections(Layer& l) {
+  at::NoGradGuard noGrad;
+  const int64_t nq = l.q.size(0), nk = l.k.size(0), ni = l.gate.size(0);
+  const bool grad = l.q.requires_grad();
+  l.qkv = at::cat({l.q, l.k, l.v}, 0);
+  l.q = rowsOf(l.qkv, 0, nq, grad);
+  l.k = rowsOf(l.qkv, nq, nk, grad);
+  l.v = rowsOf(l.qkv, nq + nk, nk, grad);
+  l.gateUp = at::cat({l.gate, l.up}, 0);
+  l.gate = rowsOf(l.gateUp, 0, ni, grad);
+  l.up = rowsOf(l.gateUp, ni, ni, grad);
+}
+
+bool projectionsPacked(const Layer& l) {
+  if (!l.qkv.defined() || !l.gateUp.defined()) return false;
+  const int64_t nq = l.q.size(0), nk = l.k.size(0), ni = l.gate.size(0);
+  return isRowsOf(l.q, l.qkv, 0) && isRowsOf(l.k, l.qkv, nq) && isRowsOf(l.v, l.qkv, nq + nk) &&
+         isRowsOf(l.gate, l.gateUp, 0) && isRowsOf(l.up, l.gateUp, ni);
 }
 
 namespace {
@@ -480,6 +520,8 @@ at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& lengt
   at::Tensor pos = length.view({1, 1}).expand({B, 1});
   if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
   auto [cos, sin] = rotary(pos);
+  if (fusedDecodeApplies(c, layers_, embed_))
+    return fusedDecodeStep(c, DecodeWeights{layers_, embed_, norm_, lmHead_}, ids, cos, sin, length, keyStart, cache);
   const at::ScalarType dt = dtype();
   // Cache slots after `length` (nothing written yet) and before keyStart (left padding) get a bias of -1e9: zero
   // weight in decodeAttention. A row is never all hidden: the slot being written is visible.

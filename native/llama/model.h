@@ -38,7 +38,16 @@ struct LogprobOptions {
 
 struct Layer {
   at::Tensor inputNorm, q, k, v, o, postNorm, gate, up, down;
+  // Packed projections for decoding: qkv = [q; k; v] and gateUp = [gate; up] by rows. q, k, v, gate and up are
+  // separate leaf tensors (own autograd state) over these buffers' memory, so updates to them (the optimizer's, in
+  // place) are seen here too. Undefined when not packed.
+  at::Tensor qkv, gateUp;
 };
+
+// Makes q/k/v and gate/up of l share packed buffers (Layer::qkv, Layer::gateUp); copies the weights once.
+void packProjections(Layer& l);
+// Whether l's q/k/v and gate/up still lie inside its packed buffers (false if something replaced a tensor).
+bool projectionsPacked(const Layer& l);
 
 // Keys and values of every layer for a batch, preallocated: k[i], v[i] are [B, Hkv, capacity, D]; positions
 // [0, length) are filled.

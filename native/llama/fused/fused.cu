@@ -1,51 +1,15 @@
 // Kernels of fused.h. One block per row for RMSNorm (fp32 sum of squares, warp-shuffle reduction); one thread per
 // output element for the rotary embedding.
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
-
 #include "native/llama/fused/fused.h"
+
+#include "native/llama/fused/device_math.cuh"
 
 namespace atman {
 namespace fused {
 
 namespace {
 
-template <typename T>
-__device__ __forceinline__ float toF(T x) { return static_cast<float>(x); }
-template <>
-__device__ __forceinline__ float toF<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <>
-__device__ __forceinline__ float toF<__half>(__half x) { return __half2float(x); }
-
-template <typename T>
-__device__ __forceinline__ T fromF(float x) { return static_cast<T>(x); }
-template <>
-__device__ __forceinline__ __nv_bfloat16 fromF<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-template <>
-__device__ __forceinline__ __half fromF<__half>(float x) { return __float2half_rn(x); }
-
-// Rounds through the dtype, as an op that outputs T would.
-template <typename T>
-__device__ __forceinline__ float round(float x) { return toF<T>(fromF<T>(x)); }
-
 constexpr int kNormThreads = 256;
-
-// The sum of `v` over the block's kNormThreads threads, returned to every thread.
-__device__ __forceinline__ float blockSum(float v) {
-  __shared__ float warpSums[kNormThreads / 32];
-  __shared__ float total;
-  for (int m = 16; m > 0; m /= 2) v += __shfl_xor_sync(0xffffffffu, v, m);
-  if (threadIdx.x % 32 == 0) warpSums[threadIdx.x / 32] = v;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    v = threadIdx.x < kNormThreads / 32 ? warpSums[threadIdx.x] : 0.f;
-    for (int m = 16; m > 0; m /= 2) v += __shfl_xor_sync(0xffffffffu, v, m);
-    if (threadIdx.x == 0) total = v;
-  }
-  __syncthreads();
-  return total;
-}
 
 template <typename T>
 __global__ void rmsNormKernel(const T* x, const T* w, T* y, float* rstd, int64_t H, float eps) {
@@ -56,7 +20,7 @@ __global__ void rmsNormKernel(const T* x, const T* w, T* y, float* rstd, int64_t
     const float v = toF<T>(row[i]);
     sum += v * v;
   }
-  const float inv = rsqrtf(blockSum(sum) / float(H) + eps);
+  const float inv = rsqrtf(blockSum<kNormThreads>(sum) / float(H) + eps);
   if (rstd != nullptr && threadIdx.x == 0) rstd[blockIdx.x] = inv;
   for (int64_t i = threadIdx.x; i < H; i += kNormThreads)
     out[i] = fromF<T>(toF<T>(w[i]) * round<T>(toF<T>(row[i]) * inv));
@@ -69,7 +33,7 @@ __global__ void rmsNormBackwardKernel(const T* x, const T* w, const T* dy, const
   float dot = 0.f;
   for (int64_t i = threadIdx.x; i < H; i += kNormThreads)
     dot += toF<T>(dy[base + i]) * toF<T>(w[i]) * toF<T>(x[base + i]) * inv;
-  const float meanDot = blockSum(dot) / float(H);
+  const float meanDot = blockSum<kNormThreads>(dot) / float(H);
   for (int64_t i = threadIdx.x; i < H; i += kNormThreads) {
     const float g = toF<T>(dy[base + i]) * toF<T>(w[i]), xh = toF<T>(x[base + i]) * inv;
     dx[base + i] = fromF<T>(inv * (g - xh * meanDot));
@@ -92,23 +56,20 @@ __global__ void rotaryKernel(const T* x, int64_t s0, int64_t s1, int64_t s2, int
 }
 
 template <typename T>
-__global__ void siluMulKernel(const T* gate, const T* up, T* out, int64_t n) {
+__global__ void siluMulKernel(const T* gate, const T* up, T* out, int64_t rows, int64_t I, int64_t gateStride,
+                              int64_t upStride) {
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  const float g = toF<T>(gate[i]);
-  out[i] = fromF<T>(round<T>(g / (1.f + __expf(-g))) * toF<T>(up[i]));
-}
-
-const char* status() {
-  const cudaError_t e = cudaGetLastError();
-  return e == cudaSuccess ? nullptr : cudaGetErrorString(e);
+  if (i >= rows * I) return;
+  const int64_t r = i / I, c = i % I;
+  const float g = toF<T>(gate[r * gateStride + c]);
+  out[i] = fromF<T>(round<T>(g / (1.f + __expf(-g))) * toF<T>(up[r * upStride + c]));
 }
 
 template <typename T>
 const char* rmsNormT(const void* x, const void* w, void* y, float* rstd, int64_t rows, int64_t H, float eps, cudaStream_t s) {
   if (rows > 0)
     rmsNormKernel<T><<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y), rstd, H, eps);
-  return status();
+  return lastError();
 }
 
 template <typename T>
@@ -117,7 +78,7 @@ const char* rmsNormBackwardT(const void* x, const void* w, const void* dy, const
   if (rows > 0)
     rmsNormBackwardKernel<T><<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(w),
                                                            static_cast<const T*>(dy), rstd, static_cast<T*>(dx), H);
-  return status();
+  return lastError();
 }
 
 template <typename T>
@@ -127,24 +88,28 @@ const char* rotaryT(const void* x, const int64_t xs[4], const void* cos, const v
   if (n > 0)
     rotaryKernel<T><<<(n + 255) / 256, 256, 0, s>>>(static_cast<const T*>(x), xs[0], xs[1], xs[2], xs[3], static_cast<const T*>(cos),
                                                     static_cast<const T*>(sin), static_cast<T*>(out), B, H, T_, D);
-  return status();
+  return lastError();
 }
 
 template <typename T>
-const char* siluMulT(const void* gate, const void* up, void* out, int64_t n, cudaStream_t s) {
+const char* siluMulT(const void* gate, const void* up, void* out, int64_t rows, int64_t I, int64_t gateStride,
+                     int64_t upStride, cudaStream_t s) {
+  const int64_t n = rows * I;
   if (n > 0)
-    siluMulKernel<T><<<(n + 255) / 256, 256, 0, s>>>(static_cast<const T*>(gate), static_cast<const T*>(up), static_cast<T*>(out), n);
-  return status();
+    siluMulKernel<T><<<(n + 255) / 256, 256, 0, s>>>(static_cast<const T*>(gate), static_cast<const T*>(up),
+                                                     static_cast<T*>(out), rows, I, gateStride, upStride);
+  return lastError();
 }
 
 }  // namespace
 
-const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t n, void* stream) {
+const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t rows, int64_t I,
+                    int64_t gateStride, int64_t upStride, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
-    case DType::BFloat16: return siluMulT<__nv_bfloat16>(gate, up, out, n, s);
-    case DType::Half: return siluMulT<__half>(gate, up, out, n, s);
-    default: return siluMulT<float>(gate, up, out, n, s);
+    case DType::BFloat16: return siluMulT<__nv_bfloat16>(gate, up, out, rows, I, gateStride, upStride, s);
+    case DType::Half: return siluMulT<__half>(gate, up, out, rows, I, gateStride, upStride, s);
+    default: return siluMulT<float>(gate, up, out, rows, I, gateStride, upStride, s);
   }
 }
 

@@ -25,8 +25,11 @@ const char* rmsNormBackward(DType dtype, const void* x, const void* w, const voi
 const char* rotary(DType dtype, const void* x, const int64_t xs[4], const void* cos, const void* sin, void* out,
                    int64_t B, int64_t H, int64_t T, int64_t D, void* stream);
 
-// out = dtype(silu(gate)) * up, rounded to the dtype (the MLP's activation), all contiguous with n elements.
-const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t n, void* stream);
+// out[r, c] = dtype(silu(gate[r, c])) * up[r, c], rounded to the dtype (the MLP's activation), for r < rows, c < I;
+// gate and up rows start gateStride and upStride elements apart (the two halves of a packed [rows, 2I] tensor, or
+// two contiguous [rows, I] ones); out is contiguous [rows, I].
+const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t rows, int64_t I,
+                    int64_t gateStride, int64_t upStride, void* stream);
 
 }  // namespace fused
 }  // namespace atman

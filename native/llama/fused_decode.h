@@ -1,0 +1,31 @@
+// The decoding step (LlamaModel::decodeStep) on the fused CUDA kernels of native/llama/fused/decode.h and the packed
+// projections: per layer one q/k/v product, rotary + cache write, attention, o product, add + RMSNorm, one gate/up
+// product, SiLU·up, down product, add + RMSNorm. Stubs in a CPU-only build (fusedDecodeApplies is false).
+#pragma once
+#include <ATen/ATen.h>
+
+#include <vector>
+
+#include "native/llama/model.h"
+
+namespace atman::llama {
+
+// Whether fusedDecodeStep can run this model: the fused kernels apply to `weights` (CUDA, 16/32-bit float, no
+// autograd, ATMAN_FUSED not "0"), the head dim is a power of two in [8, 256], at most 8 query heads share a kv head,
+// and every layer's projections are still packed.
+bool fusedDecodeApplies(const LlamaConfig& c, const std::vector<Layer>& layers, const at::Tensor& weights);
+
+struct DecodeWeights {
+  const std::vector<Layer>& layers;
+  const at::Tensor& embed;
+  const at::Tensor& norm;
+  const at::Tensor& lmHead;
+};
+
+// As LlamaModel::decodeStep: ids [B, 1], cos/sin [B, 1, 1, D] of the step's positions, length int64 [1] on the
+// device (the slot written now; keys [keyStart[b], length] are attended), keyStart int64 [B] or undefined.
+// Returns logits [B, vocab].
+at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const at::Tensor& ids, const at::Tensor& cos,
+                           const at::Tensor& sin, const at::Tensor& length, const at::Tensor& keyStart, KVCache& cache);
+
+}  // namespace atman::llama
