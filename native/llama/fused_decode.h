@@ -11,7 +11,7 @@
 namespace atman::llama {
 
 // Whether fusedDecodeStep can run this model: the fused kernels apply to `weights` (CUDA, 16/32-bit float, no
-// autograd, ATMAN_FUSED not "0"), the head dim is a power of two in [8, 256], at most 8 query heads share a kv head,
+// autograd, ATMAN_FUSED not "0"), the head dim is 16, 32, 64, 128 or 256, at most 8 query heads share a kv head,
 // and every layer's projections are still packed.
 bool fusedDecodeApplies(const LlamaConfig& c, const std::vector<Layer>& layers, const at::Tensor& weights);
 
@@ -20,12 +20,13 @@ struct DecodeWeights {
   const at::Tensor& embed;
   const at::Tensor& norm;
   const at::Tensor& lmHead;
+  const at::Tensor& invFreq;  // float32 [D / 2] on the device
 };
 
-// As LlamaModel::decodeStep: ids [B, 1], cos/sin [B, 1, 1, D] of the step's positions, length int64 [1] on the
-// device (the slot written now; keys [keyStart[b], length] are attended), keyStart int64 [B] or undefined.
-// Returns logits [B, vocab].
-at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const at::Tensor& ids, const at::Tensor& cos,
-                           const at::Tensor& sin, const at::Tensor& length, const at::Tensor& keyStart, KVCache& cache);
+// As LlamaModel::decodeStep: ids [B, 1], length int64 [1] on the device (the slot written now; keys
+// [keyStart[b], length] are attended; rotary position length - keyStart[b]), keyStart int64 [B] or undefined.
+// Returns logits [B, vocab]. Batch 1 runs its products on a GEMV kernel, larger batches on cuBLAS.
+at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const at::Tensor& ids, const at::Tensor& length,
+                           const at::Tensor& keyStart, KVCache& cache);
 
 }  // namespace atman::llama

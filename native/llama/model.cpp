@@ -517,11 +517,11 @@ at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& lengt
   const LlamaConfig& c = config_;
   const int64_t B = ids.size(0), C = cache.capacity;
   const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
+  if (fusedDecodeApplies(c, layers_, embed_))
+    return fusedDecodeStep(c, DecodeWeights{layers_, embed_, norm_, lmHead_, invFreq_}, ids, length, keyStart, cache);
   at::Tensor pos = length.view({1, 1}).expand({B, 1});
   if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
   auto [cos, sin] = rotary(pos);
-  if (fusedDecodeApplies(c, layers_, embed_))
-    return fusedDecodeStep(c, DecodeWeights{layers_, embed_, norm_, lmHead_}, ids, cos, sin, length, keyStart, cache);
   const at::ScalarType dt = dtype();
   // Cache slots after `length` (nothing written yet) and before keyStart (left padding) get a bias of -1e9: zero
   // weight in decodeAttention. A row is never all hidden: the slot being written is visible.

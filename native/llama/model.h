@@ -86,8 +86,9 @@ class LlamaModel {
   at::Tensor extend(const at::Tensor& ids, const at::Tensor& keyStart, KVCache& cache) const;
   // One decoding step whose shapes never change (so a CUDA graph can capture it): ids [B, 1] at cache position
   // `length` (an int64 [1] tensor on the model's device: the positions already filled; not advanced here). Writes
-  // this position's keys/values into every layer's cache and attends over the cache's whole capacity (two batched
-  // products per layer), the positions after it and the padding masked by a bias. Returns logits [B, vocab]. No autograd.
+  // this position's keys/values into every layer's cache and attends over the filled positions. On CUDA it runs on
+  // the fused decode kernels (native/llama/fused_decode.h); elsewhere two batched products per layer over the whole
+  // capacity, the positions after it and the padding masked by a bias. Returns logits [B, vocab]. No autograd.
   at::Tensor decodeStep(const at::Tensor& ids, const at::Tensor& length, const at::Tensor& keyStart, KVCache& cache) const;
   at::Tensor logits(const at::Tensor& hidden) const;  // lm_head
 

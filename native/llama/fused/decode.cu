@@ -1,7 +1,8 @@
 // Kernels of decode.h. The attention kernel gives each block one (kv head, sequence, key range): its warps take
 // 32 keys at a time, one key per lane for the scores (q·k over D, the group's G queries from shared memory), an
 // online softmax per query, then D / 8 lanes per key for p·v; warps and then key ranges are merged by their
-// log-sum-exp weights.
+// log-sum-exp weights. D is a template parameter so the loops over D unroll and each lane issues its loads together
+// (at batch 1 the kernel is latency-bound: a loop of dependent loads cost 22 us per layer).
 #include <cmath>
 
 #include "native/llama/fused/decode.h"
@@ -12,36 +13,8 @@ namespace fused {
 
 namespace {
 
-constexpr int kAttnWarps = 4;
-constexpr int kMaxG = static_cast<int>(kDecodeMaxGroup);
-constexpr int kMaxD = static_cast<int>(kDecodeMaxD);
+constexpr int kAttnWarps = 8;
 constexpr unsigned kFull = 0xffffffffu;
-
-// Eight consecutive elements (16-byte aligned for 2-byte types, 32 for float) as floats.
-__device__ __forceinline__ void load8(const __nv_bfloat16* p, float* f) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(p);
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-  for (int i = 0; i < 4; i++) {
-    const float2 v = __bfloat1622float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-__device__ __forceinline__ void load8(const __half* p, float* f) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(p);
-  const __half2* h = reinterpret_cast<const __half2*>(&raw);
-#pragma unroll
-  for (int i = 0; i < 4; i++) {
-    const float2 v = __half22float2(h[i]);
-    f[2 * i] = v.x;
-    f[2 * i + 1] = v.y;
-  }
-}
-__device__ __forceinline__ void load8(const float* p, float* f) {
-  const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
-  f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
-}
 
 __device__ __forceinline__ float warpMax(float v) {
   for (int m = 16; m > 0; m /= 2) v = fmaxf(v, __shfl_xor_sync(kFull, v, m));
@@ -53,7 +26,8 @@ __device__ __forceinline__ float warpSum(float v) {
 }
 
 template <typename T>
-__global__ void rotaryCacheKernel(const T* qkv, const T* cos, const T* sin, T* q, T* kc, T* vc, const int64_t* length,
+__global__ void rotaryCacheKernel(const T* __restrict__ qkv, const float* __restrict__ invFreq, const int64_t* keyStart,
+                                  T* __restrict__ q, T* __restrict__ kc, T* __restrict__ vc, const int64_t* length,
                                   int Hq, int Hkv, int D, int64_t C) {
   const int64_t b = blockIdx.y;
   const int width = (Hq + 2 * Hkv) * D;
@@ -61,24 +35,30 @@ __global__ void rotaryCacheKernel(const T* qkv, const T* cos, const T* sin, T* q
   if (i >= width) return;
   const int head = i / D, d = i % D, half = D / 2;
   const T* row = qkv + b * width + int64_t(head) * D;
-  const int64_t pos = *length;
+  const int64_t slot = *length;
   if (head >= Hq + Hkv) {
-    vc[((b * Hkv + head - Hq - Hkv) * C + pos) * D + d] = row[d];
+    vc[((b * Hkv + head - Hq - Hkv) * C + slot) * D + d] = row[d];
     return;
   }
+  // As LlamaModel::rotary: fp32 angle = position * inv_freq, cos/sin in fp32, rounded to the dtype.
+  const int64_t pos = keyStart != nullptr ? max(int64_t(0), slot - keyStart[b]) : slot;
+  const float angle = static_cast<float>(pos) * invFreq[d % half];
+  const float c = round<T>(cosf(angle)), sn = round<T>(sinf(angle));
   const float v = toF<T>(row[d]);
   const float r = d < half ? -toF<T>(row[d + half]) : toF<T>(row[d - half]);
-  const T y = fromF<T>(round<T>(v * toF<T>(cos[b * D + d])) + round<T>(r * toF<T>(sin[b * D + d])));
+  const T y = fromF<T>(round<T>(v * c) + round<T>(r * sn));
   if (head < Hq)
     q[(b * Hq + head) * D + d] = y;
   else
-    kc[((b * Hkv + head - Hq) * C + pos) * D + d] = y;
+    kc[((b * Hkv + head - Hq) * C + slot) * D + d] = y;
 }
 
-template <typename T>
-__global__ void __launch_bounds__(kAttnWarps * 32)
-    decodeAttentionKernel(const T* q, const T* kc, const T* vc, const int64_t* length, const int64_t* keyStart, T* out,
-                          float* partial, int Hq, int Hkv, int D, int64_t C, int64_t splitLen, float scale) {
+template <typename T, int D, int MaxG>
+__global__ void __launch_bounds__(kAttnWarps * 32, MaxG <= 4 ? 2 : 1)
+    decodeAttentionKernel(const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
+                          const int64_t* length, const int64_t* keyStart, T* __restrict__ out, float* __restrict__ partial,
+                          int Hq, int Hkv, int64_t C, int64_t splitLen, float scale) {
+  constexpr int lanesPerKey = D / 8, keysPerPass = 32 / lanesPerKey, kPasses = 32 / keysPerPass, kLoads = 4;
   const int hk = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
   const int64_t b = blockIdx.y;
   const int G = Hq / Hkv;
@@ -87,20 +67,22 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
   const int64_t first = keyStart != nullptr ? keyStart[b] : 0;
   const int64_t lo = max(first, split * splitLen), hi = min(last + 1, (split + 1) * splitLen);
 
-  __shared__ float qs[kMaxG * kMaxD];
-  __shared__ float wm[kAttnWarps][kMaxG], wl[kAttnWarps][kMaxG];
-  __shared__ float wacc[kAttnWarps][kMaxG * kMaxD];
+  // Shared: the group's queries [G][D] (scaled, fp32), then per warp its running max, sum and output [G][D].
+  extern __shared__ float smem[];
+  float* qs = smem;
+  float* wm = qs + G * D;
+  float* wl = wm + kAttnWarps * G;
+  float* wacc = wl + kAttnWarps * G;
   const T* qb = q + (b * Hq + int64_t(hk) * G) * D;
   for (int i = threadIdx.x; i < G * D; i += blockDim.x) qs[i] = toF<T>(qb[i]) * scale;
   __syncthreads();
 
   const T* kb = kc + (b * Hkv + hk) * C * D;
   const T* vb = vc + (b * Hkv + hk) * C * D;
-  const int lanesPerKey = D / 8, keysPerPass = 32 / lanesPerKey;
   const int grp = lane / lanesPerKey, sub = lane % lanesPerKey;
-  float m[kMaxG], l[kMaxG], acc[kMaxG][8];
+  float m[MaxG], l[MaxG], acc[MaxG][8];
 #pragma unroll
-  for (int g = 0; g < kMaxG; g++) {
+  for (int g = 0; g < MaxG; g++) {
     m[g] = -INFINITY;
     l[g] = 0.f;
 #pragma unroll
@@ -110,24 +92,32 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
   for (int64_t t0 = lo + int64_t(warp) * 32; t0 < hi; t0 += kAttnWarps * 32) {
     const int64_t j = t0 + lane;
     const bool valid = j < hi;  // lane 0 always is: each tile's max is finite
-    float s[kMaxG];
+    float s[MaxG];
 #pragma unroll
-    for (int g = 0; g < kMaxG; g++) s[g] = 0.f;
+    for (int g = 0; g < MaxG; g++) s[g] = 0.f;
     if (valid) {
       const T* kr = kb + j * D;
-      for (int d = 0; d < D; d += 8) {
-        float kf[8];
-        load8(kr + d, kf);
+      // kLoads 16-byte loads in flight per lane, then their products (not unrolled further: registers).
+#pragma unroll 1
+      for (int d0 = 0; d0 < D; d0 += 8 * kLoads) {
+        float kf[kLoads][8];
 #pragma unroll
-        for (int g = 0; g < kMaxG; g++)
+        for (int i = 0; i < kLoads; i++)
+          if (d0 + 8 * i < D) load8(kr + d0 + 8 * i, kf[i]);
+#pragma unroll
+        for (int g = 0; g < MaxG; g++)
           if (g < G) {
 #pragma unroll
-            for (int e = 0; e < 8; e++) s[g] += qs[g * D + d + e] * kf[e];
+            for (int i = 0; i < kLoads; i++)
+              if (d0 + 8 * i < D) {
+#pragma unroll
+                for (int e = 0; e < 8; e++) s[g] += qs[g * D + d0 + 8 * i + e] * kf[i][e];
+              }
           }
       }
     }
 #pragma unroll
-    for (int g = 0; g < kMaxG; g++)
+    for (int g = 0; g < MaxG; g++)
       if (g < G) {
         const float sv = valid ? s[g] : -INFINITY;
         const float mNew = fmaxf(m[g], warpMax(sv));
@@ -139,51 +129,59 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
         m[g] = mNew;
         s[g] = p;
       }
-    for (int k0 = 0; k0 < 32; k0 += keysPerPass) {
-      const int kl = k0 + grp;
-      const int64_t jj = t0 + kl;
-      float pv[kMaxG];
+    // p·v: lane group `grp` takes key k0 + grp of the tile (kLoads passes' loads in flight); its lanes hold 8 dims.
+#pragma unroll 1
+    for (int n0 = 0; n0 < kPasses; n0 += kLoads) {
+      float vf[kLoads][8];
 #pragma unroll
-      for (int g = 0; g < kMaxG; g++) pv[g] = __shfl_sync(kFull, s[g], kl);
-      if (jj < hi) {
-        float vf[8];
-        load8(vb + jj * D + sub * 8, vf);
-#pragma unroll
-        for (int g = 0; g < kMaxG; g++)
-          if (g < G) {
-#pragma unroll
-            for (int e = 0; e < 8; e++) acc[g][e] += pv[g] * vf[e];
-          }
+      for (int n = 0; n < kLoads; n++) {
+        const int64_t jj = t0 + (n0 + n) * keysPerPass + grp;
+        if (n0 + n < kPasses && jj < hi) load8(vb + jj * D + sub * 8, vf[n]);
       }
+#pragma unroll
+      for (int n = 0; n < kLoads; n++)
+        if (n0 + n < kPasses) {
+          const int kl = (n0 + n) * keysPerPass + grp;
+          const bool in = t0 + kl < hi;
+#pragma unroll
+          for (int g = 0; g < MaxG; g++) {
+            const float pv = __shfl_sync(kFull, s[g], kl);
+            if (g < G && in)
+#pragma unroll
+              for (int e = 0; e < 8; e++) acc[g][e] += pv * vf[n][e];
+          }
+        }
     }
   }
   // Lanes with the same `sub` hold partial sums of the same dims: add them up.
+#pragma unroll
   for (int off = lanesPerKey; off < 32; off *= 2)
 #pragma unroll
-    for (int g = 0; g < kMaxG; g++)
+    for (int g = 0; g < MaxG; g++)
 #pragma unroll
       for (int e = 0; e < 8; e++) acc[g][e] += __shfl_xor_sync(kFull, acc[g][e], off);
   if (grp == 0)
 #pragma unroll
-    for (int g = 0; g < kMaxG; g++)
+    for (int g = 0; g < MaxG; g++)
       if (g < G)
 #pragma unroll
-        for (int e = 0; e < 8; e++) wacc[warp][g * D + sub * 8 + e] = acc[g][e];
+        for (int e = 0; e < 8; e++) wacc[(warp * G + g) * D + sub * 8 + e] = acc[g][e];
   if (lane == 0)
 #pragma unroll
-    for (int g = 0; g < kMaxG; g++) wm[warp][g] = m[g], wl[warp][g] = l[g];
+    for (int g = 0; g < MaxG; g++)
+      if (g < G) wm[warp * G + g] = m[g], wl[warp * G + g] = l[g];
   __syncthreads();
 
   for (int i = threadIdx.x; i < G * D; i += blockDim.x) {
     const int g = i / D, d = i % D;
     float M = -INFINITY;
-    for (int w = 0; w < kAttnWarps; w++) M = fmaxf(M, wm[w][g]);
+    for (int w = 0; w < kAttnWarps; w++) M = fmaxf(M, wm[w * G + g]);
     float L = 0.f, A = 0.f;
     if (M != -INFINITY)
       for (int w = 0; w < kAttnWarps; w++) {
-        const float f = __expf(wm[w][g] - M);
-        L += wl[w][g] * f;
-        A += wacc[w][i] * f;
+        const float f = __expf(wm[w * G + g] - M);
+        L += wl[w * G + g] * f;
+        A += wacc[(w * G + g) * D + d] * f;
       }
     const int64_t row = b * Hq + int64_t(hk) * G + g;
     if (splits == 1) {
@@ -198,7 +196,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32)
 
 // One block per (sequence, head), one thread per dim: merges the key ranges of decodeAttentionKernel.
 template <typename T>
-__global__ void decodeCombineKernel(const float* partial, T* out, int D, int splits) {
+__global__ void decodeCombineKernel(const float* __restrict__ partial, T* __restrict__ out, int D, int splits) {
   const float* pr = partial + int64_t(blockIdx.x) * splits * (D + 2);
   const int d = threadIdx.x;
   float M = -INFINITY;
@@ -215,30 +213,118 @@ __global__ void decodeCombineKernel(const float* partial, T* out, int D, int spl
 
 constexpr int kNormThreads = 256;
 
-template <typename T>
-__global__ void addRmsNormKernel(const T* x, const T* y, const T* w, T* sum, T* out, int64_t H, float eps) {
+// Vectorized (8 elements per access) when `vec`: H % 8 == 0 and every pointer 16-byte aligned.
+template <typename T, bool vec>
+__global__ void addRmsNormKernel(const T* __restrict__ x, const T* __restrict__ y, const T* __restrict__ w,
+                                 T* __restrict__ sum, T* __restrict__ out, int64_t H, float eps) {
   const int64_t base = int64_t(blockIdx.x) * H;
+  constexpr int step = vec ? 8 : 1;
   float squares = 0.f;
-  for (int64_t i = threadIdx.x; i < H; i += kNormThreads) {
-    const float s = round<T>(toF<T>(x[base + i]) + toF<T>(y[base + i]));
-    sum[base + i] = fromF<T>(s);
-    squares += s * s;
+#pragma unroll 4
+  for (int64_t i = threadIdx.x * step; i < H; i += kNormThreads * step) {
+    float a[step], c[step];
+    if constexpr (vec) {
+      load8(x + base + i, a);
+      load8(y + base + i, c);
+    } else {
+      a[0] = toF<T>(x[base + i]), c[0] = toF<T>(y[base + i]);
+    }
+#pragma unroll
+    for (int e = 0; e < step; e++) {
+      a[e] = round<T>(a[e] + c[e]);
+      squares += a[e] * a[e];
+    }
+    if constexpr (vec) store8(sum + base + i, a);
+    else sum[base + i] = fromF<T>(a[0]);
   }
   const float inv = rsqrtf(blockSum<kNormThreads>(squares) / float(H) + eps);
-  for (int64_t i = threadIdx.x; i < H; i += kNormThreads)  // each thread rereads only what it wrote
-    out[base + i] = fromF<T>(toF<T>(w[i]) * round<T>(toF<T>(sum[base + i]) * inv));
+#pragma unroll 4
+  for (int64_t i = threadIdx.x * step; i < H; i += kNormThreads * step) {  // each thread rereads only what it wrote
+    float a[step], c[step];
+    if constexpr (vec) {
+      load8(sum + base + i, a);
+      load8(w + i, c);
+    } else {
+      a[0] = toF<T>(sum[base + i]), c[0] = toF<T>(w[i]);
+    }
+#pragma unroll
+    for (int e = 0; e < step; e++) a[e] = c[e] * round<T>(a[e] * inv);
+    if constexpr (vec) store8(out + base + i, a);
+    else out[base + i] = fromF<T>(a[0]);
+  }
+}
+
+constexpr int kGemvWarps = 8, kGemvRows = 2;  // rows of W per warp
+
+// y[n] = sum_k W[n, k] x[k] for one input row: each warp reads kGemvRows rows of W with 16-byte loads (4 in flight
+// per row and lane), fp32 sums, a warp reduction, one rounding.
+template <typename T>
+__global__ void __launch_bounds__(kGemvWarps * 32)
+    gemvKernel(const T* __restrict__ x, const T* __restrict__ W, T* __restrict__ y, int64_t N, int64_t K) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t row0 = (int64_t(blockIdx.x) * kGemvWarps + warp) * kGemvRows;
+  if (row0 >= N) return;
+  const T* w[kGemvRows];
+#pragma unroll
+  for (int r = 0; r < kGemvRows; r++) w[r] = W + min(row0 + r, N - 1) * K;
+  float acc[kGemvRows] = {};
+#pragma unroll 4
+  for (int64_t k = lane * 8; k < K; k += 256) {
+    float xv[8];
+    load8(x + k, xv);
+#pragma unroll
+    for (int r = 0; r < kGemvRows; r++) {
+      float wv[8];
+      load8(w[r] + k, wv);
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[r] += wv[e] * xv[e];
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < kGemvRows; r++) {
+    const float v = warpSum(acc[r]);
+    if (lane == 0 && row0 + r < N) y[row0 + r] = fromF<T>(v);
+  }
 }
 
 template <typename T>
-const char* rotaryCacheWriteT(const void* qkv, const void* cos, const void* sin, void* q, void* kc, void* vc,
-                              const int64_t* length, int64_t B, int64_t Hq, int64_t Hkv, int64_t D, int64_t C,
+const char* rotaryCacheWriteT(const void* qkv, const float* invFreq, const int64_t* keyStart, void* q, void* kc,
+                              void* vc, const int64_t* length, int64_t B, int64_t Hq, int64_t Hkv, int64_t D, int64_t C,
                               cudaStream_t s) {
   const int64_t width = (Hq + 2 * Hkv) * D;
   if (B > 0 && width > 0)
     rotaryCacheKernel<T><<<dim3((width + 255) / 256, B), 256, 0, s>>>(
-        static_cast<const T*>(qkv), static_cast<const T*>(cos), static_cast<const T*>(sin), static_cast<T*>(q),
-        static_cast<T*>(kc), static_cast<T*>(vc), length, int(Hq), int(Hkv), int(D), C);
+        static_cast<const T*>(qkv), invFreq, keyStart, static_cast<T*>(q), static_cast<T*>(kc), static_cast<T*>(vc),
+        length, int(Hq), int(Hkv), int(D), C);
   return lastError();
+}
+
+template <typename T, int D, int MaxG>
+const char* decodeAttentionLaunch(const void* q, const void* kc, const void* vc, const int64_t* length,
+                                  const int64_t* keyStart, void* out, float* partial, int64_t B, int64_t Hq,
+                                  int64_t Hkv, int64_t C, int64_t splits, int64_t splitLen, float scale,
+                                  cudaStream_t s) {
+  const int64_t G = Hq / Hkv;
+  const size_t smem = sizeof(float) * (G * D + 2 * kAttnWarps * G + kAttnWarps * G * D);
+  auto kernel = decodeAttentionKernel<T, D, MaxG>;
+  if (smem > 48 * 1024) {
+    const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+    if (e != cudaSuccess) return cudaGetErrorString(e);
+  }
+  kernel<<<dim3(Hkv, B, splits), kAttnWarps * 32, smem, s>>>(
+      static_cast<const T*>(q), static_cast<const T*>(kc), static_cast<const T*>(vc), length, keyStart,
+      static_cast<T*>(out), partial, int(Hq), int(Hkv), C, splitLen, scale);
+  if (splits > 1) decodeCombineKernel<T><<<B * Hq, D, 0, s>>>(partial, static_cast<T*>(out), D, int(splits));
+  return lastError();
+}
+
+template <typename T, int D>
+const char* decodeAttentionG(const void* q, const void* kc, const void* vc, const int64_t* length,
+                             const int64_t* keyStart, void* out, float* partial, int64_t B, int64_t Hq, int64_t Hkv,
+                             int64_t C, int64_t splits, int64_t splitLen, float scale, cudaStream_t s) {
+  if (Hq / Hkv <= 4)
+    return decodeAttentionLaunch<T, D, 4>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
+  return decodeAttentionLaunch<T, D, 8>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
 }
 
 template <typename T>
@@ -246,41 +332,58 @@ const char* decodeAttentionT(const void* q, const void* kc, const void* vc, cons
                              const int64_t* keyStart, void* out, float* partial, int64_t B, int64_t Hq, int64_t Hkv,
                              int64_t D, int64_t C, int64_t splits, int64_t splitLen, float scale, cudaStream_t s) {
   if (B == 0) return nullptr;
-  decodeAttentionKernel<T><<<dim3(Hkv, B, splits), kAttnWarps * 32, 0, s>>>(
-      static_cast<const T*>(q), static_cast<const T*>(kc), static_cast<const T*>(vc), length, keyStart,
-      static_cast<T*>(out), partial, int(Hq), int(Hkv), int(D), C, splitLen, scale);
-  if (splits > 1) decodeCombineKernel<T><<<B * Hq, D, 0, s>>>(partial, static_cast<T*>(out), int(D), int(splits));
-  return lastError();
+  switch (D) {
+    case 16: return decodeAttentionG<T, 16>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
+    case 32: return decodeAttentionG<T, 32>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
+    case 64: return decodeAttentionG<T, 64>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
+    case 128: return decodeAttentionG<T, 128>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
+    default: return decodeAttentionG<T, 256>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
+  }
 }
 
 template <typename T>
 const char* addRmsNormT(const void* x, const void* y, const void* w, void* sum, void* out, int64_t rows, int64_t H,
                         float eps, cudaStream_t s) {
-  if (rows > 0)
-    addRmsNormKernel<T><<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(y),
-                                                      static_cast<const T*>(w), static_cast<T*>(sum),
-                                                      static_cast<T*>(out), H, eps);
+  if (rows == 0) return nullptr;
+  const bool aligned = ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(y) | reinterpret_cast<uintptr_t>(w) |
+                         reinterpret_cast<uintptr_t>(sum) | reinterpret_cast<uintptr_t>(out)) % 32) == 0;
+  auto args = [&](auto kernel) {
+    kernel<<<rows, kNormThreads, 0, s>>>(static_cast<const T*>(x), static_cast<const T*>(y), static_cast<const T*>(w),
+                                         static_cast<T*>(sum), static_cast<T*>(out), H, eps);
+  };
+  if (aligned && H % 8 == 0) args(addRmsNormKernel<T, true>);
+  else args(addRmsNormKernel<T, false>);
+  return lastError();
+}
+
+template <typename T>
+const char* gemvT(const void* x, const void* W, void* y, int64_t N, int64_t K, cudaStream_t s) {
+  if (N > 0) {
+    const int64_t rowsPerBlock = kGemvWarps * kGemvRows;
+    gemvKernel<T><<<(N + rowsPerBlock - 1) / rowsPerBlock, kGemvWarps * 32, 0, s>>>(
+        static_cast<const T*>(x), static_cast<const T*>(W), static_cast<T*>(y), N, K);
+  }
   return lastError();
 }
 
 }  // namespace
 
-const char* rotaryCacheWrite(DType dtype, const void* qkv, const void* cos, const void* sin, void* q, void* kCache,
-                             void* vCache, const int64_t* length, int64_t B, int64_t Hq, int64_t Hkv, int64_t D,
-                             int64_t C, void* stream) {
+const char* rotaryCacheWrite(DType dtype, const void* qkv, const float* invFreq, const int64_t* keyStart, void* q,
+                             void* kCache, void* vCache, const int64_t* length, int64_t B, int64_t Hq, int64_t Hkv,
+                             int64_t D, int64_t C, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
-    case DType::BFloat16: return rotaryCacheWriteT<__nv_bfloat16>(qkv, cos, sin, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
-    case DType::Half: return rotaryCacheWriteT<__half>(qkv, cos, sin, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
-    default: return rotaryCacheWriteT<float>(qkv, cos, sin, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
+    case DType::BFloat16:
+      return rotaryCacheWriteT<__nv_bfloat16>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
+    case DType::Half: return rotaryCacheWriteT<__half>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
+    default: return rotaryCacheWriteT<float>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
   }
 }
 
 const char* decodeAttention(DType dtype, const void* q, const void* kCache, const void* vCache, const int64_t* length,
                             const int64_t* keyStart, void* out, float* partial, int64_t B, int64_t Hq, int64_t Hkv,
                             int64_t D, int64_t C, int64_t splits, int64_t splitLen, float scale, void* stream) {
-  if (D % 8 != 0 || D > kDecodeMaxD || (32 % (D / 8)) != 0 || Hq % Hkv != 0 || Hq / Hkv > kDecodeMaxGroup)
-    return "unsupported shape for the decode attention kernel";
+  if (!decodeAttentionSupports(D, Hq, Hkv)) return "unsupported shape for the decode attention kernel";
   auto s = static_cast<cudaStream_t>(stream);
   switch (dtype) {
     case DType::BFloat16:
@@ -300,6 +403,22 @@ const char* addRmsNorm(DType dtype, const void* x, const void* y, const void* w,
     case DType::Half: return addRmsNormT<__half>(x, y, w, sum, out, rows, H, eps, s);
     default: return addRmsNormT<float>(x, y, w, sum, out, rows, H, eps, s);
   }
+}
+
+const char* gemv(DType dtype, const void* x, const void* W, void* y, int64_t N, int64_t K, void* stream) {
+  if (K % 8 != 0 || ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(W)) % 32) != 0)
+    return "gemv needs K % 8 == 0 and 32-byte aligned x and W";
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (dtype) {
+    case DType::BFloat16: return gemvT<__nv_bfloat16>(x, W, y, N, K, s);
+    case DType::Half: return gemvT<__half>(x, W, y, N, K, s);
+    default: return gemvT<float>(x, W, y, N, K, s);
+  }
+}
+
+bool decodeAttentionSupports(int64_t D, int64_t Hq, int64_t Hkv) {
+  return (D == 16 || D == 32 || D == 64 || D == 128 || D == 256) && Hkv > 0 && Hq % Hkv == 0 &&
+         Hq / Hkv <= kDecodeMaxGroup;
 }
 
 }  // namespace fused
