@@ -253,7 +253,7 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   at::Tensor q = at::linear(h, l.q).view({B, T, c.heads, D}).transpose(1, 2);
   at::Tensor k = at::linear(h, l.k).view({B, T, c.kvHeads, D}).transpose(1, 2);
   at::Tensor v = at::linear(h, l.v).view({B, T, c.kvHeads, D}).transpose(1, 2);
-  if (fusedKernelsApply(q)) {
+  if (fusedOpsApply(q)) {  // a fused autograd node when autograd records, else the plain kernel
     q = fusedRotary(q, cos, sin);
     k = fusedRotary(k, cos, sin);
   } else {
@@ -281,7 +281,7 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   x = x.add(at::linear(a, l.o));
   h = rmsNormEps(x, l.postNorm, c.eps);
   at::Tensor gate = at::linear(h, l.gate), up = at::linear(h, l.up);
-  at::Tensor act = fusedKernelsApply(gate) ? fusedSiluMul(gate, up) : at::silu(gate).mul(up);
+  at::Tensor act = fusedOpsApply(gate) ? fusedSiluMul(gate, up) : at::silu(gate).mul(up);
   return x.add(at::linear(act, l.down));
 }
 
@@ -594,7 +594,6 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     const bool wantH = ctx->needs_input_grad(0), wantW = ctx->needs_input_grad(1);
     at::Tensor dh, dw;
     if (wantH) dh = at::zeros_like(h);
-    if (wantW) dw = at::zeros(w.sizes(), w.options().dtype(out));
     if (grads[0].defined() && (wantH || wantW)) {
       at::Tensor g = at::where(mask, grads[0].to(out), at::zeros({}, grads[0].options().dtype(out)));
       const int64_t B = h.size(0), T = h.size(1), V = w.size(0), H = h.size(2);
@@ -609,11 +608,19 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
         if (temperature != 1.0) dl = dl.div(temperature);
         at::Tensor dlm = dl.to(w.scalar_type());                            // through the cast to `out`
         if (wantH) dh.narrow(1, s - 1, n).copy_(at::matmul(dlm, w));
-        if (wantW) dw.add_(at::matmul(dlm.reshape({B * n, V}).t(), hc.reshape({B * n, H})).to(out));
+        if (wantW) {
+          // Accumulated in w's dtype, one GEMM per chunk adding into dw (fp32 accumulation inside the GEMM, one
+          // rounding per chunk, as autograd's own bf16 .grad accumulation): an fp32 [V, H] buffer with a cast and an
+          // add per chunk costs ~60 GB of memory traffic per step at Llama-3 vocabulary sizes. For float32/float64
+          // models w's dtype is `out`: the same sums as before.
+          const at::Tensor dlt = dlm.reshape({B * n, V}).t(), hr = hc.reshape({B * n, H});
+          if (dw.defined()) dw.addmm_(dlt, hr);
+          else dw = at::mm(dlt, hr);
+        }
       }
     }
-    return {dh, wantW ? dw.to(w.scalar_type()) : at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+    if (wantW && !dw.defined()) dw = at::zeros(w.sizes(), w.options());  // no position is a target
+    return {dh, dw, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

@@ -1,4 +1,4 @@
-// Fused inference kernels of the Llama layer (RMSNorm, rotary embedding), plain C++ interface: raw pointers and
+// Fused kernels of the Llama layer (RMSNorm, rotary embedding, SiLU*up, and their backwards), plain C++ interface: raw pointers and
 // sizes, no ATen and no CUDA headers (as native/attention/flash/flash.h). Each replays, in one kernel, the rounding
 // steps of the op sequence it replaces (transformers' arithmetic), so results match the unfused ops up to the order
 // of the fp32 sum in RMSNorm.
@@ -25,11 +25,23 @@ const char* rmsNormBackward(DType dtype, const void* x, const void* w, const voi
 const char* rotary(DType dtype, const void* x, const int64_t xs[4], const void* cos, const void* sin, void* out,
                    int64_t B, int64_t H, int64_t T, int64_t D, void* stream);
 
+// The input gradient of rotary: dx = dy*cos + rotate_half^T(dy*sin), rotate_half^T(z) = cat(z2, -z1); each product
+// and the sum rounded to the dtype (as autograd through the ATen ops rounds). dy and dx are [B, H, T, D] with element
+// strides dys and dxs (any layout; dx must not overlap itself); cos, sin as for rotary.
+const char* rotaryBackward(DType dtype, const void* dy, const int64_t dys[4], const void* cos, const void* sin, void* dx,
+                           const int64_t dxs[4], int64_t B, int64_t H, int64_t T, int64_t D, void* stream);
+
 // out[r, c] = dtype(silu(gate[r, c])) * up[r, c], rounded to the dtype (the MLP's activation), for r < rows, c < I;
 // gate and up rows start gateStride and upStride elements apart (the two halves of a packed [rows, 2I] tensor, or
 // two contiguous [rows, I] ones); out is contiguous [rows, I].
 const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t rows, int64_t I,
                     int64_t gateStride, int64_t upStride, void* stream);
+
+// The gradients of siluMul for n contiguous elements, in one pass, with ATen's rounding: act = dtype(silu(g)),
+// dUp = dtype(dy * act), dAct = dtype(dy * up), dGate = dtype(dAct * s * (1 + g * (1 - s))) with s = sigmoid(g) in
+// fp32 (as ATen's silu_backward). gate, up, dy, dGate, dUp contiguous [n].
+const char* siluMulBackward(DType dtype, const void* gate, const void* up, const void* dy, void* dGate, void* dUp,
+                            int64_t n, void* stream);
 
 }  // namespace fused
 }  // namespace atman
