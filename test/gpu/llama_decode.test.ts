@@ -94,6 +94,44 @@ describeCuda('fused decoding step on CUDA', () => {
     }
   });
 
+  test('sampling on CUDA draws from the softmax (frequencies of 4000 draws), and top-k keeps to the k best', async () => {
+    const dir = writeTinyLlama(path.join(root, 'sample'), { seed: 11 });
+    const model = await LlamaModel.load(dir, { device: 'cuda', dtype: 'float32' });
+    try {
+      const p = [5, 17, 250];
+      const temperature = 0.3;
+      const probs = noGrad(() =>
+        at.tidy(() => {
+          const logits = model.forward(tensor([p], { dtype: 'int64' }).cuda()).narrow(1, 2, 1).reshape([-1]);
+          return logits.div(temperature).softmax(-1).cpu().toArray() as number[];
+        }),
+      );
+      const N = 4000;
+      const counts = async (opts: object): Promise<number[]> => {
+        const r = await model.generate([p], { maxNewTokens: 1, temperature, numReturnSequences: N, seed: 3, ...opts });
+        const c = new Array(probs.length).fill(0);
+        for (const row of r.tokens) c[row[0]]++;
+        return c;
+      };
+      const order = probs.map((q, i) => [q, i]).sort((a, b) => b[0] - a[0]).map(([, i]) => i);
+      const c = await counts({});
+      for (const i of order.slice(0, 5)) {
+        const q = probs[i];
+        expect(Math.abs(c[i] / N - q)).toBeLessThan(5 * Math.sqrt((q * (1 - q)) / N) + 1e-3);
+      }
+      const k = await counts({ topK: 3 });
+      const top = order.slice(0, 3);
+      expect(top.reduce((s, i) => s + k[i], 0)).toBe(N);
+      const mass = top.reduce((s, i) => s + probs[i], 0);
+      for (const i of top) {
+        const q = probs[i] / mass;
+        expect(Math.abs(k[i] / N - q)).toBeLessThan(5 * Math.sqrt((q * (1 - q)) / N) + 1e-3);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+
   test('bfloat16: the fused step stays close to the unfused one (greedy tokens mostly agree)', async () => {
     const dir = writeTinyLlama(path.join(root, 'bf16'), { seed: 9, ...SHAPES[0] });
     const model = await LlamaModel.load(dir, { device: 'cuda', dtype: 'bfloat16' });

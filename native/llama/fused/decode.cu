@@ -58,7 +58,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32, MaxG <= 4 ? 2 : 1)
     decodeAttentionKernel(const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
                           const int64_t* length, const int64_t* keyStart, T* __restrict__ out, float* __restrict__ partial,
                           int Hq, int Hkv, int64_t C, int64_t splitLen, float scale) {
-  constexpr int lanesPerKey = D / 8, keysPerPass = 32 / lanesPerKey, kPasses = 32 / keysPerPass, kLoads = 4;
+  constexpr int lanesPerKey = D / 8, keysPerPass = 32 / lanesPerKey, kPasses = 32 / keysPerPass, kLoads = 8;
   const int hk = blockIdx.x, split = blockIdx.z, splits = gridDim.z;
   const int64_t b = blockIdx.y;
   const int G = Hq / Hkv;
@@ -97,21 +97,24 @@ __global__ void __launch_bounds__(kAttnWarps * 32, MaxG <= 4 ? 2 : 1)
     for (int g = 0; g < MaxG; g++) s[g] = 0.f;
     if (valid) {
       const T* kr = kb + j * D;
-      // kLoads 16-byte loads in flight per lane, then their products (not unrolled further: registers).
+      // kLoads 16-byte loads in flight per lane (raw, 4 registers each for 2-byte types), then their products; the
+      // loop over chunks is not unrolled (registers).
 #pragma unroll 1
       for (int d0 = 0; d0 < D; d0 += 8 * kLoads) {
-        float kf[kLoads][8];
+        Vec8<T> kr8[kLoads];
 #pragma unroll
         for (int i = 0; i < kLoads; i++)
-          if (d0 + 8 * i < D) load8(kr + d0 + 8 * i, kf[i]);
+          if (d0 + 8 * i < D) kr8[i] = loadVec8(kr + d0 + 8 * i);
 #pragma unroll
-        for (int g = 0; g < MaxG; g++)
-          if (g < G) {
+        for (int i = 0; i < kLoads; i++)
+          if (d0 + 8 * i < D) {
+            float kf[8];
+            unpack8(kr8[i], kf);
 #pragma unroll
-            for (int i = 0; i < kLoads; i++)
-              if (d0 + 8 * i < D) {
+            for (int g = 0; g < MaxG; g++)
+              if (g < G) {
 #pragma unroll
-                for (int e = 0; e < 8; e++) s[g] += qs[g * D + d0 + 8 * i + e] * kf[i][e];
+                for (int e = 0; e < 8; e++) s[g] += qs[g * D + d0 + 8 * i + e] * kf[e];
               }
           }
       }
@@ -132,23 +135,25 @@ __global__ void __launch_bounds__(kAttnWarps * 32, MaxG <= 4 ? 2 : 1)
     // p·v: lane group `grp` takes key k0 + grp of the tile (kLoads passes' loads in flight); its lanes hold 8 dims.
 #pragma unroll 1
     for (int n0 = 0; n0 < kPasses; n0 += kLoads) {
-      float vf[kLoads][8];
+      Vec8<T> vr8[kLoads];
 #pragma unroll
       for (int n = 0; n < kLoads; n++) {
         const int64_t jj = t0 + (n0 + n) * keysPerPass + grp;
-        if (n0 + n < kPasses && jj < hi) load8(vb + jj * D + sub * 8, vf[n]);
+        if (n0 + n < kPasses && jj < hi) vr8[n] = loadVec8(vb + jj * D + sub * 8);
       }
 #pragma unroll
       for (int n = 0; n < kLoads; n++)
         if (n0 + n < kPasses) {
           const int kl = (n0 + n) * keysPerPass + grp;
           const bool in = t0 + kl < hi;
+          float vf[8];
+          unpack8(vr8[n], vf);
 #pragma unroll
           for (int g = 0; g < MaxG; g++) {
             const float pv = __shfl_sync(kFull, s[g], kl);
             if (g < G && in)
 #pragma unroll
-              for (int e = 0; e < 8; e++) acc[g][e] += pv * vf[n][e];
+              for (int e = 0; e < 8; e++) acc[g][e] += pv * vf[e];
           }
         }
     }
@@ -254,37 +259,39 @@ __global__ void addRmsNormKernel(const T* __restrict__ x, const T* __restrict__ 
   }
 }
 
-constexpr int kGemvWarps = 8, kGemvRows = 2;  // rows of W per warp
+constexpr int kGemvWarps = 4, kGemvLoads = 8;
 
-// y[n] = sum_k W[n, k] x[k] for one input row: each warp reads kGemvRows rows of W with 16-byte loads (4 in flight
-// per row and lane), fp32 sums, a warp reduction, one rounding.
+// y[n] = sum_k W[n, k] x[k] for one input row: one row of W per warp (small blocks: N = 3072 still gives ~6 blocks
+// per multiprocessor, no tail wave), read in rounds of kGemvLoads 16-byte loads per lane issued together; fp32 sums,
+// a warp reduction, one rounding.
 template <typename T>
 __global__ void __launch_bounds__(kGemvWarps * 32)
     gemvKernel(const T* __restrict__ x, const T* __restrict__ W, T* __restrict__ y, int64_t N, int64_t K) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t row0 = (int64_t(blockIdx.x) * kGemvWarps + warp) * kGemvRows;
-  if (row0 >= N) return;
-  const T* w[kGemvRows];
+  const int64_t row = int64_t(blockIdx.x) * kGemvWarps + warp;
+  if (row >= N) return;
+  const T* w = W + row * K;
+  float acc = 0.f;
+  for (int64_t k0 = lane * 8; k0 < K; k0 += 256 * kGemvLoads) {
+    Vec8<T> wr[kGemvLoads], xr[kGemvLoads];
 #pragma unroll
-  for (int r = 0; r < kGemvRows; r++) w[r] = W + min(row0 + r, N - 1) * K;
-  float acc[kGemvRows] = {};
-#pragma unroll 4
-  for (int64_t k = lane * 8; k < K; k += 256) {
-    float xv[8];
-    load8(x + k, xv);
+    for (int u = 0; u < kGemvLoads; u++)
+      if (k0 + 256 * u < K) {
+        wr[u] = loadVec8(w + k0 + 256 * u);
+        xr[u] = loadVec8(x + k0 + 256 * u);
+      }
 #pragma unroll
-    for (int r = 0; r < kGemvRows; r++) {
-      float wv[8];
-      load8(w[r] + k, wv);
+    for (int u = 0; u < kGemvLoads; u++)
+      if (k0 + 256 * u < K) {
+        float wf[8], xf[8];
+        unpack8(wr[u], wf);
+        unpack8(xr[u], xf);
 #pragma unroll
-      for (int e = 0; e < 8; e++) acc[r] += wv[e] * xv[e];
-    }
+        for (int e = 0; e < 8; e++) acc += wf[e] * xf[e];
+      }
   }
-#pragma unroll
-  for (int r = 0; r < kGemvRows; r++) {
-    const float v = warpSum(acc[r]);
-    if (lane == 0 && row0 + r < N) y[row0 + r] = fromF<T>(v);
-  }
+  acc = warpSum(acc);
+  if (lane == 0) y[row] = fromF<T>(acc);
 }
 
 template <typename T>
@@ -359,8 +366,7 @@ const char* addRmsNormT(const void* x, const void* y, const void* w, void* sum, 
 template <typename T>
 const char* gemvT(const void* x, const void* W, void* y, int64_t N, int64_t K, cudaStream_t s) {
   if (N > 0) {
-    const int64_t rowsPerBlock = kGemvWarps * kGemvRows;
-    gemvKernel<T><<<(N + rowsPerBlock - 1) / rowsPerBlock, kGemvWarps * 32, 0, s>>>(
+    gemvKernel<T><<<(N + kGemvWarps - 1) / kGemvWarps, kGemvWarps * 32, 0, s>>>(
         static_cast<const T*>(x), static_cast<const T*>(W), static_cast<T*>(y), N, K);
   }
   return lastError();

@@ -26,28 +26,46 @@ __device__ __forceinline__ __half fromF<__half>(float x) { return __float2half_r
 template <typename T>
 __device__ __forceinline__ float round(float x) { return toF<T>(fromF<T>(x)); }
 
-// Eight consecutive elements as floats, and back (16-byte aligned for 2-byte types, 32 for float).
-__device__ __forceinline__ void load8(const __nv_bfloat16* p, float* f) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(p);
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+// Eight consecutive elements, loaded raw (16-byte aligned for 2-byte types, 32 for float) so that several loads can
+// be in flight in few registers, then unpacked to floats.
+template <typename T>
+struct Vec8 {
+  uint4 v;
+};
+template <>
+struct Vec8<float> {
+  float4 lo, hi;
+};
+template <typename T>
+__device__ __forceinline__ Vec8<T> loadVec8(const T* p) {
+  return Vec8<T>{*reinterpret_cast<const uint4*>(p)};
+}
+template <>
+__device__ __forceinline__ Vec8<float> loadVec8<float>(const float* p) {
+  return Vec8<float>{reinterpret_cast<const float4*>(p)[0], reinterpret_cast<const float4*>(p)[1]};
+}
+__device__ __forceinline__ void unpack8(const Vec8<__nv_bfloat16>& r, float* f) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&r.v);
 #pragma unroll
   for (int i = 0; i < 4; i++) {
     const float2 v = __bfloat1622float2(h[i]);
     f[2 * i] = v.x, f[2 * i + 1] = v.y;
   }
 }
-__device__ __forceinline__ void load8(const __half* p, float* f) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(p);
-  const __half2* h = reinterpret_cast<const __half2*>(&raw);
+__device__ __forceinline__ void unpack8(const Vec8<__half>& r, float* f) {
+  const __half2* h = reinterpret_cast<const __half2*>(&r.v);
 #pragma unroll
   for (int i = 0; i < 4; i++) {
     const float2 v = __half22float2(h[i]);
     f[2 * i] = v.x, f[2 * i + 1] = v.y;
   }
 }
-__device__ __forceinline__ void load8(const float* p, float* f) {
-  const float4 a = reinterpret_cast<const float4*>(p)[0], b = reinterpret_cast<const float4*>(p)[1];
-  f[0] = a.x, f[1] = a.y, f[2] = a.z, f[3] = a.w, f[4] = b.x, f[5] = b.y, f[6] = b.z, f[7] = b.w;
+__device__ __forceinline__ void unpack8(const Vec8<float>& r, float* f) {
+  f[0] = r.lo.x, f[1] = r.lo.y, f[2] = r.lo.z, f[3] = r.lo.w, f[4] = r.hi.x, f[5] = r.hi.y, f[6] = r.hi.z, f[7] = r.hi.w;
+}
+template <typename T>
+__device__ __forceinline__ void load8(const T* p, float* f) {
+  unpack8(loadVec8(p), f);
 }
 __device__ __forceinline__ void store8(__nv_bfloat16* p, const float* f) {
   uint4 raw;
