@@ -274,8 +274,8 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
     k = at::cat({*pastK, k}, 2);
     v = at::cat({*pastV, v}, 2);
   }
-  // Decoding reads the cache once per kv head through two small products (13% faster than the flash kernel's
-  // prefill-shaped tiles at batch 64 on an H100, equal at batch 1: bench/llama.md).
+  // Unfused decoding (CPU, or ATMAN_FUSED=0) reads the cache once per kv head through two small products; on CUDA
+  // decodeStep normally runs native/llama/fused_decode.cpp instead.
   at::Tensor a = writeAt != nullptr ? decodeAttention(q, k, v, ao.keyBias) : atman::attention(q, k, v, ao);  // [B, Hq, T, D]
   a = a.transpose(1, 2).reshape({B, T, c.heads * D});
   x = x.add(at::linear(a, l.o));
