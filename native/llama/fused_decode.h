@@ -11,7 +11,7 @@
 namespace atman::llama {
 
 // Whether fusedDecodeStep can run this model: the fused kernels apply to `weights` (CUDA, 16/32-bit float, no
-// autograd, ATMAN_FUSED not "0"), the head dim is 16, 32, 64, 128 or 256, at most 8 query heads share a kv head,
+// autograd, ATMAN_FUSED not "0"), the head dim is 16, 64 or 128, at most 8 query heads share a kv head,
 // and every layer's projections are still packed.
 bool fusedDecodeApplies(const LlamaConfig& c, const std::vector<Layer>& layers, const at::Tensor& weights);
 

@@ -341,10 +341,8 @@ const char* decodeAttentionT(const void* q, const void* kc, const void* vc, cons
   if (B == 0) return nullptr;
   switch (D) {
     case 16: return decodeAttentionG<T, 16>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
-    case 32: return decodeAttentionG<T, 32>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
     case 64: return decodeAttentionG<T, 64>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
-    case 128: return decodeAttentionG<T, 128>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
-    default: return decodeAttentionG<T, 256>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
+    default: return decodeAttentionG<T, 128>(q, kc, vc, length, keyStart, out, partial, B, Hq, Hkv, C, splits, splitLen, scale, s);
   }
 }
 
@@ -423,7 +421,7 @@ const char* gemv(DType dtype, const void* x, const void* W, void* y, int64_t N, 
 }
 
 bool decodeAttentionSupports(int64_t D, int64_t Hq, int64_t Hkv) {
-  return (D == 16 || D == 32 || D == 64 || D == 128 || D == 256) && Hkv > 0 && Hq % Hkv == 0 &&
+  return (D == 16 || D == 64 || D == 128) && Hkv > 0 && Hq % Hkv == 0 &&
          Hq / Hkv <= kDecodeMaxGroup;
 }
 
