@@ -81,8 +81,11 @@ __global__ void __launch_bounds__(kBwdThreads, 1) bwdKernel(const Params p) {
   float* lseS0 = reinterpret_cast<float*>(dSs + BN * SDS);  // stage s: lseS0 + s * 2 * BM; its Δ right after
   float* biasS = lseS0 + 4 * BM;
 
-  const int hk = blockIdx.y, b = blockIdx.z, G = p.Hq / p.Hkv;
-  const int n0 = blockIdx.x * BN;
+  // Grid (Hkv, B, key blocks): the block index runs over heads and batch first, so with a causal mask the key blocks
+  // with the most query tiles (the first ones) of every head start first and the short ones fill the tail (longest
+  // first: 13-15% faster fwd+bwd than key blocks first, bench/attention.md).
+  const int hk = blockIdx.x, b = blockIdx.y, G = p.Hq / p.Hkv;
+  const int n0 = blockIdx.z * BN;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int wk = warp % 4, wh = warp / 4;
   const Masking mk(p, b);
@@ -296,7 +299,7 @@ const char* launchBwd(const Params& p, cudaStream_t stream) {
     constexpr size_t smem = bwdSmemBytes<D>(sizeof(T));
     auto kernel = bwdKernel<T, D>;
     cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-    dim3 grid((p.Tk + kBwdBN - 1) / kBwdBN, p.Hkv, p.B);
+    dim3 grid(p.Hkv, p.B, unsigned((p.Tk + kBwdBN - 1) / kBwdBN));
     kernel<<<grid, kBwdThreads, smem, stream>>>(p);
     if (const char* e = lastError()) return e;
   }
