@@ -4,8 +4,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { LlamaModel, noGrad, tensor } from '../src';
-import { writeTinyLlama } from './llama_helpers';
+import { LlamaModel } from '../src';
+import { greedyByForward as greedy, writeTinyLlama } from './llama_helpers';
 
 let root: string;
 let model: LlamaModel;
@@ -21,17 +21,7 @@ afterAll(() => {
 const PROMPTS = [[5, 17, 250], [1, 2, 3, 4, 5, 6], [42]];
 
 /** Greedy decoding of one prompt by full forwards (no cache, no padding). */
-function greedyByForward(prompt: number[], n: number): number[] {
-  const seq = [...prompt];
-  noGrad(() => {
-    for (let i = 0; i < n; i++) {
-      const logits = model.forward(tensor([seq], { dtype: 'int64' }));
-      seq.push(Number(logits.narrow(1, seq.length - 1, 1).argmax(-1).item()));
-      logits.dispose();
-    }
-  });
-  return seq.slice(prompt.length);
-}
+const greedyByForward = (prompt: number[], n: number): number[] => greedy(model, prompt, n);
 
 test('greedy generation equals greedy decoding by full forwards, for ragged prompts in one batch', async () => {
   const r = await model.generate(PROMPTS, { maxNewTokens: 10, temperature: 0 });

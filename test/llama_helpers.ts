@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { Tensor, manualSeed, randn, save } from '../src';
+import { LlamaModel, Tensor, manualSeed, noGrad, randn, save, tensor, tidy } from '../src';
 
 export interface TinyLlamaOptions {
   hidden?: number;
@@ -114,4 +114,18 @@ export function writeTinyLlama(dir: string, o: TinyLlamaOptions = {}): string {
   }
   for (const t of Object.values(tensors)) t.dispose();
   return dir;
+}
+
+/** Greedy continuation of `prompt` by n full forwards (no KV cache): the reference for generate(). */
+export function greedyByForward(model: LlamaModel, prompt: number[], n: number, device = 'cpu'): number[] {
+  const seq = [...prompt];
+  noGrad(() => {
+    for (let i = 0; i < n; i++) {
+      tidy(() => {
+        const logits = model.forward(tensor([seq], { dtype: 'int64' }).to(device));
+        seq.push(Number(logits.narrow(1, seq.length - 1, 1).argmax(-1).item()));
+      });
+    }
+  });
+  return seq.slice(prompt.length);
 }

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { LlamaModel, Tensor, noGrad, tensor } from '../src';
+import { greedyByForward } from './llama_helpers';
 
 const ROOT = path.join(__dirname, 'fixtures/llama');
 // gqa2_bf16_disk: bf16 weights on disk, loaded as float32 (its reference was computed from the reloaded model).
@@ -36,20 +37,7 @@ function maxAbsDiff(actual: Tensor, expected: number[] | number[][] | number[][]
   return noGrad(() => actual.sub(tensor(expected as number[][]).to(actual.dtype)).abs().max().item() as number);
 }
 
-/** Greedy decoding by full forwards (no KV cache): argmax of the last position, n times. */
-function greedy(model: LlamaModel, prompt: number[], n: number): number[] {
-  const seq = [...prompt];
-  noGrad(() => {
-    for (let i = 0; i < n; i++) {
-      const logits = model.forward(tensor([seq], { dtype: 'int64' }));
-      const last = logits.narrow(1, seq.length - 1, 1).argmax(-1);
-      seq.push(Number(last.item()));
-      logits.dispose();
-      last.dispose();
-    }
-  });
-  return seq.slice(prompt.length);
-}
+const greedy = (model: LlamaModel, prompt: number[], n: number): number[] => greedyByForward(model, prompt, n);
 
 describe.each(MODELS)('agrees with HF transformers: %s (test/fixtures/llama)', (name) => {
   let model: LlamaModel | undefined;

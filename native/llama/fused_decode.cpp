@@ -13,6 +13,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include "native/llama/fused/aten_glue.h"
 #include "native/llama/fused/decode.h"
 #endif
 
@@ -30,24 +31,12 @@ at::Tensor fusedDecodeStep(const LlamaConfig&, const DecodeWeights&, const at::T
 
 namespace {
 
-fused::DType dtypeOf(const at::Tensor& x) {
-  switch (x.scalar_type()) {
-    case at::kBFloat16: return fused::DType::BFloat16;
-    case at::kHalf: return fused::DType::Half;
-    default: return fused::DType::Float;
-  }
-}
-
-void check(const char* err, const char* what) {
-  if (err != nullptr) throw std::runtime_error(std::string("the fused CUDA ") + what + " kernel failed: " + err);
-}
-
 // The residual stream after adding y to x (a new tensor), and w * norm(it).
 std::pair<at::Tensor, at::Tensor> addRmsNorm(const at::Tensor& x, const at::Tensor& y, const at::Tensor& w, double eps,
                                              cudaStream_t s) {
   at::Tensor sum = at::empty_like(x), out = at::empty_like(x);
   const int64_t H = x.size(-1);
-  check(fused::addRmsNorm(dtypeOf(x), x.data_ptr(), y.data_ptr(), w.data_ptr(), sum.data_ptr(), out.data_ptr(),
+  checkFused(fused::addRmsNorm(fusedDType(x), x.data_ptr(), y.data_ptr(), w.data_ptr(), sum.data_ptr(), out.data_ptr(),
                           x.numel() / H, H, static_cast<float>(eps), s),
         "add + RMSNorm");
   return {sum, out};
@@ -59,7 +48,7 @@ at::Tensor linearRows(const at::Tensor& x, const at::Tensor& W, cudaStream_t s) 
   const bool aligned = ((reinterpret_cast<uintptr_t>(x.data_ptr()) | reinterpret_cast<uintptr_t>(W.data_ptr())) % 32) == 0;
   if (x.size(0) != 1 || K % 8 != 0 || !aligned) return at::mm(x, W.t());
   at::Tensor y = at::empty({1, W.size(0)}, x.options());
-  check(fused::gemv(dtypeOf(x), x.data_ptr(), W.data_ptr(), y.data_ptr(), W.size(0), K, s), "GEMV");
+  checkFused(fused::gemv(fusedDType(x), x.data_ptr(), W.data_ptr(), y.data_ptr(), W.size(0), K, s), "GEMV");
   return y;
 }
 
@@ -76,7 +65,7 @@ at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const a
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream().stream();
   const int64_t B = ids.size(0), D = c.headDim, Hq = c.numHeads, Hkv = c.numKvHeads;
   const int64_t I = c.intermediateSize, C = cache.capacity;
-  const fused::DType dt = dtypeOf(w.embed);
+  const fused::DType dt = fusedDType(w.embed);
   const at::Tensor ks = keyStart.defined() ? keyStart.contiguous() : at::Tensor();
   const int64_t* lengthPtr = length.data_ptr<int64_t>();
   const int64_t* keyStartPtr = ks.defined() ? ks.data_ptr<int64_t>() : nullptr;
@@ -97,17 +86,17 @@ at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const a
   for (size_t i = 0; i < w.layers.size(); i++) {
     const Layer& l = w.layers[i];
     const at::Tensor qkv = linearRows(h, l.qkv, stream);  // [B, (Hq + 2 Hkv) D]
-    check(fused::rotaryCacheWrite(dt, qkv.data_ptr(), invFreq, keyStartPtr, q.data_ptr(), cache.k[i].data_ptr(),
+    checkFused(fused::rotaryCacheWrite(dt, qkv.data_ptr(), invFreq, keyStartPtr, q.data_ptr(), cache.k[i].data_ptr(),
                                   cache.v[i].data_ptr(), lengthPtr, B, Hq, Hkv, D, C, stream),
           "rotary + cache write");
-    check(fused::decodeAttention(dt, q.data_ptr(), cache.k[i].data_ptr(), cache.v[i].data_ptr(), lengthPtr,
+    checkFused(fused::decodeAttention(dt, q.data_ptr(), cache.k[i].data_ptr(), cache.v[i].data_ptr(), lengthPtr,
                                  keyStartPtr, a.data_ptr(), splits > 1 ? partial.data_ptr<float>() : nullptr, B, Hq,
                                  Hkv, D, C, splits, splitLen, scale, stream),
           "decode attention");
     std::tie(x, h) = addRmsNorm(x, linearRows(a, l.o, stream), l.postNorm, c.rmsNormEps, stream);
     const at::Tensor gateUp = linearRows(h, l.gateUp, stream);  // [B, 2I]: gate, then up
     at::Tensor act = at::empty({B, I}, x.options());
-    check(fused::siluMul(dt, gateUp.data_ptr(), static_cast<const char*>(gateUp.data_ptr()) + I * gateUp.element_size(),
+    checkFused(fused::siluMul(dt, gateUp.data_ptr(), static_cast<const char*>(gateUp.data_ptr()) + I * gateUp.element_size(),
                          act.data_ptr(), B, I, 2 * I, 2 * I, stream),
           "SiLU-mul");
     const at::Tensor& nextNorm = i + 1 < w.layers.size() ? w.layers[i + 1].inputNorm : w.norm;

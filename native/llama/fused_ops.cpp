@@ -11,6 +11,7 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "native/llama/fused/aten_glue.h"
 #include "native/llama/fused/fused.h"
 #endif
 
@@ -33,22 +34,6 @@ at::Tensor fusedSiluMul(const at::Tensor&, const at::Tensor&) {
 
 #else
 
-namespace {
-
-fused::DType dtypeOf(const at::Tensor& x) {
-  switch (x.scalar_type()) {
-    case at::kBFloat16: return fused::DType::BFloat16;
-    case at::kHalf: return fused::DType::Half;
-    default: return fused::DType::Float;
-  }
-}
-
-void check(const char* err, const char* what) {
-  if (err != nullptr) throw std::runtime_error(std::string("the fused CUDA ") + what + " kernel failed: " + err);
-}
-
-}  // namespace
-
 bool fusedOpsApply(const at::Tensor& x) {
   // Read on every call (cheap), so a process can compare fused and unfused results (the GPU tests do).
   const char* e = std::getenv("ATMAN_FUSED");
@@ -68,7 +53,7 @@ at::Tensor rmsNormForward(const at::Tensor& x, const at::Tensor& w, double eps, 
   const int64_t H = x.size(-1), rows = x.numel() / H;
   at::Tensor y = at::empty_like(x);
   if (rstd != nullptr) *rstd = at::empty({rows}, x.options().dtype(at::kFloat));
-  check(fused::rmsNorm(dtypeOf(x), x.data_ptr(), w.data_ptr(), y.data_ptr(), rstd ? rstd->data_ptr<float>() : nullptr,
+  checkFused(fused::rmsNorm(fusedDType(x), x.data_ptr(), w.data_ptr(), y.data_ptr(), rstd ? rstd->data_ptr<float>() : nullptr,
                        rows, H, static_cast<float>(eps), c10::cuda::getCurrentCUDAStream().stream()),
         "RMSNorm");
   return y;
@@ -93,7 +78,7 @@ struct FusedRmsNormFn : public torch::autograd::Function<FusedRmsNormFn> {
     at::Tensor dx, dw;
     if (ctx->needs_input_grad(0)) {
       dx = at::empty_like(x);
-      check(fused::rmsNormBackward(dtypeOf(x), x.data_ptr(), w.data_ptr(), dy.data_ptr(), rstd.data_ptr<float>(),
+      checkFused(fused::rmsNormBackward(fusedDType(x), x.data_ptr(), w.data_ptr(), dy.data_ptr(), rstd.data_ptr<float>(),
                                    dx.data_ptr(), rows, H, c10::cuda::getCurrentCUDAStream().stream()),
             "RMSNorm backward");
     }
@@ -125,7 +110,7 @@ at::Tensor rotaryForward(const at::Tensor& x, const at::Tensor& c, const at::Ten
   const int64_t B = x.size(0), H = x.size(1), T = x.size(2), D = x.size(3);
   at::Tensor out = at::empty({B, H, T, D}, x.options());
   const int64_t strides[4] = {x.stride(0), x.stride(1), x.stride(2), x.stride(3)};
-  check(fused::rotary(dtypeOf(x), x.data_ptr(), strides, c.data_ptr(), s.data_ptr(), out.data_ptr(), B, H, T, D,
+  checkFused(fused::rotary(fusedDType(x), x.data_ptr(), strides, c.data_ptr(), s.data_ptr(), out.data_ptr(), B, H, T, D,
                       c10::cuda::getCurrentCUDAStream().stream()),
         "rotary");
   return out;
@@ -157,7 +142,7 @@ struct FusedRotaryFn : public torch::autograd::Function<FusedRotaryFn> {
     at::Tensor dx = at::empty_strided(sizes, strides, dy.options());
     const int64_t dys[4] = {dy.stride(0), dy.stride(1), dy.stride(2), dy.stride(3)};
     const int64_t dxs[4] = {dx.stride(0), dx.stride(1), dx.stride(2), dx.stride(3)};
-    check(fused::rotaryBackward(dtypeOf(dy), dy.data_ptr(), dys, c.data_ptr(), s.data_ptr(), dx.data_ptr(), dxs,
+    checkFused(fused::rotaryBackward(fusedDType(dy), dy.data_ptr(), dys, c.data_ptr(), s.data_ptr(), dx.data_ptr(), dxs,
                                 sizes[0], sizes[1], sizes[2], sizes[3], c10::cuda::getCurrentCUDAStream().stream()),
           "rotary backward");
     return {dx, at::Tensor(), at::Tensor()};
@@ -168,7 +153,7 @@ struct FusedRotaryFn : public torch::autograd::Function<FusedRotaryFn> {
 at::Tensor siluMulForward(const at::Tensor& gate, const at::Tensor& up) {
   at::Tensor out = at::empty_like(gate, at::MemoryFormat::Contiguous);
   const int64_t I = gate.size(-1);
-  check(fused::siluMul(dtypeOf(gate), gate.data_ptr(), up.data_ptr(), out.data_ptr(), gate.numel() / I, I, I, I,
+  checkFused(fused::siluMul(fusedDType(gate), gate.data_ptr(), up.data_ptr(), out.data_ptr(), gate.numel() / I, I, I, I,
                        c10::cuda::getCurrentCUDAStream().stream()),
         "SiLU-mul");
   return out;
@@ -190,7 +175,7 @@ struct FusedSiluMulFn : public torch::autograd::Function<FusedSiluMulFn> {
     const c10::cuda::CUDAGuard guard(gate.device());
     at::Tensor dGate = at::empty_like(gate, at::MemoryFormat::Contiguous);
     at::Tensor dUp = at::empty_like(up, at::MemoryFormat::Contiguous);
-    check(fused::siluMulBackward(dtypeOf(gate), gate.data_ptr(), up.data_ptr(), dy.data_ptr(), dGate.data_ptr(),
+    checkFused(fused::siluMulBackward(fusedDType(gate), gate.data_ptr(), up.data_ptr(), dy.data_ptr(), dGate.data_ptr(),
                                  dUp.data_ptr(), gate.numel(), c10::cuda::getCurrentCUDAStream().stream()),
           "SiLU-mul backward");
     return {ctx->needs_input_grad(0) ? dGate : at::Tensor(), ctx->needs_input_grad(1) ? dUp : at::Tensor()};

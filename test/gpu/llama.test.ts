@@ -6,7 +6,7 @@ import * as path from 'path';
 
 import * as at from '../../src';
 import { LlamaModel, Tensor, noGrad, tensor, zeros } from '../../src';
-import { writeTinyLlama } from '../llama_helpers';
+import { greedyByForward as greedy, writeTinyLlama } from '../llama_helpers';
 
 const hasCuda = at.cuda.isAvailable();
 const describeCuda = hasCuda ? describe : describe.skip;
@@ -109,18 +109,7 @@ describeCuda('LlamaModel on CUDA matches the CPU', () => {
   });
 
   test('greedy generate with the KV cache equals greedy decoding by full forwards (and the CPU)', async () => {
-    const greedyByForward = (prompt: number[], n: number): number[] => {
-      const seq = [...prompt];
-      noGrad(() => {
-        for (let i = 0; i < n; i++) {
-          at.tidy(() => {
-            const logits = gpu.forward(tensor([seq], { dtype: 'int64' }).cuda());
-            seq.push(Number(logits.narrow(1, seq.length - 1, 1).argmax(-1).item()));
-          });
-        }
-      });
-      return seq.slice(prompt.length);
-    };
+    const greedyByForward = (prompt: number[], n: number): number[] => greedy(gpu, prompt, n, 'cuda');
     const r = await gpu.generate(PROMPTS, { maxNewTokens: 10, temperature: 0 });
     expect(r.tokens).toEqual(PROMPTS.map((p) => greedyByForward(p, 10)));
     expect(r.finishReasons).toEqual(['length', 'length', 'length']);

@@ -9,22 +9,11 @@ import * as path from 'path';
 import * as at from '../../src';
 import { LlamaModel, noGrad, tensor } from '../../src';
 import { AdamW } from '../../src/nn/optim';
-import { writeTinyLlama } from '../llama_helpers';
+import { greedyByForward as greedy, writeTinyLlama } from '../llama_helpers';
+
+const greedyByForward = (model: LlamaModel, p: number[], n: number): number[] => greedy(model, p, n, 'cuda');
 
 const describeCuda = at.cuda.isAvailable() ? describe : describe.skip;
-
-function greedyByForward(model: LlamaModel, prompt: number[], n: number): number[] {
-  const seq = [...prompt];
-  noGrad(() => {
-    for (let i = 0; i < n; i++) {
-      at.tidy(() => {
-        const logits = model.forward(tensor([seq], { dtype: 'int64' }).cuda());
-        seq.push(Number(logits.narrow(1, seq.length - 1, 1).argmax(-1).item()));
-      });
-    }
-  });
-  return seq.slice(prompt.length);
-}
 
 function prompt(length: number, salt: number): number[] {
   return Array.from({ length }, (_, i) => (i * 37 + salt * 11 + 3) % 300);
