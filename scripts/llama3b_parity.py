@@ -11,6 +11,9 @@ computes with transformers (bf16, sdpa, CUDA):
   margin:     per prompt, top1 - top2 of the last-position logits (how close a near-tie is)
   greedy:     model.generate(do_sample=False, no eos) NEW new tokens per prompt
   fp32:       top1, last and greedy again with the same weights in float32 (the bf16 noise floor)
+With PARITY_EXISTING=1, MODEL_DIR is an existing model (e.g. the trained models/tiny-arith) that is loaded instead of
+built, and the prompt ids are drawn below its vocabulary size: a trained model's peaked distributions make the greedy
+comparison in bf16 meaningful, which random weights (near-ties everywhere) cannot.
 The weights are random, so the numbers test the arithmetic only. With std 0.02 and tied embeddings the residual
 stream is dominated by the input embedding, so logits are fairly flat and greedy tends to repeat tokens: the
 agreement numbers are a lower bar than a trained model's would be. src/bench/llama-parity.ts is the other side.
@@ -31,6 +34,14 @@ def main():
     model_dir, out_json = sys.argv[1], sys.argv[2]
     cfg_path = sys.argv[3] if len(sys.argv) > 3 else ".gpu/shared/models/llama-3.2-3b-instruct/config.json"
     t0 = time.time()
+    existing = os.environ.get("PARITY_EXISTING") == "1"
+    if not existing:
+        build_random(model_dir, cfg_path, t0)
+    vocab = min(LlamaConfig.from_pretrained(model_dir).vocab_size, 128000)
+    compute(model_dir, out_json, vocab, t0)
+
+
+def build_random(model_dir, cfg_path, t0):
     config = LlamaConfig.from_pretrained(os.path.dirname(os.path.abspath(cfg_path)))
     torch.manual_seed(SEED)
     with torch.device("cuda"):
@@ -45,11 +56,14 @@ def main():
     print(f"built and saved {sum(p.numel() for p in model.parameters()) / 1e9:.2f}B params in {time.time() - t0:.0f}s "
           f"(transformers {transformers.__version__}, torch {torch.__version__})", flush=True)
 
+    del model
+    torch.cuda.empty_cache()
+
+
+def compute(model_dir, out_json, vocab, t0):
     # Compute with the model as transformers reloads it: model.to(bfloat16) above also rounded the rotary inv_freq
     # buffer to bf16 (relative error up to 3.3e-3), which from_pretrained does not (it stays float32), and .float()
     # does not undo. That rounding, not LlamaModel, made the first H100 runs disagree (0.29 logit std in fp32).
-    del model
-    torch.cuda.empty_cache()
     try:
         model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa")
     except TypeError:
@@ -58,7 +72,7 @@ def main():
     assert model.model.rotary_emb.inv_freq.dtype == torch.float32
 
     g = torch.Generator().manual_seed(SEED + 1)
-    ids = torch.randint(0, 128000, (P, T), generator=g).cuda()
+    ids = torch.randint(0, vocab, (P, T), generator=g).cuda()
     with torch.no_grad():
         logits = model(input_ids=ids).logits.float()
         top1 = logits.argmax(-1)
