@@ -60,15 +60,19 @@ def build_random(model_dir, cfg_path, t0):
     torch.cuda.empty_cache()
 
 
+def load(model_dir, dtype):
+    try:
+        model = LlamaForCausalLM.from_pretrained(model_dir, dtype=dtype, attn_implementation="sdpa")
+    except TypeError:
+        model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=dtype, attn_implementation="sdpa")
+    return model.cuda().eval()
+
+
 def compute(model_dir, out_json, vocab, t0):
     # Compute with the model as transformers reloads it: model.to(bfloat16) above also rounded the rotary inv_freq
     # buffer to bf16 (relative error up to 3.3e-3), which from_pretrained does not (it stays float32), and .float()
     # does not undo. That rounding, not LlamaModel, made the first H100 runs disagree (0.29 logit std in fp32).
-    try:
-        model = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa")
-    except TypeError:
-        model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.bfloat16, attn_implementation="sdpa")
-    model = model.cuda().eval()
+    model = load(model_dir, torch.bfloat16)
     assert model.model.rotary_emb.inv_freq.dtype == torch.float32
 
     g = torch.Generator().manual_seed(SEED + 1)
@@ -84,8 +88,11 @@ def compute(model_dir, out_json, vocab, t0):
         out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW, do_sample=False,
                              eos_token_id=None, pad_token_id=0)
     greedy = out[:, T:].tolist()
-    # The bf16 noise floor: the same weights computed in float32 by transformers.
-    model = model.float()
+    # The bf16 noise floor: the weights as stored, computed in float32 by transformers (reloaded, not model.float():
+    # for a model stored in float32 that would compute with the bf16-rounded weights).
+    del model
+    torch.cuda.empty_cache()
+    model = load(model_dir, torch.float32)
     with torch.no_grad():
         logits32 = model(input_ids=ids).logits.float()
         out32 = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=NEW, do_sample=False,

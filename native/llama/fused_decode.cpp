@@ -37,8 +37,8 @@ std::pair<at::Tensor, at::Tensor> addRmsNorm(const at::Tensor& x, const at::Tens
   at::Tensor sum = at::empty_like(x), out = at::empty_like(x);
   const int64_t H = x.size(-1);
   checkFused(fused::addRmsNorm(fusedDType(x), x.data_ptr(), y.data_ptr(), w.data_ptr(), sum.data_ptr(), out.data_ptr(),
-                          x.numel() / H, H, static_cast<float>(eps), s),
-        "add + RMSNorm");
+                               x.numel() / H, H, static_cast<float>(eps), s),
+             "add + RMSNorm");
   return {sum, out};
 }
 
@@ -87,18 +87,18 @@ at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const a
     const Layer& l = w.layers[i];
     const at::Tensor qkv = linearRows(h, l.qkv, stream);  // [B, (Hq + 2 Hkv) D]
     checkFused(fused::rotaryCacheWrite(dt, qkv.data_ptr(), invFreq, keyStartPtr, q.data_ptr(), cache.k[i].data_ptr(),
-                                  cache.v[i].data_ptr(), lengthPtr, B, Hq, Hkv, D, C, stream),
-          "rotary + cache write");
+                                       cache.v[i].data_ptr(), lengthPtr, B, Hq, Hkv, D, C, stream),
+               "rotary + cache write");
     checkFused(fused::decodeAttention(dt, q.data_ptr(), cache.k[i].data_ptr(), cache.v[i].data_ptr(), lengthPtr,
-                                 keyStartPtr, a.data_ptr(), splits > 1 ? partial.data_ptr<float>() : nullptr, B, Hq,
-                                 Hkv, D, C, splits, splitLen, scale, stream),
-          "decode attention");
+                                      keyStartPtr, a.data_ptr(), splits > 1 ? partial.data_ptr<float>() : nullptr, B, Hq,
+                                      Hkv, D, C, splits, splitLen, scale, stream),
+               "decode attention");
     std::tie(x, h) = addRmsNorm(x, linearRows(a, l.o, stream), l.postNorm, c.rmsNormEps, stream);
     const at::Tensor gateUp = linearRows(h, l.gateUp, stream);  // [B, 2I]: gate, then up
     at::Tensor act = at::empty({B, I}, x.options());
     checkFused(fused::siluMul(dt, gateUp.data_ptr(), static_cast<const char*>(gateUp.data_ptr()) + I * gateUp.element_size(),
-                         act.data_ptr(), B, I, 2 * I, 2 * I, stream),
-          "SiLU-mul");
+                              act.data_ptr(), B, I, 2 * I, 2 * I, stream),
+               "SiLU-mul");
     const at::Tensor& nextNorm = i + 1 < w.layers.size() ? w.layers[i + 1].inputNorm : w.norm;
     std::tie(x, h) = addRmsNorm(x, linearRows(act, l.down, stream), nextNorm, c.rmsNormEps, stream);
   }

@@ -21,7 +21,6 @@ namespace atman::llama {
 
 bool fusedKernelsApply(const at::Tensor&) { return false; }
 bool fusedOpsApply(const at::Tensor&) { return false; }
-bool fusedRmsNormApplies(const at::Tensor&) { return false; }
 at::Tensor fusedRmsNorm(const at::Tensor&, const at::Tensor&, double) {
   throw std::runtime_error("the fused CUDA kernels are not part of this CPU-only build");
 }
@@ -42,8 +41,6 @@ bool fusedOpsApply(const at::Tensor& x) {
   return enabled && x.is_cuda() && (t == at::kBFloat16 || t == at::kHalf || t == at::kFloat);
 }
 
-bool fusedRmsNormApplies(const at::Tensor& x) { return fusedOpsApply(x); }
-
 bool fusedKernelsApply(const at::Tensor& x) { return fusedOpsApply(x) && !at::GradMode::is_enabled(); }
 
 namespace {
@@ -54,8 +51,8 @@ at::Tensor rmsNormForward(const at::Tensor& x, const at::Tensor& w, double eps, 
   at::Tensor y = at::empty_like(x);
   if (rstd != nullptr) *rstd = at::empty({rows}, x.options().dtype(at::kFloat));
   checkFused(fused::rmsNorm(fusedDType(x), x.data_ptr(), w.data_ptr(), y.data_ptr(), rstd ? rstd->data_ptr<float>() : nullptr,
-                       rows, H, static_cast<float>(eps), c10::cuda::getCurrentCUDAStream().stream()),
-        "RMSNorm");
+                            rows, H, static_cast<float>(eps), c10::cuda::getCurrentCUDAStream().stream()),
+             "RMSNorm");
   return y;
 }
 
@@ -79,8 +76,8 @@ struct FusedRmsNormFn : public torch::autograd::Function<FusedRmsNormFn> {
     if (ctx->needs_input_grad(0)) {
       dx = at::empty_like(x);
       checkFused(fused::rmsNormBackward(fusedDType(x), x.data_ptr(), w.data_ptr(), dy.data_ptr(), rstd.data_ptr<float>(),
-                                   dx.data_ptr(), rows, H, c10::cuda::getCurrentCUDAStream().stream()),
-            "RMSNorm backward");
+                                        dx.data_ptr(), rows, H, c10::cuda::getCurrentCUDAStream().stream()),
+                 "RMSNorm backward");
     }
     if (ctx->needs_input_grad(1)) {
       // dw = sum over rows of dy * (the normalized x, rounded as the forward rounded it).
@@ -111,8 +108,8 @@ at::Tensor rotaryForward(const at::Tensor& x, const at::Tensor& c, const at::Ten
   at::Tensor out = at::empty({B, H, T, D}, x.options());
   const int64_t strides[4] = {x.stride(0), x.stride(1), x.stride(2), x.stride(3)};
   checkFused(fused::rotary(fusedDType(x), x.data_ptr(), strides, c.data_ptr(), s.data_ptr(), out.data_ptr(), B, H, T, D,
-                      c10::cuda::getCurrentCUDAStream().stream()),
-        "rotary");
+                           c10::cuda::getCurrentCUDAStream().stream()),
+             "rotary");
   return out;
 }
 
@@ -143,8 +140,8 @@ struct FusedRotaryFn : public torch::autograd::Function<FusedRotaryFn> {
     const int64_t dys[4] = {dy.stride(0), dy.stride(1), dy.stride(2), dy.stride(3)};
     const int64_t dxs[4] = {dx.stride(0), dx.stride(1), dx.stride(2), dx.stride(3)};
     checkFused(fused::rotaryBackward(fusedDType(dy), dy.data_ptr(), dys, c.data_ptr(), s.data_ptr(), dx.data_ptr(), dxs,
-                                sizes[0], sizes[1], sizes[2], sizes[3], c10::cuda::getCurrentCUDAStream().stream()),
-          "rotary backward");
+                                     sizes[0], sizes[1], sizes[2], sizes[3], c10::cuda::getCurrentCUDAStream().stream()),
+               "rotary backward");
     return {dx, at::Tensor(), at::Tensor()};
   }
 };
@@ -154,8 +151,8 @@ at::Tensor siluMulForward(const at::Tensor& gate, const at::Tensor& up) {
   at::Tensor out = at::empty_like(gate, at::MemoryFormat::Contiguous);
   const int64_t I = gate.size(-1);
   checkFused(fused::siluMul(fusedDType(gate), gate.data_ptr(), up.data_ptr(), out.data_ptr(), gate.numel() / I, I, I, I,
-                       c10::cuda::getCurrentCUDAStream().stream()),
-        "SiLU-mul");
+                            c10::cuda::getCurrentCUDAStream().stream()),
+             "SiLU-mul");
   return out;
 }
 
@@ -176,8 +173,8 @@ struct FusedSiluMulFn : public torch::autograd::Function<FusedSiluMulFn> {
     at::Tensor dGate = at::empty_like(gate, at::MemoryFormat::Contiguous);
     at::Tensor dUp = at::empty_like(up, at::MemoryFormat::Contiguous);
     checkFused(fused::siluMulBackward(fusedDType(gate), gate.data_ptr(), up.data_ptr(), dy.data_ptr(), dGate.data_ptr(),
-                                 dUp.data_ptr(), gate.numel(), c10::cuda::getCurrentCUDAStream().stream()),
-          "SiLU-mul backward");
+                                      dUp.data_ptr(), gate.numel(), c10::cuda::getCurrentCUDAStream().stream()),
+               "SiLU-mul backward");
     return {ctx->needs_input_grad(0) ? dGate : at::Tensor(), ctx->needs_input_grad(1) ? dUp : at::Tensor()};
   }
 };

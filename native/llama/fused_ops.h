@@ -10,8 +10,6 @@ namespace atman::llama {
 // Whether fusedRmsNorm, fusedRotary and fusedSiluMul take x: a CUDA build, x on CUDA in float/half/bfloat16, and the
 // environment variable ATMAN_FUSED is not "0" (a switch for comparisons, read on every call). Autograd may be on.
 bool fusedOpsApply(const at::Tensor& x);
-// The same as fusedOpsApply (the name from when only RMSNorm had a backward).
-bool fusedRmsNormApplies(const at::Tensor& x);
 // fusedOpsApply and autograd off: for kernels without a backward (the fused decoding step).
 bool fusedKernelsApply(const at::Tensor& x);
 

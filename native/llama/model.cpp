@@ -208,7 +208,7 @@ namespace {
 
 // HF LlamaRMSNorm: in float32 (float64 stays float64 here, so float64 models are exact), cast back, times weight.
 at::Tensor rmsNormEps(const at::Tensor& x, const at::Tensor& w, double eps) {
-  if (fusedRmsNormApplies(x)) return fusedRmsNorm(x, w, eps);
+  if (fusedOpsApply(x)) return fusedRmsNorm(x, w, eps);
   const at::ScalarType ct = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor h = x.to(ct);
   at::Tensor variance = h.pow(2).mean(-1, /*keepdim=*/true);

@@ -313,12 +313,10 @@ const char* decodeAttentionLaunch(const void* q, const void* kc, const void* vc,
                                   cudaStream_t s) {
   const int64_t G = Hq / Hkv;
   const size_t smem = sizeof(float) * (G * D + 2 * kAttnWarps * G + kAttnWarps * G * D);
-  auto kernel = decodeAttentionKernel<T, D, MaxG>;
-  if (smem > 48 * 1024) {
-    const cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-    if (e != cudaSuccess) return cudaGetErrorString(e);
-  }
-  kernel<<<dim3(Hkv, B, splits), kAttnWarps * 32, smem, s>>>(
+  // Within the default dynamic shared memory limit for every supported shape: no opt-in attribute needed.
+  static_assert(sizeof(float) * (MaxG * D + 2 * kAttnWarps * MaxG + kAttnWarps * MaxG * D) <= 48 * 1024,
+                "decode attention: shared memory over 48 KiB");
+  decodeAttentionKernel<T, D, MaxG><<<dim3(Hkv, B, splits), kAttnWarps * 32, smem, s>>>(
       static_cast<const T*>(q), static_cast<const T*>(kc), static_cast<const T*>(vc), length, keyStart,
       static_cast<T*>(out), partial, int(Hq), int(Hkv), C, splitLen, scale);
   if (splits > 1) decodeCombineKernel<T><<<B * Hq, D, 0, s>>>(partial, static_cast<T*>(out), D, int(splits));
@@ -376,12 +374,9 @@ const char* rotaryCacheWrite(DType dtype, const void* qkv, const float* invFreq,
                              void* kCache, void* vCache, const int64_t* length, int64_t B, int64_t Hq, int64_t Hkv,
                              int64_t D, int64_t C, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16:
-      return rotaryCacheWriteT<__nv_bfloat16>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
-    case DType::Half: return rotaryCacheWriteT<__half>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
-    default: return rotaryCacheWriteT<float>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
-  }
+  return byDType(dtype, [&](auto t) {
+    return rotaryCacheWriteT<decltype(t)>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
+  });
 }
 
 const char* decodeAttention(DType dtype, const void* q, const void* kCache, const void* vCache, const int64_t* length,
@@ -389,35 +384,23 @@ const char* decodeAttention(DType dtype, const void* q, const void* kCache, cons
                             int64_t D, int64_t C, int64_t splits, int64_t splitLen, float scale, void* stream) {
   if (!decodeAttentionSupports(D, Hq, Hkv)) return "unsupported shape for the decode attention kernel";
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16:
-      return decodeAttentionT<__nv_bfloat16>(q, kCache, vCache, length, keyStart, out, partial, B, Hq, Hkv, D, C, splits, splitLen, scale, s);
-    case DType::Half:
-      return decodeAttentionT<__half>(q, kCache, vCache, length, keyStart, out, partial, B, Hq, Hkv, D, C, splits, splitLen, scale, s);
-    default:
-      return decodeAttentionT<float>(q, kCache, vCache, length, keyStart, out, partial, B, Hq, Hkv, D, C, splits, splitLen, scale, s);
-  }
+  return byDType(dtype, [&](auto t) {
+    return decodeAttentionT<decltype(t)>(q, kCache, vCache, length, keyStart, out, partial, B, Hq, Hkv, D, C, splits,
+                                         splitLen, scale, s);
+  });
 }
 
 const char* addRmsNorm(DType dtype, const void* x, const void* y, const void* w, void* sum, void* out, int64_t rows,
                        int64_t H, float eps, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return addRmsNormT<__nv_bfloat16>(x, y, w, sum, out, rows, H, eps, s);
-    case DType::Half: return addRmsNormT<__half>(x, y, w, sum, out, rows, H, eps, s);
-    default: return addRmsNormT<float>(x, y, w, sum, out, rows, H, eps, s);
-  }
+  return byDType(dtype, [&](auto t) { return addRmsNormT<decltype(t)>(x, y, w, sum, out, rows, H, eps, s); });
 }
 
 const char* gemv(DType dtype, const void* x, const void* W, void* y, int64_t N, int64_t K, void* stream) {
   if (K % 8 != 0 || ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(W)) % 32) != 0)
     return "gemv needs K % 8 == 0 and 32-byte aligned x and W";
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return gemvT<__nv_bfloat16>(x, W, y, N, K, s);
-    case DType::Half: return gemvT<__half>(x, W, y, N, K, s);
-    default: return gemvT<float>(x, W, y, N, K, s);
-  }
+  return byDType(dtype, [&](auto t) { return gemvT<decltype(t)>(x, W, y, N, K, s); });
 }
 
 bool decodeAttentionSupports(int64_t D, int64_t Hq, int64_t Hkv) {

@@ -5,6 +5,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "native/llama/fused/fused.h"
+
 namespace atman {
 namespace fused {
 
@@ -101,6 +103,17 @@ __device__ __forceinline__ float blockSum(float v) {
   }
   __syncthreads();
   return total;
+}
+
+// Calls f with a value of the element type that dtype names (float, __half, __nv_bfloat16): the one dispatch of
+// every public launcher, `return byDType(dtype, [&](auto t) { return launchT<decltype(t)>(...); });`.
+template <typename F>
+const char* byDType(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::BFloat16: return f(__nv_bfloat16{});
+    case DType::Half: return f(__half{});
+    default: return f(float{});
+  }
 }
 
 inline const char* lastError() {

@@ -163,61 +163,39 @@ const char* siluMulT(const void* gate, const void* up, void* out, int64_t rows, 
 const char* siluMul(DType dtype, const void* gate, const void* up, void* out, int64_t rows, int64_t I,
                     int64_t gateStride, int64_t upStride, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return siluMulT<__nv_bfloat16>(gate, up, out, rows, I, gateStride, upStride, s);
-    case DType::Half: return siluMulT<__half>(gate, up, out, rows, I, gateStride, upStride, s);
-    default: return siluMulT<float>(gate, up, out, rows, I, gateStride, upStride, s);
-  }
+  return byDType(dtype, [&](auto t) { return siluMulT<decltype(t)>(gate, up, out, rows, I, gateStride, upStride, s); });
 }
 
 const char* siluMulBackward(DType dtype, const void* gate, const void* up, const void* dy, void* dGate, void* dUp,
                             int64_t n, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return siluMulBackwardT<__nv_bfloat16>(gate, up, dy, dGate, dUp, n, s);
-    case DType::Half: return siluMulBackwardT<__half>(gate, up, dy, dGate, dUp, n, s);
-    default: return siluMulBackwardT<float>(gate, up, dy, dGate, dUp, n, s);
-  }
+  return byDType(dtype, [&](auto t) { return siluMulBackwardT<decltype(t)>(gate, up, dy, dGate, dUp, n, s); });
 }
 
 const char* rmsNorm(DType dtype, const void* x, const void* w, void* y, float* rstd, int64_t rows, int64_t H, float eps,
                     void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return rmsNormT<__nv_bfloat16>(x, w, y, rstd, rows, H, eps, s);
-    case DType::Half: return rmsNormT<__half>(x, w, y, rstd, rows, H, eps, s);
-    default: return rmsNormT<float>(x, w, y, rstd, rows, H, eps, s);
-  }
+  return byDType(dtype, [&](auto t) { return rmsNormT<decltype(t)>(x, w, y, rstd, rows, H, eps, s); });
 }
 
 const char* rmsNormBackward(DType dtype, const void* x, const void* w, const void* dy, const float* rstd, void* dx,
                             int64_t rows, int64_t H, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return rmsNormBackwardT<__nv_bfloat16>(x, w, dy, rstd, dx, rows, H, s);
-    case DType::Half: return rmsNormBackwardT<__half>(x, w, dy, rstd, dx, rows, H, s);
-    default: return rmsNormBackwardT<float>(x, w, dy, rstd, dx, rows, H, s);
-  }
+  return byDType(dtype, [&](auto t) { return rmsNormBackwardT<decltype(t)>(x, w, dy, rstd, dx, rows, H, s); });
 }
 
 const char* rotary(DType dtype, const void* x, const int64_t xs[4], const void* cos, const void* sin, void* out,
                    int64_t B, int64_t H, int64_t T, int64_t D, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return rotaryT<__nv_bfloat16>(x, xs, cos, sin, out, B, H, T, D, s);
-    case DType::Half: return rotaryT<__half>(x, xs, cos, sin, out, B, H, T, D, s);
-    default: return rotaryT<float>(x, xs, cos, sin, out, B, H, T, D, s);
-  }
+  return byDType(dtype, [&](auto t) { return rotaryT<decltype(t)>(x, xs, cos, sin, out, B, H, T, D, s); });
 }
 
 const char* rotaryBackward(DType dtype, const void* dy, const int64_t dys[4], const void* cos, const void* sin, void* dx,
                            const int64_t dxs[4], int64_t B, int64_t H, int64_t T, int64_t D, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  switch (dtype) {
-    case DType::BFloat16: return rotaryBackwardT<__nv_bfloat16>(dy, dys, cos, sin, dx, dxs, B, H, T, D, s);
-    case DType::Half: return rotaryBackwardT<__half>(dy, dys, cos, sin, dx, dxs, B, H, T, D, s);
-    default: return rotaryBackwardT<float>(dy, dys, cos, sin, dx, dxs, B, H, T, D, s);
-  }
+  return byDType(dtype, [&](auto t) {
+    return rotaryBackwardT<decltype(t)>(dy, dys, cos, sin, dx, dxs, B, H, T, D, s);
+  });
 }
 
 }  // namespace fused
