@@ -3,6 +3,7 @@
 // as the A operand of P·V, writes O (staged through shared memory, 16-byte stores) and the row LSE. The tiling is a
 // template (FwdCfg); launchFwd picks the one that measured fastest on the H100.
 #include "native/attention/flash/common.cuh"
+#include "native/attention/flash/fwd_sm90.h"
 
 namespace atman {
 namespace flash {
@@ -265,6 +266,7 @@ bool supportsHeadDim(int D) { return D == 64 || D == 128; }
 
 const char* forward(const Params& p, void* stream) {
   if (p.B == 0 || p.Hq == 0 || p.Tq == 0) return nullptr;
+  if (sm90ForwardApplies(p)) return forwardSm90(p, stream);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (p.dtype == DType::BFloat16) {
     if (p.D == 64) return launchFwd<__nv_bfloat16, 64>(p, s);
