@@ -86,12 +86,24 @@ function biasValues(c: Case): Tensor | undefined {
 
 const errors: string[] = [];
 
-describeCuda('fused attention kernels match the float64 reference', () => {
+// Both forward kernels: the default (on a compute-capability-9 device with an sm_90a build: the wgmma/TMA kernel of
+// fwd_sm90.cu) and the sm_80 mma.sync kernel that ATMAN_FWD_SM90=0 selects everywhere (the backward is the same).
+const forwards = [
+  ['default forward', undefined],
+  ['sm_80 forward (ATMAN_FWD_SM90=0)', '0'],
+] as const;
+
+describeCuda.each(forwards)('fused attention kernels match the float64 reference: %s', (variant, fwdSm90) => {
   const seed = Math.floor(Math.random() * 2 ** 31);
-  beforeAll(() => at.manualSeed(seed));
+  beforeAll(() => {
+    at.manualSeed(seed);
+    if (fwdSm90 === undefined) delete process.env.ATMAN_FWD_SM90;
+    else process.env.ATMAN_FWD_SM90 = fwdSm90;
+  });
   afterAll(() => {
+    delete process.env.ATMAN_FWD_SM90;
     // The error table (read by the report).
-    console.log(`seed ${seed}\n${errors.join('\n')}`);
+    console.log(`${variant}, seed ${seed}\n${errors.splice(0).join('\n')}`);
   });
 
   test.each(cases.map((c) => [name(c), c] as const))('%s', (_n, c) => {
@@ -140,7 +152,9 @@ describeCuda('fused attention kernels match the float64 reference', () => {
       }
     });
   });
+});
 
+describeCuda('fused attention memory', () => {
   test('peak extra memory of forward + backward at T = 4096 is O(B·H·T·D), far below B·H·T·T', () => {
     at.tidy(() => {
       const [B, H, T, D] = [1, 8, 4096, 64];

@@ -1,17 +1,23 @@
-// Hopper forward (sm_90a): the same op as fwd.cu, built on warpgroup MMAs (wgmma) and TMA copies.
+// Hopper forward (sm_90a): the same op as fwd.cu, built on warpgroup MMAs (wgmma) and TMA copies (FlashAttention-3's
+// structure: warp specialization, intra-warpgroup overlap, ping-pong between the two consumer warpgroups).
 //
 // One CTA = 128 query rows of one (batch, query head), three warpgroups:
-//   - warpgroup 0, one thread: the producer. TMA-loads the Q tile once, then K and V tiles of BN keys into a ring of
-//     STAGES buffers (128-byte swizzle, the layout wgmma reads), each completion counted on an mbarrier ("full");
-//     a buffer is refilled once both consumers have released it ("empty").
-//   - warpgroups 1 and 2: consumers of 64 rows each. Per key tile: S = Q·Kᵀ (wgmma, both operands in shared
-//     memory), scale + key bias + masks + online softmax in registers, P converted in registers and used directly as
-//     the A operand of O += P·V (wgmma, V read MN-major). Epilogue: normalized O staged in the consumer's rows of the
-//     Q buffer and written by a TMA store (rows past Tq are clipped); the row LSE (log2 domain) as in fwd.cu.
+//   - warpgroup 0, warp 0: the producer. Lane 0 TMA-loads the Q tile once, then K and V tiles of BN keys into a ring
+//     of STAGES buffers (128-byte swizzle, the layout wgmma reads); every lane stages BN/32 key-bias values (log2
+//     domain) next to the K tile. Completions are counted on mbarriers ("full"); K and V buffers are refilled
+//     separately once both consumers have released them ("empty").
+//   - warpgroups 1 and 2: consumers of 64 rows each. Per key tile: S = Q·Kᵀ (wgmma, both operands in shared memory),
+//     scale + bias + masks (edge tiles only) + online softmax in registers, P converted in registers and used as the
+//     A operand of O += P·V (wgmma, V read MN-major). P·V of tile it-1 runs while the softmax of tile it does, and the
+//     two consumers take turns issuing their MMAs, so one's softmax overlaps the other's MMAs.
+//   - Epilogue: normalized O staged in the consumer's rows of the Q buffer in the swizzled layout and written by a
+//     TMA store (rows past Tq are clipped); the row LSE (log2 domain) as in fwd.cu.
 // Registers are rebalanced with setmaxnreg: 24 for the producer warpgroup, 240 for each consumer.
-// Masking, bias and LSE conventions are fwd.cu's (common.cuh's Masking), so the backward kernels use either forward.
+// Masking, bias and LSE conventions are fwd.cu's (common.cuh), so the backward kernels use either forward.
+// Tuning on the H100 (bench/attention-fwd-notes.md): ping-pong +12 % at T = 4096; 3 stages instead of 2: no gain.
 #include <cudaTypedefs.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -243,11 +249,23 @@ __global__ void __launch_bounds__(C::THREADS, 1)
     if (lane == 0) barrierArrive(bar);
   };
 
+  // Ping-pong (FA3): the two consumers take turns to issue their MMAs (named barriers 3 and 4), so one's softmax runs
+  // while the other's MMAs occupy the tensor cores. Each consumer issues at nTiles + 1 points; consumer 0 goes first.
+  auto takeTurn = [&] {
+    namedBarrier(3 + cw, 256);
+  };
+  auto passTurn = [&](bool lastIssue) {
+    if (!(cw == 1 && lastIssue)) namedArrive(4 - cw, 256);
+  };
+  if (cw == 1 && nTiles > 0) namedArrive(3, 256);
+
   barrierWait(fullQ, 0);
   if (nTiles > 0) {
     barrierWait(fullK, 0);
+    takeTurn();
     wgmmaFence();
     issueQK(0);
+    passTurn(false);
     wgmmaWait<0>();
     pinS();
     softmax(0);
@@ -257,10 +275,12 @@ __global__ void __launch_bounds__(C::THREADS, 1)
   for (int it = 1; it < nTiles; ++it) {
     const int s = it % STAGES, sp = (it - 1) % STAGES;
     barrierWait(fullK + s, (it / STAGES) & 1);
+    takeTurn();
     wgmmaFence();
     issueQK(s);
     barrierWait(fullV + sp, ((it - 1) / STAGES) & 1);
     issuePV(sp);
+    passTurn(false);
     wgmmaWait<1>();  // S(it) is done; P·V(it-1) may still run
     pinS();
     softmax(it);
@@ -280,8 +300,10 @@ __global__ void __launch_bounds__(C::THREADS, 1)
   if (nTiles > 0) {
     const int sp = (nTiles - 1) % STAGES;
     barrierWait(fullV + sp, ((nTiles - 1) / STAGES) & 1);
+    takeTurn();
     wgmmaFence();
     issuePV(sp);
+    passTurn(true);
     wgmmaWait<0>();
     pinOP();
     release(emptyV + sp);
@@ -349,7 +371,9 @@ const char* launchSm90(const Params& p, cudaStream_t stream) {
     return "atman flash attention (sm_90a forward): cuTensorMapEncodeTiled failed";
   auto kernel = fwdSm90Kernel<T, C>;
   constexpr size_t smem = C::smemBytes();
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+  // Per launch, not cached: the attribute belongs to the current device's context.
+  const cudaError_t attrSet = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+  if (attrSet != cudaSuccess) return cudaGetErrorString(attrSet);
   dim3 grid(p.Hq, p.B, (p.Tq + C::BM - 1) / C::BM);
   kernel<<<grid, C::THREADS, smem, stream>>>(p, tq, tk, tv, to);
   cudaError_t e = cudaGetLastError();
@@ -357,18 +381,23 @@ const char* launchSm90(const Params& p, cudaStream_t stream) {
 }
 
 // Whether this build carries sm_90a code that the current device runs (a build for sm_80 only runs its sm_80 code on
-// an H100, where these kernels are empty).
+// an H100, where these kernels are empty). Cached per device: 1 yes, 2 no, 0 not asked yet.
 bool sm90CodeRuns() {
-  static const bool runs = [] {
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess) return false;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess || major != 9)
-      return false;
+  static std::atomic<int> known[64];
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  int state = known[dev].load(std::memory_order_relaxed);
+  if (state == 0) {
+    int major = 0;
     cudaFuncAttributes attr;
-    if (cudaFuncGetAttributes(&attr, fwdSm90Kernel<__nv_bfloat16, Sm90Cfg<128, 2>>) != cudaSuccess) return false;
-    return attr.binaryVersion >= 90 && encodeTiledFn() != nullptr;
-  }();
-  return runs;
+    const bool runs = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+                      major == 9 &&
+                      cudaFuncGetAttributes(&attr, fwdSm90Kernel<__nv_bfloat16, Sm90Cfg<128, 2>>) == cudaSuccess &&
+                      attr.binaryVersion >= 90 && encodeTiledFn() != nullptr;
+    state = runs ? 1 : 2;
+    known[dev].store(state, std::memory_order_relaxed);
+  }
+  return state == 1;
 }
 
 bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
@@ -379,6 +408,7 @@ bool sm90ForwardApplies(const Params& p) {
   const char* env = std::getenv("ATMAN_FWD_SM90");  // read per call: tests compare both forwards in one process
   if (env && std::strcmp(env, "0") == 0) return false;
   if (p.D != 64 && p.D != 128) return false;
+  if (p.Tk == 0) return false;  // a tensor map needs a non-empty tensor; the sm_80 kernel writes the zeros
   if (!aligned16(p.q) || !aligned16(p.k) || !aligned16(p.v) || !aligned16(p.o)) return false;
   return sm90CodeRuns();
 }
