@@ -1,5 +1,6 @@
 #include "native/attention/flash_attention.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -69,6 +70,14 @@ flash::Params baseParams(const at::Tensor& q, const at::Tensor& k, const at::Ten
   return p;
 }
 
+// Contiguous with a 16-byte aligned start: the kernels copy 16-byte vectors (cp.async, TMA). A contiguous view that
+// starts mid-vector (e.g. narrowed from a larger buffer) gets a fresh, aligned copy instead of a misaligned-address
+// fault that would poison the CUDA context.
+at::Tensor contiguousAligned(const at::Tensor& t) {
+  at::Tensor c = t.contiguous();
+  return reinterpret_cast<uintptr_t>(c.data_ptr()) % 16 == 0 ? c : c.clone(at::MemoryFormat::Contiguous);
+}
+
 // Optional inputs travel as c10::optional: autograd's custom functions reject undefined tensors among their inputs.
 at::Tensor contiguousOrUndefined(const c10::optional<at::Tensor>& t) {
   return t.has_value() && t->defined() ? t->contiguous() : at::Tensor();
@@ -83,7 +92,7 @@ struct FlashAttentionFunction : public torch::autograd::Function<FlashAttentionF
                             const c10::optional<at::Tensor>& keyStartIn,
                             bool causal, double scale, int64_t bqsScalar) {
     const c10::cuda::CUDAGuard guard(qIn.device());
-    at::Tensor q = qIn.contiguous(), k = kIn.contiguous(), v = vIn.contiguous();
+    at::Tensor q = contiguousAligned(qIn), k = contiguousAligned(kIn), v = contiguousAligned(vIn);
     at::Tensor keyBias = contiguousOrUndefined(keyBiasIn), bqs = contiguousOrUndefined(bqsIn),
                keyStart = contiguousOrUndefined(keyStartIn);
     at::Tensor o = outputLike(q.sizes(), q.options());
@@ -104,7 +113,7 @@ struct FlashAttentionFunction : public torch::autograd::Function<FlashAttentionF
     const at::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &o = saved[3], &lse = saved[4],
                      &keyBias = saved[5], &bqs = saved[6], &keyStart = saved[7];
     const c10::cuda::CUDAGuard guard(q.device());
-    at::Tensor dO = grads[0].defined() ? grads[0].to(q.scalar_type()).contiguous() : at::zeros_like(q);
+    at::Tensor dO = grads[0].defined() ? contiguousAligned(grads[0].to(q.scalar_type())) : at::zeros_like(q);
     flash::Params p = baseParams(q, k, v, keyBias, bqs, keyStart, ctx->saved_data["causal"].toBool(),
                                  ctx->saved_data["scale"].toDouble(), ctx->saved_data["bqsScalar"].toInt());
     const bool wantBias = keyBias.defined() && ctx->needs_input_grad(3);

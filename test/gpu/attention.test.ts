@@ -181,3 +181,27 @@ describeCuda('fused attention memory', () => {
     });
   });
 });
+
+describeCuda('fused attention inputs', () => {
+  test('contiguous views that start mid-vector (not 16-byte aligned) give the same result as aligned copies', () => {
+    at.tidy(() => {
+      const [B, Hq, Hkv, T, D] = [2, 4, 2, 100, 128];
+      const dev = { dtype: 'bfloat16', device: 'cuda' } as const;
+      // One element into a flat buffer: contiguous, but 2 bytes past a 16-byte boundary.
+      const offsetView = (shape: number[]): Tensor => {
+        const n = shape.reduce((a, b) => a * b, 1);
+        return at.randn([n + 1], dev).narrow(0, 1, n).view(shape);
+      };
+      const q = offsetView([B, Hq, T, D]);
+      const k = offsetView([B, Hkv, T, D]);
+      const v = offsetView([B, Hkv, T, D]);
+      const bias = at.randn([B, T], { dtype: 'float32', device: 'cuda' });
+      const opts = { keyBias: bias, biasQueryStart: 10 };
+      const out = at.attention(q, k, v, opts);
+      const aligned = at.attention(q.clone(), k.clone(), v.clone(), opts);
+      expect(maxAbs(out.sub(aligned))).toBe(0);
+      const ref = at.attention(q.double(), k.double(), v.double(), { keyBias: bias.double(), biasQueryStart: 10 });
+      expect(relErr(out, ref)).toBeLessThan(OUT_TOL);
+    });
+  });
+});
