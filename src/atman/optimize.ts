@@ -2,12 +2,13 @@
 // chain-of-thought keys, θ -> s = sigmoid(θ) -> keyBias = log s, is trained with Adam through the frozen model to keep
 // the answer likely while switching off as much CoT as possible:  L(θ) = −log p(answer | prompt, CoT; b) + λ·mean(s).
 import { LlamaModel, PastKeyValues } from '../llm/model';
-import { AdamW } from '../nn/optim';
-import { full } from '../tensor/creation';
+import { mulberry32 } from '../data/prng';
+import { full, tensor } from '../tensor/creation';
 import { Dtype } from '../tensor/dtype';
 import { noGrad } from '../tensor/functions';
 import { keep, tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
+import { MaskOptimizerName, maskOptimizer } from './mask-optimizer';
 import { SaliencyBatch, SaliencyExample, checkExample, collate, disposeBatch } from './batch';
 
 export type { SaliencyExample } from './batch';
@@ -28,8 +29,26 @@ export interface SaliencyOptions {
    * a token can travel: from 2, a token the answer does not need can reach s ≈ 0.27 in 30 steps, below 0.5.
    */
   initLogit?: number;
-  /** Tokens with s above this are the crucial set C (default 0.5). */
+  /**
+   * What the mask keeps the answer likely under: 'logprob' (log p(answer), the original AtMan objective) or 'logodds'
+   * (Σ over answer tokens of log p − log(1 − p)): unlike log p, its gradient does not vanish when the model is sure.
+   */
+  objective?: 'logprob' | 'logodds';
+  /** The sparsity term: 'mean' of s over the CoT (pressure per token shrinks with length) or 'sum' (λ per token). */
+  sparsity?: 'mean' | 'sum';
+  /** 'adam' (per-token step sizes) or 'rowAdam' (one step scale per completion; see mask-optimizer.ts). */
+  optimizer?: MaskOptimizerName;
+  /** Tokens with s above this are the crucial set C (default 0.5), unless relativeThreshold is set. */
   threshold?: number;
+  /**
+   * When set (in (0, 1)), C = {s ≥ min(s) + relativeThreshold · (max(s) − min(s))}: a threshold on the mask's own scale,
+   * since where a needed token settles depends on how sharply it is attended, not on its importance.
+   */
+  relativeThreshold?: number | null;
+  /** Random CoT subsets of |C| tokens suppressed as the control of the crucial set (default 4; 0: none). */
+  randomSets?: number;
+  /** Seed of the random control sets (default 0). */
+  seed?: number;
   /** Bias that suppresses a token when measuring log p(answer | suppressed): log s with s → 0 (default −1e4). */
   suppressBias?: number;
   /** Padding id for the batch (default 0; padding is masked out, any id works). */
@@ -50,11 +69,17 @@ export interface SaliencyResult {
   logpFull: number;
   logpSuppressCrucial: number;
   logpSuppressAll: number;
+  /** Mean of the answer log-prob over `randomSets` random CoT subsets of |C| tokens suppressed (logpFull if C is empty). */
+  logpSuppressRandom: number;
   /** L(θ) before each Adam step (length K). */
   lossCurve: number[];
 }
 
-const DEFAULTS = { steps: 30, lr: 0.1, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0 };
+const DEFAULTS = {
+  steps: 30, lr: 0.1, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
+  objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: null as number | null,
+  randomSets: 4, seed: 0, optimizer: 'adam' as MaskOptimizerName,
+};
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 
 function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
@@ -73,6 +98,13 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
     if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new TypeError(`wrong argument type: optimizeSaliency() ${k} must be a finite number`);
   if (!(o.lr > 0)) throw new RangeError(`invalid values: optimizeSaliency() lr must be positive, got ${o.lr}`);
   if (!(o.threshold > 0 && o.threshold < 1)) throw new RangeError(`invalid values: optimizeSaliency() threshold must be in (0, 1), got ${o.threshold}`);
+  if (o.objective !== 'logprob' && o.objective !== 'logodds') throw new TypeError(`wrong argument type: optimizeSaliency() objective must be 'logprob' or 'logodds', got ${String(o.objective)}`);
+  if (o.sparsity !== 'mean' && o.sparsity !== 'sum') throw new TypeError(`wrong argument type: optimizeSaliency() sparsity must be 'mean' or 'sum', got ${String(o.sparsity)}`);
+  if (o.optimizer !== 'adam' && o.optimizer !== 'rowAdam') throw new TypeError(`wrong argument type: optimizeSaliency() optimizer must be 'adam' or 'rowAdam', got ${String(o.optimizer)}`);
+  if (o.relativeThreshold !== null && !(typeof o.relativeThreshold === 'number' && o.relativeThreshold > 0 && o.relativeThreshold < 1))
+    throw new RangeError(`invalid values: optimizeSaliency() relativeThreshold must be null or in (0, 1), got ${String(o.relativeThreshold)}`);
+  if (!Number.isSafeInteger(o.randomSets) || o.randomSets < 0) throw new RangeError(`invalid values: optimizeSaliency() randomSets must be an integer >= 0, got ${o.randomSets}`);
+  if (!Number.isSafeInteger(o.seed)) throw new TypeError(`wrong argument type: optimizeSaliency() seed must be an integer, got ${o.seed}`);
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new TypeError('wrong argument type: optimizeSaliency() onStep must be a function');
   return o;
 }
@@ -105,17 +137,26 @@ function disposeSuffix(s: Suffix): void {
   for (const t of [s.ids, s.targetStart, s.answerMask, s.past?.keys, s.past?.values]) t?.dispose();
 }
 
-/** Sum of the answer tokens' log-probs per row, [B], under an optional key bias [B, T] or [L, B, T]. */
-function answerLogprob(model: LlamaModel, b: SaliencyBatch, s: Suffix, keyBias?: Tensor): Tensor {
+/**
+ * Per row, [B]: the sum over answer tokens of log p (objective 'logprob') or of the log-odds log p − log(1 − p)
+ * ('logodds'; 1 − p floored at 1e-7, beyond which the answer is certain enough), under an optional key bias.
+ */
+function answerScore(model: LlamaModel, b: SaliencyBatch, s: Suffix, keyBias?: Tensor, objective: 'logprob' | 'logodds' = 'logprob'): Tensor {
   const lp = model.tokenLogprobs(s.ids, {
     keyBias, biasQueryStart: b.biasQueryStart, keyStart: b.keyStart, targetStart: s.targetStart, past: s.past,
   });
-  return lp.mul(s.answerMask).sum(-1);
+  const score = objective === 'logprob' ? lp : lp.sub(lp.exp().neg().add(1).clamp(1e-7, null).log());
+  return score.mul(s.answerMask).sum(-1);
+}
+
+/** Sum of the answer tokens' log-probs per row, [B], under an optional key bias [B, T] or [L, B, T]. */
+function answerLogprob(model: LlamaModel, b: SaliencyBatch, s: Suffix, keyBias?: Tensor): Tensor {
+  return answerScore(model, b, s, keyBias, 'logprob');
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function optimizeBatch(model: LlamaModel, examples: SaliencyExample[], o: Resolved, progress: () => void): Promise<SaliencyResult[]> {
+async function optimizeBatch(model: LlamaModel, examples: SaliencyExample[], o: Resolved, progress: () => void, indices: number[]): Promise<SaliencyResult[]> {
   const { device, dtype, numHiddenLayers } = model.config;
   // The bias is float32 (float64 for a float64 model) whatever the weights' dtype: attention adds it in fp32.
   const biasDtype: Dtype = dtype === 'float64' ? 'float64' : 'float32';
@@ -125,64 +166,100 @@ async function optimizeBatch(model: LlamaModel, examples: SaliencyExample[], o: 
   const answerMask = batch.answerMask.to({ device, dtype: biasDtype });
   const lengths = cotMask.sum(-1);
   const shape = o.perLayer ? [numHiddenLayers, B, T] : [B, T];
-  const theta = full(shape, o.initLogit, { device, dtype: biasDtype, requiresGrad: true });
-  const adam = new AdamW([theta], { lr: o.lr, weightDecay: 0 });
+  const opt = maskOptimizer(o.optimizer, full(shape, o.initLogit, { device, dtype: biasDtype, requiresGrad: true }), o.lr, cotMask, lengths.unsqueeze(-1));
   const losses: Tensor[] = [];
   let suffix: Suffix | null = null;
   try {
     suffix = suffixOf(model, batch, examples, answerMask);
     const s = suffix;
     for (let step = 0; step < o.steps; step++) {
-      adam.zeroGrad();
+      opt.zeroGrad();
+      const theta = opt.theta;
       const loss = tidy(() => {
         const bias = logSigmoid(theta).mul(cotMask); // log s on CoT keys, 0 elsewhere
-        const meanS = theta.sigmoid().mul(cotMask).sum(-1).div(lengths); // [B] or [L, B]
-        const sparsity = o.perLayer ? meanS.mean(0) : meanS;
-        const perRow = answerLogprob(model, batch, s, bias).neg().add(sparsity.mul(o.lambda));
+        const sumS = theta.sigmoid().mul(cotMask).sum(-1); // [B] or [L, B]
+        const perMask = o.sparsity === 'mean' ? sumS.div(lengths) : sumS;
+        const sparsity = o.perLayer ? perMask.mean(0) : perMask;
+        const perRow = answerScore(model, batch, s, bias, o.objective).neg().add(sparsity.mul(o.lambda));
         // Rows are independent: the sum gives each completion's θ exactly its own gradient.
         perRow.sum().backward();
         return perRow.detach();
       });
       losses.push(keep(loss));
-      adam.step();
+      opt.step();
       progress();
       await yieldToEventLoop();
     }
-    return noGrad(() => tidy(() => evaluate(model, batch, s, theta, cotMask, losses, examples, o)));
+    return noGrad(() => tidy(() => evaluate(model, batch, s, opt.theta, cotMask, losses, examples, o, indices)));
   } finally {
     if (suffix) disposeSuffix(suffix);
-    for (const t of [...losses, theta, cotMask, answerMask, lengths]) t.dispose();
+    opt.dispose();
+    for (const t of [...losses, cotMask, answerMask, lengths]) t.dispose();
     disposeBatch(batch);
   }
 }
 
+/** The crucial set of one mask (CoT-relative indices): absolute threshold, or relative to the mask's own range. */
+export function crucialSet(s: number[], o: { threshold: number; relativeThreshold?: number | null }): number[] {
+  let cut = o.threshold;
+  if (o.relativeThreshold !== null && o.relativeThreshold !== undefined && s.length > 0) {
+    const lo = Math.min(...s), hi = Math.max(...s);
+    cut = lo + o.relativeThreshold * (hi - lo);
+    return s.flatMap((v, j) => (v >= cut ? [j] : []));
+  }
+  return s.flatMap((v, j) => (v > cut ? [j] : []));
+}
+
+/** k distinct indices out of 0..n-1, uniformly, from rand. */
+function sampleIndices(n: number, k: number, rand: () => number): number[] {
+  const pool = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(rand() * (n - i));
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  return pool.slice(0, k);
+}
+
 function evaluate(
   model: LlamaModel, batch: SaliencyBatch, suffix: Suffix, theta: Tensor, cotMask: Tensor, losses: Tensor[],
-  examples: SaliencyExample[], o: Resolved,
+  examples: SaliencyExample[], o: Resolved, indices: number[],
 ): SaliencyResult[] {
   const sAll = theta.sigmoid().mul(cotMask);
   const s = o.perLayer ? sAll.mean(0) : sAll; // [B, T]
-  const crucialMask = s.gt(o.threshold).float().mul(cotMask);
-  const logpFull = answerLogprob(model, batch, suffix);
-  const logpCrucial = answerLogprob(model, batch, suffix, crucialMask.mul(o.suppressBias));
-  const logpAll = answerLogprob(model, batch, suffix, cotMask.mul(o.suppressBias));
   const sRows = s.toArray() as number[][];
   const layerRows = o.perLayer ? (sAll.toArray() as number[][][]) : null;
+  const B = examples.length, T = batch.T;
+  const from = examples.map((e, b) => batch.pad[b] + e.cotStart);
+  const sCot = examples.map((e, b) => sRows[b].slice(from[b], batch.pad[b] + e.cotEnd));
+  const crucial = sCot.map((row) => crucialSet(row, o));
+  // Bias rows that suppress the given CoT-relative indices of each example.
+  const suppressing = (sets: number[][]) => {
+    const bias = new Float32Array(B * T);
+    sets.forEach((set, b) => set.forEach((j) => (bias[b * T + from[b] + j] = o.suppressBias)));
+    return tensor(bias, { shape: [B, T] }).to({ device: cotMask.device, dtype: cotMask.dtype });
+  };
+  const logpFull = answerLogprob(model, batch, suffix).toArray() as number[];
+  const logpCrucial = answerLogprob(model, batch, suffix, suppressing(crucial)).toArray() as number[];
+  const logpAll = answerLogprob(model, batch, suffix, cotMask.mul(o.suppressBias)).toArray() as number[];
+  const randomSum = new Array<number>(B).fill(0);
+  for (let r = 0; r < o.randomSets; r++) {
+    const sets = examples.map((_, b) => sampleIndices(sCot[b].length, crucial[b].length, mulberry32((o.seed * 1000003 + indices[b] * 7919 + r) >>> 0)));
+    const lp = answerLogprob(model, batch, suffix, suppressing(sets)).toArray() as number[];
+    lp.forEach((v, b) => (randomSum[b] += v));
+  }
   const curve = losses.map((l) => l.toArray() as number[]);
-  const [full_, crucial_, all_] = [logpFull, logpCrucial, logpAll].map((t) => t.toArray() as number[]);
   return examples.map((e, b) => {
-    const from = batch.pad[b] + e.cotStart, to = batch.pad[b] + e.cotEnd;
-    const sCot = sRows[b].slice(from, to);
     const result: SaliencyResult = {
-      s: sCot,
-      crucial: sCot.flatMap((v, j) => (v > o.threshold ? [j] : [])),
+      s: sCot[b],
+      crucial: crucial[b],
       threshold: o.threshold,
-      logpFull: full_[b],
-      logpSuppressCrucial: crucial_[b],
-      logpSuppressAll: all_[b],
+      logpFull: logpFull[b],
+      logpSuppressCrucial: logpCrucial[b],
+      logpSuppressAll: logpAll[b],
+      logpSuppressRandom: o.randomSets > 0 && crucial[b].length > 0 ? randomSum[b] / o.randomSets : logpFull[b],
       lossCurve: curve.map((row) => row[b]),
     };
-    if (layerRows) result.sPerLayer = layerRows.map((layer) => layer[b].slice(from, to));
+    if (layerRows) result.sPerLayer = layerRows.map((layer) => layer[b].slice(from[b], batch.pad[b] + e.cotEnd));
     return result;
   });
 }
@@ -211,7 +288,7 @@ export async function optimizeSaliency(model: LlamaModel, batch: SaliencyExample
   try {
     const results = new Array<SaliencyResult>(batch.length);
     for (const chunk of chunks) {
-      const out = await optimizeBatch(model, chunk.map((i) => batch[i]), o, progress);
+      const out = await optimizeBatch(model, chunk.map((i) => batch[i]), o, progress, chunk);
       chunk.forEach((i, k) => (results[i] = out[k]));
     }
     return results;

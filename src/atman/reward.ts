@@ -8,11 +8,18 @@ export interface SaliencyRewardOptions {
   threshold?: number;
   /** Whether the completion's answer is correct (default true). Incorrect completions get 0. */
   correct?: boolean;
+  /**
+   * 'comprehensiveness' (default): the drop from suppressing C beyond the drop from suppressing random CoT sets of the
+   * same size, (log p(a | random suppressed) − log p(a | C suppressed)) / τ: keeping every token, or a long CoT whose
+   * random tokens matter as much as the chosen ones, earns nothing. 'crucial': the drop from suppressing C alone.
+   */
+  mode?: 'comprehensiveness' | 'crucial';
 }
 
 /**
- * R_sal = clip((log p(a | full) − log p(a | crucial set suppressed)) / τ, 0, 1) for a correct completion, else 0.
- * High when the answer really depends on the tokens the mask kept; 0 when no token was kept (decorative CoT).
+ * R_sal = clip((log p(a | C's random control suppressed) − log p(a | C suppressed)) / τ, 0, 1) for a correct completion,
+ * else 0 (mode 'crucial': log p(a | full) in place of the control). High when the answer depends on the tokens the
+ * mask kept more than on as many other CoT tokens; 0 when nothing was kept (decorative CoT).
  */
 export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptions = {}): number {
   const tau = opts.tau ?? 2;
@@ -23,7 +30,10 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
         `suppressed its crucial set with; pass threshold to optimizeSaliency() instead`,
     );
   if (opts.correct === false || result.crucial.length === 0) return 0;
-  const drop = (result.logpFull - result.logpSuppressCrucial) / tau;
+  const mode = opts.mode ?? 'comprehensiveness';
+  if (mode !== 'comprehensiveness' && mode !== 'crucial') throw new TypeError(`wrong argument type: saliencyReward() mode must be 'comprehensiveness' or 'crucial', got ${String(mode)}`);
+  const baseline = mode === 'crucial' ? result.logpFull : result.logpSuppressRandom;
+  const drop = (baseline - result.logpSuppressCrucial) / tau;
   return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
 }
 
