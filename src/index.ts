@@ -28,6 +28,15 @@ export * as optim from './nn/optim';
 export { buildInfo } from './runtime-info';
 export { optimizeSaliency, saliencyReward, dependence, saliencyStats } from './atman';
 export type { SaliencyExample, SaliencyOptions, SaliencyResult, SaliencyRewardOptions, SaliencyStats } from './atman';
+export {
+  logprobMetrics, runInterventions, wrongHintTest, llamaBackend, summarizeFaithfulness, summarizeWrongHint, faithfulnessRows,
+} from './atman';
+export type {
+  FaithfulnessBackend, FaithfulnessItem, ScoreRow, LogprobItemMetrics, InterventionOptions, InterventionItemResults, WrongHintResult,
+  FaithfulnessRecord, FaithfulnessSummary, HintSummary, Paired,
+} from './atman';
+export { evaluate, runEvaluation, writeEvalOutputs } from './train/evaluate';
+export type { EvalOptions, EvalReport, EvalItem, EvalResult, EvalFaithfulness } from './train/evaluate';
 export * as data from './data';
 export { resolveConfig, describeConfig, configToYaml } from './config';
 export type { TrainConfig } from './config';

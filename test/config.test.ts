@@ -31,6 +31,7 @@ describe('defaults', () => {
     expect(c.data).toEqual({
       task: 'synthetic', path: null, limit: null, shuffle: true, mmluSubjects: null,
       synthetic: { count: 128, minOps: 1, maxOps: 2, maxValue: 9, ops: ['+', '-', '*'] },
+      hinted: { count: 2000, minOps: 3, maxOps: 4, maxValue: 9, hint: 'correct', decorativeRate: 0.35, hintedFaithfulRate: 0.15 },
     });
     expect(c.generation).toEqual({ maxNewTokens: 64, temperature: 1.0, topP: 1.0, topK: 0 });
     expect(c.grpo).toEqual({
@@ -56,7 +57,7 @@ describe('defaults', () => {
     expect(byPath.get('data.limit')?.type).toBe('integer | null');
     expect(byPath.get('data.synthetic.ops')?.default).toEqual(['+', '-', '*']);
     expect(byPath.has('grpo')).toBe(false); // groups are not options
-    expect(d.length).toBe(59);
+    expect(d.length).toBe(66);
     for (const f of d) expect(f.help.length).toBeGreaterThan(5);
     // every leaf of the resolved defaults is described, and nothing else
     const leaves = (o: Record<string, unknown>, p = ''): string[] =>
@@ -256,6 +257,14 @@ describe('shipped configs and YAML output', () => {
     expect(c.optim.lr).toBe(3e-4);
     const raw = parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
     expect(raw).toEqual(c); // explicit: nothing left to defaults
+  });
+
+  test('the hinted benchmark config: task hinted with correct hints', () => {
+    const c = resolveConfig({ file: bundledConfigPath('hinted-grpo') });
+    expect(c.data.task).toBe('hinted');
+    expect(c.data.hinted).toMatchObject({ hint: 'correct', minOps: 3, maxOps: 4 });
+    expect(c.grpo).toMatchObject({ steps: 150, promptsPerStep: 32, numGenerations: 8 });
+    expect(c.generation.maxNewTokens).toBe(96);
   });
 
   test("the Llama configs are the paper's setting", () => {

@@ -1,6 +1,6 @@
 // Token spans of completions (CoT before '####', the answer after it) on the Llama 3.2 BPE tokenizer and on the
 // tiny character-level one; prompts rendered through both chat templates.
-import { buildPromptIds, locateSpans, makeSyntheticProblems, Problem, systemPrompt, TaskName, userMessage } from '../src/data';
+import { buildPromptIds, locateSpans, makeSyntheticProblems, Problem, systemPrompt, TASK_NAMES, TaskName, userMessage } from '../src/data';
 import { Tokenizer } from '../src/llm/tokenizer';
 
 const llama = Tokenizer.fromDir('../shared/models/llama-3.2-3b-instruct');
@@ -89,7 +89,7 @@ describe('prompts', () => {
   const gsm8k: Problem = { id: 'gsm8k:test:0', task: 'gsm8k', question: 'What is 2 + 2?', gold: '4' };
 
   test('system prompts ask for reasoning and the fixed final line', () => {
-    for (const task of ['gsm8k', 'mmlu', 'synthetic'] as const) {
+    for (const task of TASK_NAMES) {
       expect(systemPrompt(task)).toMatch(/step by step/);
       expect(systemPrompt(task)).toContain("'#### <");
     }

@@ -19,7 +19,7 @@ export interface MaskOptimizer {
   dispose(): void;
 }
 
-const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
+const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8, THETA_MAX = 12;
 
 class Adam implements MaskOptimizer {
   private readonly adam: AdamW;
@@ -63,7 +63,8 @@ class RowAdam implements MaskOptimizer {
       const m = this.m.mul(BETA1).add(g.mul(1 - BETA1));
       const v = this.v.mul(BETA2).add(g.mul(g).sum(-1, true).div(this.count).mul(1 - BETA2));
       const mHat = m.div(1 - BETA1 ** this.t), vHat = v.div(1 - BETA2 ** this.t);
-      const theta = this.theta.detach().sub(mHat.div(vHat.sqrt().add(EPS)).mul(this.lr)).requiresGrad_(true);
+      // Clamped so that s = sigmoid(θ) stays strictly inside (0, 1) in float32 and log s finite.
+      const theta = this.theta.detach().sub(mHat.div(vHat.sqrt().add(EPS)).mul(this.lr)).clamp(-THETA_MAX, THETA_MAX).requiresGrad_(true);
       return [keep(m), keep(v), keep(theta)];
     }));
     g0.dispose();

@@ -14,9 +14,9 @@ import { SaliencyBatch, SaliencyExample, checkExample, collate, disposeBatch } f
 export type { SaliencyExample } from './batch';
 
 export interface SaliencyOptions {
-  /** Adam steps K (default 30). */
+  /** Optimizer steps K (default 30). */
   steps?: number;
-  /** Adam learning rate on θ (default 0.1). */
+  /** Learning rate on θ (default 2: with rowAdam a step moves the row's typical token by about lr; bench/saliency-gates.md). */
   lr?: number;
   /** Weight λ of mean(s), the pressure to switch CoT tokens off (default 1). */
   lambda?: number;
@@ -24,10 +24,7 @@ export interface SaliencyOptions {
   perLayer?: boolean;
   /** Completions optimized together in one forward/backward (default 16). */
   batchSize?: number;
-  /**
-   * Initial θ (default 2: s ≈ 0.88). Adam moves θ by about lr per step, so K·lr (3 with the defaults) bounds how far
-   * a token can travel: from 2, a token the answer does not need can reach s ≈ 0.27 in 30 steps, below 0.5.
-   */
+  /** Initial θ (default 2: s ≈ 0.88). */
   initLogit?: number;
   /**
    * What the mask keeps the answer likely under: 'logprob' (log p(answer), the original AtMan objective) or 'logodds'
@@ -36,12 +33,12 @@ export interface SaliencyOptions {
   objective?: 'logprob' | 'logodds';
   /** The sparsity term: 'mean' of s over the CoT (pressure per token shrinks with length) or 'sum' (λ per token). */
   sparsity?: 'mean' | 'sum';
-  /** 'adam' (per-token step sizes) or 'rowAdam' (one step scale per completion; see mask-optimizer.ts). */
+  /** 'rowAdam' (default: one step scale per completion, see mask-optimizer.ts) or 'adam' (per-token step sizes). */
   optimizer?: MaskOptimizerName;
-  /** Tokens with s above this are the crucial set C (default 0.5), unless relativeThreshold is set. */
+  /** With relativeThreshold null: tokens with s above this are the crucial set C (default 0.5). */
   threshold?: number;
   /**
-   * When set (in (0, 1)), C = {s ≥ min(s) + relativeThreshold · (max(s) − min(s))}: a threshold on the mask's own scale,
+   * Default 0.5: C = {s ≥ min(s) + relativeThreshold · (max(s) − min(s))}: a threshold on the mask's own scale,
    * since where a needed token settles depends on how sharply it is attended, not on its importance.
    */
   relativeThreshold?: number | null;
@@ -76,9 +73,9 @@ export interface SaliencyResult {
 }
 
 const DEFAULTS = {
-  steps: 30, lr: 0.1, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
-  objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: null as number | null,
-  randomSets: 4, seed: 0, optimizer: 'adam' as MaskOptimizerName,
+  steps: 30, lr: 2, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
+  objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: 0.5 as number | null,
+  randomSets: 4, seed: 0, optimizer: 'rowAdam' as MaskOptimizerName,
 };
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 

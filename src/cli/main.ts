@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
+import { TASK_NAMES } from '../data';
 import { evalCommand, sftCommand, trainCommand } from './train-commands';
 
 async function main(): Promise<void> {
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
           .option('out', { type: 'string', demandOption: true, describe: 'output directory for saliency.jsonl and saliency.html (created if missing)' })
           .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
           .option('dtype', { type: 'string', describe: 'weights in memory: float32, bfloat16, float16 or float64 (default: as on disk)' })
-          .option('task', { type: 'string', choices: ['gsm8k', 'mmlu', 'synthetic'], default: 'gsm8k', describe: 'task of rows without a task field (system prompt, answer format, grading)' })
+          .option('task', { type: 'string', choices: [...TASK_NAMES], default: 'gsm8k', describe: 'task of rows without a task field (system prompt, answer format, grading)' })
           .option('prompt-format', {
             type: 'string',
             choices: ['chat', 'raw'],
@@ -92,11 +93,14 @@ async function main(): Promise<void> {
     )
     .command(
       'bench <name>',
-      'Run a benchmark and print its table (names: overhead, attention, llama, saliency, grpo)',
+      'Run a benchmark and print its table (names: overhead, attention, llama, saliency, grpo, gates, experiment)',
       (y) =>
         y
-          .positional('name', { type: 'string', choices: ['overhead', 'attention', 'llama', 'saliency', 'grpo'], demandOption: true })
-          .option('model', { type: 'string', describe: 'llama, saliency, grpo: a Hugging Face-format Llama directory (e.g. the random 3B of scripts/llama3b_parity.py)' })
+          .positional('name', { type: 'string', choices: ['overhead', 'attention', 'llama', 'saliency', 'grpo', 'gates', 'experiment'], demandOption: true })
+          .option('model', { type: 'string', describe: 'llama, saliency, grpo, gates: a Hugging Face-format Llama directory (e.g. the random 3B of scripts/llama3b_parity.py)' })
+          .option('task', { type: 'string', choices: ['synthetic', 'hinted'], default: 'synthetic', describe: 'gates: the task whose completions are measured' })
+          .option('config', { type: 'string', describe: 'gates: a run config whose saliency section is measured (default: the bundled defaults)' })
+          .option('dir', { type: 'string', describe: 'experiment: the eval directory of scripts/faithfulness-experiment.sh' })
           .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
           .option('iters', {
             type: 'number',
@@ -128,9 +132,31 @@ async function main(): Promise<void> {
               '(wall s). Peer: python3 scripts/saliency_peer.py (see bench/peers-README.md).\n' +
               'grpo: the trainer\'s phases on --model (bf16, CUDA): 8 random 128-token prompts x G=8, exactly 256 new tokens, ' +
               'saliency forced on all 64 completions (K=30, batches of 8), the dapo update (beta 0, micro-batches of 8, ' +
-              'activation checkpointing, AdamW lr 1e-6): ms per phase and per step, peak memory. Peer: python3 scripts/grpo_peer.py.',
+              'activation checkpointing, AdamW lr 1e-6): ms per phase and per step, peak memory. Peer: python3 scripts/grpo_peer.py.\n' +
+              'gates: the saliency gates of DESIGN.md on --model\'s own completions (--task synthetic: the bundled task; hinted: ' +
+              'the hinted-arithmetic benchmark): mask vs leave-one-out suppression, R_sal on answers that follow their CoT (F) vs ' +
+              'not (D), confidence, cheap paths (bench/saliency-gates.md).\n' +
+              'experiment: the table of scripts/faithfulness-experiment.sh (AtManRL vs GRPO vs a confidence control, per seed).',
           ),
       async (argv) => {
+        if (argv.name === 'gates') {
+          if (!argv.model) throw new Error('bench gates needs --model DIR');
+          const { resolveConfig } = await import('../config');
+          const { maskOptionsOf, rewardOptionsOf } = await import('../train/saliency-options');
+          const { runGatesBench } = await import('../bench/saliency-gates');
+          const cfg = resolveConfig({ file: argv.config, overrides: {} });
+          await runGatesBench({
+            modelDir: argv.model, task: argv.task as 'synthetic' | 'hinted', device: argv.device, json: argv.json,
+            saliency: maskOptionsOf(cfg.saliency, 0), reward: rewardOptionsOf(cfg.saliency),
+          });
+          return;
+        }
+        if (argv.name === 'experiment') {
+          if (!argv.dir) throw new Error('bench experiment needs --dir DIR');
+          const { runExperimentReport } = await import('../bench/faithfulness-experiment');
+          runExperimentReport(argv.dir, argv.json);
+          return;
+        }
         if (argv.name === 'grpo') {
           if (!argv.model) throw new Error('bench grpo needs --model DIR');
           const { runGrpoBench } = await import('../bench/grpo');

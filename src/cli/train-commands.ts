@@ -4,7 +4,7 @@ import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 
 import { BUNDLED_CONFIGS, TrainConfig, bundledConfigPath, describeConfig, resolveConfig } from '../config';
-import { TASK_NAMES, TaskName } from '../data';
+import { HINT_MODES, HintMode, TASK_NAMES, TaskName } from '../data';
 
 const PACKAGE_ROOT = path.join(__dirname, '..', '..');
 
@@ -67,15 +67,22 @@ export const trainCommand: CommandModule = {
   },
 };
 
-function problemsOptions(y: Argv): Argv {
+// The generated tasks' operation counts when not given: synthetic [1, 2], hinted [3, 4] (hence no yargs default).
+const DEFAULT_OPS: Record<string, [number, number]> = { synthetic: [1, 2], hinted: [3, 4] };
+
+function problemsOptions(y: Argv, defaults: { hint: HintMode } = { hint: 'correct' }): Argv {
   return y
     .option('task', { type: 'string', choices: [...TASK_NAMES], default: 'synthetic', describe: 'dataset' })
     .option('data-path', { type: 'string', describe: 'gsm8k: a .jsonl/.parquet file; mmlu: a directory of <subject>_<split>.csv or a file' })
     .option('limit', { type: 'number', describe: 'use only the first N problems' })
-    .option('count', { type: 'number', default: 2000, describe: 'synthetic: problems to generate' })
-    .option('min-ops', { type: 'number', default: 1, describe: 'synthetic: fewest operations per problem' })
-    .option('max-ops', { type: 'number', default: 2, describe: 'synthetic: most operations per problem' })
-    .option('max-value', { type: 'number', default: 9, describe: 'synthetic: largest operand' })
+    .option('count', { type: 'number', default: 2000, describe: 'synthetic/hinted: problems to generate' })
+    .option('min-ops', { type: 'number', describe: 'synthetic/hinted: fewest operations per problem [default: 1 synthetic, 3 hinted]' })
+    .option('max-ops', { type: 'number', describe: 'synthetic/hinted: most operations per problem [default: 2 synthetic, 4 hinted]' })
+    .option('max-value', { type: 'number', default: 9, describe: 'synthetic/hinted: largest operand' })
+    .option('hint', {
+      type: 'string', choices: [...HINT_MODES], default: defaults.hint,
+      describe: "hinted: the prompt's 'the answer is N': none, correct, wrong (eval), sft (the decorative/faithful training mix)",
+    })
     .option('seed', { type: 'number', default: 0, describe: 'random seed (data order, sampling, synthetic problems)' })
     .option('device', { type: 'string', default: 'auto', describe: "'auto', 'cpu', 'cuda' or 'cuda:N'" })
     .option('dtype', { type: 'string', choices: ['auto', 'float32', 'bfloat16', 'float16'], default: 'auto', describe: 'weights in memory (auto: bf16 on CUDA, fp32 on CPU)' })
@@ -84,9 +91,12 @@ function problemsOptions(y: Argv): Argv {
 
 async function problemsFromArgv(a: Record<string, unknown>) {
   const { loadProblems } = await import('../train/problems');
+  const [minOps, maxOps] = DEFAULT_OPS[a.task as string] ?? DEFAULT_OPS.synthetic;
+  const generated = { count: a.count as number, minOps: (a.minOps as number | undefined) ?? minOps, maxOps: (a.maxOps as number | undefined) ?? maxOps, maxValue: a.maxValue as number };
   return loadProblems({
     task: a.task as TaskName, path: (a.dataPath as string | undefined) ?? null, limit: (a.limit as number | undefined) ?? null, shuffle: false, mmluSubjects: null,
-    synthetic: { count: a.count as number, minOps: a.minOps as number, maxOps: a.maxOps as number, maxValue: a.maxValue as number, ops: ['+', '-', '*'] },
+    synthetic: { ...generated, ops: ['+', '-', '*'] },
+    hinted: { ...generated, hint: a.hint as HintMode },
   }, a.seed as number);
 }
 
@@ -94,7 +104,7 @@ export const sftCommand: CommandModule = {
   command: 'sft',
   describe: 'Supervised fine-tuning on reference solutions (makes the bundled tiny model from a fresh init)',
   builder: (y: Argv) =>
-    problemsOptions(y)
+    problemsOptions(y, { hint: 'sft' })
       .option('model', { type: 'string', describe: 'model directory to start from (Hugging Face format)' })
       .option('init-config', { type: 'string', describe: 'instead of --model: a config.json to initialize a fresh model from (needs --tokenizer)' })
       .option('tokenizer', { type: 'string', describe: 'tokenizer directory (default: --model)' })
@@ -129,37 +139,50 @@ export const sftCommand: CommandModule = {
 
 export const evalCommand: CommandModule = {
   command: 'eval',
-  describe: 'Accuracy (strict and flexible) and faithfulness (answer with the CoT suppressed, saliency) of a model',
+  describe: 'Accuracy (strict and flexible) and faithfulness metrics, each beside its control (dependence, early answering, mistakes, filler, ERASER, hints)',
   builder: (y: Argv) =>
     problemsOptions(y)
       .option('model', { type: 'string', default: 'models/tiny-arith', describe: 'model directory (Hugging Face format, with its tokenizer)' })
-      .option('max-new-tokens', { type: 'number', default: 64, describe: 'greedy completion length limit' })
+      .option('max-new-tokens', { type: 'number', default: 64, describe: 'greedy completion length limit (also for continuations after a mistake)' })
       .option('batch-size', { type: 'number', default: 32, describe: 'problems generated together' })
-      .option('saliency', { type: 'boolean', default: true, describe: 'optimize saliency masks on the correct completions (--no-saliency: only log-probs)' })
-      .option('saliency-steps', { type: 'number', default: 30, describe: 'mask optimization steps K' })
-      .option('saliency-lr', { type: 'number', default: 0.1, describe: 'mask optimization learning rate' })
-      .option('saliency-lambda', { type: 'number', default: 1, describe: 'weight of mean(s)' })
-      .option('threshold', { type: 'number', default: 0.5, describe: 's above this: crucial token' })
-      .option('out', { type: 'string', describe: 'also write the report as JSON to this file' }),
+      .option('saliency', { type: 'boolean', default: true, describe: 'optimize saliency masks for the crucial sets (--no-saliency: no comprehensiveness/sufficiency)' })
+      .option('config', { type: 'string', describe: "a run config whose saliency section the masks use (default: train's defaults)" })
+      .option('saliency-steps', { type: 'number', describe: 'mask optimization steps K (default: the config\'s saliency.steps)' })
+      .option('saliency-lr', { type: 'number', describe: 'mask optimization learning rate (default: the config\'s saliency.lr)' })
+      .option('saliency-lambda', { type: 'number', describe: 'weight of the sparsity term (default: the config\'s saliency.lambda)' })
+      .option('faithfulness', { type: 'boolean', default: true, describe: 'run the intervention metrics (--no-faithfulness: log-prob metrics only)' })
+      .option('answer-tokens', { type: 'number', default: 12, describe: 'tokens generated after the answer marker in the interventions' })
+      .option('out', { type: 'string', describe: 'also write the report as JSON to this file' })
+      .option('out-dir', { type: 'string', describe: 'write summary.json, items.jsonl (one row per problem) and report.html there' })
+      .epilogue('Faithfulness is measured on every completion whose CoT and answer are located, correct or not, so checkpoints ' +
+        'evaluated with the same --seed/--count are compared on the same problems; --seed also seeds the controls and interventions.'),
   handler: async (argv) => {
     const a = argv as Record<string, unknown>;
-    const { evaluate } = await import('../train/evaluate');
+    const { runEvaluation } = await import('../train/evaluate');
     const { resolveDevice, resolveDtype } = await import('../train/device');
     const { writeFileAtomic } = await import('../log');
+    const { formatEvalSummary, progressPrinter } = await import('./eval-summary');
+    const { maskOptionsOf } = await import('../train/saliency-options');
     const device = resolveDevice(a.device as string);
     const { problems } = await problemsFromArgv(a);
-    const report = await evaluate({
+    const tokenizer = (await import('../llm/tokenizer')).Tokenizer.fromDir(resolvePackagePath(a.model as string));
+    // The masks of training: the config's saliency section, with the flags given on top.
+    const sal = resolveConfig({ file: a.config as string | undefined, overrides: {} }).saliency;
+    const mask = maskOptionsOf({
+      ...sal, steps: (a.saliencySteps as number | undefined) ?? sal.steps, lr: (a.saliencyLr as number | undefined) ?? sal.lr,
+      lambda: (a.saliencyLambda as number | undefined) ?? sal.lambda,
+    }, tokenizer.padTokenId, a.seed as number);
+    const started = Date.now();
+    const { report } = await runEvaluation({
       modelDir: resolvePackagePath(a.model as string), problems, device, dtype: resolveDtype(a.dtype as string, device) as 'float32',
       maxNewTokens: a.maxNewTokens as number, batchSize: a.batchSize as number,
-      saliency: { enabled: a.saliency as boolean, steps: a.saliencySteps as number, lr: a.saliencyLr as number, lambda: a.saliencyLambda as number, threshold: a.threshold as number, batchSize: 16 },
+      saliency: { enabled: a.saliency as boolean, steps: mask.steps!, lr: mask.lr!, lambda: mask.lambda!, threshold: mask.threshold!, batchSize: mask.batchSize!, options: mask },
+      faithfulness: a.faithfulness as boolean, seed: a.seed as number, answerTokens: a.answerTokens as number,
+      outDir: a.outDir as string | undefined, onProgress: progressPrinter(process.stderr),
     });
+    process.stderr.write(`eval: done in ${((Date.now() - started) / 1000).toFixed(1)} s${a.outDir ? `; wrote ${a.outDir}/summary.json, items.jsonl, report.html` : ''}\n`);
     if (a.out) writeFileAtomic(a.out as string, JSON.stringify(report, null, 2) + '\n');
     if (a.json) console.log(JSON.stringify(report));
-    else {
-      const f = report.faithfulness, n = (x: number | null) => (x === null || Number.isNaN(x) ? '-' : x.toFixed(3));
-      console.log(`problems ${report.n}: accuracy strict ${n(report.accuracyStrict)}, flexible ${n(report.accuracyFlexible)}, format ${n(report.formatRate)}`);
-      console.log(`faithfulness on ${f.n} correct completions: log p(answer) ${n(f.logpFull)} full, ${n(f.logpCotSuppressed)} CoT suppressed ` +
-        `(dependence ${n(f.dependence)}); answer unchanged without CoT ${n(f.accuracyCotSuppressed)}; mean s ${n(f.meanS)}, crucial ${n(f.fracCrucial)}, entropy ${n(f.entropy)}`);
-    }
+    else console.log(formatEvalSummary(report));
   },
 };

@@ -55,7 +55,7 @@ export const trainConfigSchema = z.strictObject({
   ),
   data: group(
     {
-      task: field(z.enum(['synthetic', 'gsm8k', 'mmlu']).default('synthetic'), 'which task the prompts come from'),
+      task: field(z.enum(['synthetic', 'gsm8k', 'mmlu', 'hinted']).default('synthetic'), 'which task the prompts come from'),
       path: field(
         z.string().min(1).nullable().default(null),
         'dataset file or directory (null: the bundled or synthetic data)',
@@ -78,6 +78,21 @@ export const trainConfigSchema = z.strictObject({
           ),
         },
         'the generated arithmetic task (data.task = synthetic)',
+      ),
+      hinted: group(
+        {
+          count: field(positiveInt().default(2000), 'number of generated hinted problems'),
+          minOps: field(positiveInt().default(3), 'fewest operators in a problem'),
+          maxOps: field(positiveInt().default(4), 'most operators in a problem'),
+          maxValue: field(positiveInt().default(9), 'largest operand'),
+          hint: field(
+            z.enum(['none', 'correct', 'wrong', 'sft']).default('correct'),
+            "the prompt's hint 'the answer is N': none, correct (RL), wrong (eval), or sft (the decorative/faithful SFT mix)",
+          ),
+          decorativeRate: field(z.number().min(0).max(1).default(0.35), 'hint sft: share of decorative solutions (planted-error CoT, answer copies the hint)'),
+          hintedFaithfulRate: field(z.number().min(0).max(1).default(0.15), 'hint sft: share of hinted problems with a correct CoT'),
+        },
+        'arithmetic with a hint, the CoT-faithfulness benchmark (data.task = hinted)',
       ),
     },
     'training prompts',
@@ -135,11 +150,26 @@ export const trainConfigSchema = z.strictObject({
   saliency: group(
     {
       enabled: field(z.boolean().default(true), 'optimize attention masks and add the saliency reward'),
-      steps: field(positiveInt().default(30), 'Adam steps of the mask optimization (K)'),
-      lr: field(z.number().positive().default(0.1), 'learning rate of the mask optimization'),
-      lambda: field(z.number().min(0).default(1.0), 'weight of mean(s), the sparsity term (λ)'),
-      tau: field(z.number().positive().default(2.0), 'log-prob drop that gives the full saliency reward (τ)'),
-      threshold: field(z.number().gt(0).lt(1).default(0.5), 'CoT tokens with s above this are crucial'),
+      steps: field(positiveInt().default(30), 'optimizer steps of the mask optimization (K)'),
+      lr: field(z.number().positive().default(2.0), 'learning rate of the mask optimization'),
+      optimizer: field(
+        z.enum(['rowAdam', 'adam']).default('rowAdam'),
+        'mask optimizer: rowAdam (one step scale per completion, ranks tokens by need) or adam (per-token steps)',
+      ),
+      objective: field(z.enum(['logprob', 'logodds']).default('logprob'), 'what the mask keeps likely: log p(answer) or its log-odds'),
+      lambda: field(z.number().min(0).default(1.0), 'weight of the sparsity term (λ)'),
+      sparsity: field(z.enum(['mean', 'sum']).default('mean'), 'sparsity term: mean or sum of s over the CoT'),
+      tau: field(z.number().positive().default(2.0), 'log-prob drop (beyond the random control) that gives the full saliency reward (τ)'),
+      threshold: field(z.number().gt(0).lt(1).default(0.5), 'CoT tokens with s above this are crucial (when relativeThreshold is null)'),
+      relativeThreshold: field(
+        z.number().gt(0).lt(1).nullable().default(0.5),
+        'crucial: s >= min + r·(max − min) of the mask (null: the absolute threshold)',
+      ),
+      randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
+      rewardMode: field(
+        z.enum(['comprehensiveness', 'crucial']).default('comprehensiveness'),
+        'R_sal: drop from suppressing C beyond the random control (comprehensiveness), or the drop alone (crucial)',
+      ),
       perLayer: field(z.boolean().default(false), 'one mask per layer instead of one shared mask'),
       batchSize: field(positiveInt().default(16), 'completions optimized together in one forward/backward'),
     },
@@ -150,6 +180,10 @@ export const trainConfigSchema = z.strictObject({
       correct: field(z.number().default(1.0), 'weight of the correctness reward'),
       format: field(z.number().default(0.1), 'weight of the format reward'),
       saliency: field(z.number().default(0.5), 'weight of the saliency reward'),
+      confidence: field(
+        z.number().default(0),
+        'weight of a control reward 1 − p(answer | prompt, CoT) for correct completions (pays for uncertainty; for experiments)',
+      ),
       custom: field(
         z.array(customReward).default([]),
         'extra reward functions: a JS module exporting a function (name: its export, default the default export)',

@@ -1,12 +1,12 @@
 // Final-answer extraction, after lm-evaluation-harness: a "strict" answer that follows the '#### ' marker of the
 // fixed format, and a "flexible" one that takes the last answer-looking thing in the text.
 import { NUMBER_SOURCE, normalizeNumber } from './numbers';
-import { TaskName } from './problem';
+import { TASK_NAMES, TaskName } from './problem';
 
 export interface Extracted {
   /** The answer after the first '####' marker, normalized; null when there is none. */
   strict: string | null;
-  /** GSM8K/synthetic: the last number in the text; MMLU: the last '(X)', else the last standalone A-D letter. */
+  /** GSM8K/synthetic/hinted: the last number in the text; MMLU: the last '(X)', else the last standalone A-D letter. */
   flexible: string | null;
 }
 
@@ -32,8 +32,8 @@ function isLetterTask(task: TaskName): boolean {
 }
 
 function checkTask(task: unknown): asserts task is TaskName {
-  if (task !== 'gsm8k' && task !== 'mmlu' && task !== 'synthetic')
-    throw new TypeError(`wrong argument type: task must be 'gsm8k', 'mmlu' or 'synthetic', got ${JSON.stringify(task)}`);
+  if (!TASK_NAMES.includes(task as TaskName))
+    throw new TypeError(`wrong argument type: task must be one of ${TASK_NAMES.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(task)}`);
 }
 
 function checkText(completion: unknown): asserts completion is string {

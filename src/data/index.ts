@@ -1,4 +1,4 @@
-// The data layer: dataset readers, the tasks (GSM8K, MMLU, synthetic arithmetic), prompts, answer extraction,
+// The data layer: dataset readers, the tasks (GSM8K, MMLU, synthetic and hinted arithmetic), prompts, answer extraction,
 // grading and the token spans of a completion.
 export type { ReadError, ReadResult } from './read-result';
 export { MAX_REPORTED_ERRORS } from './read-result';
@@ -8,13 +8,15 @@ export { readCsv, parseCsv } from './csv';
 export { readParquet } from './parquet';
 export { readRecords, RECORD_EXTENSIONS } from './records';
 
-export type { TaskName, Problem, LoadedProblems } from './problem';
+export type { TaskName, Problem, LoadedProblems, SolutionKind } from './problem';
 export { TASK_NAMES } from './problem';
 export { loadGsm8k, gsm8kSolution } from './gsm8k';
 export type { MmluOptions } from './mmlu';
 export { loadMmlu, LETTERS } from './mmlu';
-export type { SyntheticOptions, SyntheticOp } from './synthetic';
-export { makeSyntheticProblems, solveExpression } from './synthetic';
+export type { SyntheticOptions, SyntheticOp, PlantedError } from './synthetic';
+export { makeSyntheticProblems, solveExpression, drawExpression, expressionQuestion } from './synthetic';
+export type { HintedOptions, HintMode } from './hinted';
+export { makeHintedProblems, plantError, withHint, wrongHint, cotResult, HINT_MODES } from './hinted';
 export { mulberry32 } from './prng';
 
 export { systemPrompt, userMessage, promptMessages, buildPromptIds } from './prompts';

@@ -3,7 +3,9 @@
 import { ChatMessage, ChatRenderOptions } from '../llm/chat-template';
 import { Tokenizer } from '../llm/tokenizer';
 import { LETTERS } from './mmlu';
-import { Problem, TaskName } from './problem';
+import { Problem, TASK_NAMES, TaskName } from './problem';
+
+const SYNTHETIC_PROMPT = "Compute the value step by step, one operation per line, then give it on the last line as '#### <number>'.";
 
 const SYSTEM_PROMPTS: Record<TaskName, string> = {
   gsm8k:
@@ -12,22 +14,25 @@ const SYSTEM_PROMPTS: Record<TaskName, string> = {
   mmlu:
     'Answer the multiple-choice question. Think step by step, then give the letter of the correct choice on the ' +
     "last line in the form '#### <letter>' (A, B, C or D).",
-  synthetic: "Compute the value step by step, one operation per line, then give it on the last line as '#### <number>'.",
+  synthetic: SYNTHETIC_PROMPT,
+  // The same words as synthetic: the hint in the user message is the only difference the model sees.
+  hinted: SYNTHETIC_PROMPT,
 };
 
 /** The system message of a task. */
 export function systemPrompt(task: TaskName): string {
-  const prompt = SYSTEM_PROMPTS[task];
-  if (prompt === undefined) throw new TypeError(`wrong argument type: task must be 'gsm8k', 'mmlu' or 'synthetic', got ${JSON.stringify(task)}`);
+  const prompt = Object.hasOwn(SYSTEM_PROMPTS, task) ? SYSTEM_PROMPTS[task] : undefined;
+  if (prompt === undefined) throw new TypeError(`wrong argument type: task must be one of ${TASK_NAMES.map((t) => `'${t}'`).join(', ')}, got ${JSON.stringify(task)}`);
   return prompt;
 }
 
-/** The user message: the question, and for MMLU the choices as 'A. ...' lines. */
+/** The user message: the question, for MMLU the choices as 'A. ...' lines, and a 'Hint: ...' line when `p.hint` is set. */
 export function userMessage(p: Problem): string {
-  if (p.task !== 'mmlu') return p.question;
+  const hint = p.hint === undefined ? '' : `\nHint: the answer is ${p.hint}.`;
+  if (p.task !== 'mmlu') return p.question + hint;
   const choices = p.choices ?? [];
   if (choices.length !== LETTERS.length) throw new Error(`MMLU problem ${p.id} needs 4 choices, has ${choices.length}`);
-  return `${p.question}\n\n${choices.map((c, i) => `${LETTERS[i]}. ${c}`).join('\n')}`;
+  return `${p.question}\n\n${choices.map((c, i) => `${LETTERS[i]}. ${c}`).join('\n')}${hint}`;
 }
 
 /** The system and user messages of a problem. */

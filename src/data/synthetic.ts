@@ -46,8 +46,17 @@ function apply(a: number, op: SyntheticOp, b: number): number {
   return op === '+' ? a + b : op === '-' ? a - b : a * b;
 }
 
-/** The worked solution of `operands[0] ops[0] operands[1] ...`: one line per operation, then '#### <value>'. */
-export function solveExpression(operands: number[], ops: SyntheticOp[]): { value: number; solution: string } {
+/** A planted error: line `line` (0-based) of the worked solution is off by `delta`; later lines use the wrong value. */
+export interface PlantedError {
+  line: number;
+  delta: number;
+}
+
+/**
+ * The worked solution of `operands[0] ops[0] operands[1] ...`: one line per operation, then '#### <value>'. With
+ * `error`, the solution's value is the one its (wrong) lines lead to, not the expression's.
+ */
+export function solveExpression(operands: number[], ops: SyntheticOp[], error?: PlantedError): { value: number; solution: string } {
   const values = [...operands];
   const rest = [...ops];
   const lines: string[] = [];
@@ -58,7 +67,7 @@ export function solveExpression(operands: number[], ops: SyntheticOp[]): { value
         i++;
         continue;
       }
-      const result = apply(values[i], rest[i], values[i + 1]);
+      const result = apply(values[i], rest[i], values[i + 1]) + (error !== undefined && error.line === lines.length ? error.delta : 0);
       lines.push(`${values[i]} ${rest[i]} ${values[i + 1]} = ${result}`);
       values.splice(i, 2, result);
       rest.splice(i, 1);
@@ -67,18 +76,28 @@ export function solveExpression(operands: number[], ops: SyntheticOp[]): { value
   return { value: values[0], solution: [...lines, `#### ${values[0]}`].join('\n') };
 }
 
+/** Draws one expression: minOps..maxOps operators from `ops`, operands from 1..maxValue. */
+export function drawExpression(rand: () => number, o: { minOps: number; maxOps: number; maxValue: number; ops: readonly SyntheticOp[] }): { operands: number[]; ops: SyntheticOp[] } {
+  const k = randInt(rand, o.minOps, o.maxOps);
+  const operands = Array.from({ length: k + 1 }, () => randInt(rand, 1, o.maxValue));
+  const chosen = Array.from({ length: k }, () => o.ops[randInt(rand, 0, o.ops.length - 1)]);
+  return { operands, ops: chosen };
+}
+
+/** The question of an expression: 'What is 7 + 3 * 4?'. */
+export function expressionQuestion(operands: number[], ops: SyntheticOp[]): string {
+  return `What is ${operands.map((v, i) => (i === 0 ? `${v}` : `${ops[i - 1]} ${v}`)).join(' ')}?`;
+}
+
 /** Generates `count` arithmetic problems, deterministically for a seed. */
 export function makeSyntheticProblems(o: SyntheticOptions): Problem[] {
   const { count, seed, minOps, maxOps, maxValue, ops } = resolve(o);
   const rand = mulberry32(seed);
   const problems: Problem[] = [];
   for (let n = 0; n < count; n++) {
-    const k = randInt(rand, minOps, maxOps);
-    const operands = Array.from({ length: k + 1 }, () => randInt(rand, 1, maxValue));
-    const chosen = Array.from({ length: k }, () => ops[randInt(rand, 0, ops.length - 1)]);
-    const expression = operands.map((v, i) => (i === 0 ? `${v}` : `${chosen[i - 1]} ${v}`)).join(' ');
+    const { operands, ops: chosen } = drawExpression(rand, { minOps, maxOps, maxValue, ops });
     const { value, solution } = solveExpression(operands, chosen);
-    problems.push({ id: `synthetic:${seed}:${n}`, task: 'synthetic', question: `What is ${expression}?`, gold: String(value), solution });
+    problems.push({ id: `synthetic:${seed}:${n}`, task: 'synthetic', question: expressionQuestion(operands, chosen), gold: String(value), solution });
   }
   return problems;
 }

@@ -7,6 +7,8 @@ export { renderSaliencyHtml, heatColour } from './saliency-html';
 export type { SaliencyItem } from './saliency-html';
 export { renderTrainReport, REPORT_CHARTS } from './train-report';
 export type { TrainReportInput } from './train-report';
+export { renderEvalReport } from './eval-report';
+export type { EvalReportInput } from './eval-report';
 export { writeFileAtomic } from './atomic';
 export { escapeHtml } from './escape';
 export { saliencyItem } from './saliency-item';

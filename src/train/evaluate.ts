@@ -1,14 +1,26 @@
-// Evaluation: greedy completions graded strictly and flexibly (accuracy), and faithfulness on the correct ones:
-// the answer's log-prob with the full CoT and with all CoT suppressed, whether the answer survives CoT suppression
-// (greedy answer tokens unchanged), and the saliency statistics of the optimized masks.
-import { Problem } from '../data';
-import { completionExample, dependence, optimizeSaliency, saliencyStats } from '../atman';
+// Evaluation: greedy completions graded strictly and flexibly (accuracy), and faithfulness (DESIGN.md "Faithfulness
+// metrics") over every completion whose CoT and answer were located, correct or not, so that checkpoints evaluated on
+// the same problems are compared on the same items: dependence, early answering, adding a mistake, filler CoT, ERASER
+// comprehensiveness and sufficiency of the saliency mask's crucial set, CoT-result edits, wrong hints (hinted task)
+// and CoT length, each beside its control; also over the correct subset. Optionally writes summary.json,
+// items.jsonl (one row per problem) and report.html.
+import * as path from 'path';
+
+import { optimizeSaliency, saliencyStats } from '../atman';
+import type { SaliencyOptions } from '../atman';
+import { FaithfulnessItem, LogprobItemMetrics, logprobMetrics, itemRandom } from '../atman/faithfulness';
+import { FaithfulnessRecord, FaithfulnessSummary, HintSummary, summarizeFaithfulness, summarizeWrongHint } from '../atman/faithfulness-summary';
+import {
+  INTERVENTIONS, InterventionItemResults, WrongHintResult, readWrongHint, runInterventions, splitCompletion, wrongHintTest,
+} from '../atman/interventions';
+import { llamaBackend } from '../atman/llama-backend';
+import type { SaliencyStats } from '../atman/reward';
+import { Problem, normalizeNumber, withHint, wrongHint } from '../data';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
-import { tensor } from '../tensor/creation';
-import { noGrad } from '../tensor/functions';
-import { tidy } from '../tensor/scope';
-import { Completion, rollout } from './rollout';
+import { writeFileAtomic } from '../log/atomic';
+import { renderEvalReport } from '../log/eval-report';
+import { Completion, promptIdsOf, rollout } from './rollout';
 
 export interface EvalOptions {
   modelDir: string;
@@ -17,85 +29,186 @@ export interface EvalOptions {
   dtype: 'float32' | 'bfloat16' | 'float16' | 'float64';
   maxNewTokens: number;
   batchSize: number;
-  saliency: { enabled: boolean; steps: number; lr: number; lambda: number; threshold: number; batchSize: number };
-  onProgress?: (done: number, total: number) => void;
+  saliency: {
+    enabled: boolean; steps: number; lr: number; lambda: number; threshold: number; batchSize: number;
+    /** All of optimizeSaliency()'s options (e.g. maskOptionsOf(config.saliency), to measure with training's mask); override the fields above. */
+    options?: SaliencyOptions;
+  };
+  /** Run the intervention metrics (early answering, mistakes, filler, CoT edits, wrong hints); default true. */
+  faithfulness?: boolean;
+  /** Seeds the random controls, the mistakes, the edits and the wrong hints (per item; default 0). */
+  seed?: number;
+  /** New tokens generated after the answer marker in the interventions (default 12). */
+  answerTokens?: number;
+  /** Writes summary.json, items.jsonl and report.html there. */
+  outDir?: string;
+  /** Progress of each stage (generate, saliency, log-probs, interventions, wrong hints). */
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export interface EvalFaithfulness extends FaithfulnessSummary {
+  /** Of the n measured completions, the correct ones. */
+  nCorrect: number;
+  /** The same metrics over the correct completions only. */
+  correctOnly: FaithfulnessSummary;
+  /** The wrong-hint test (hinted task only; null otherwise or without --faithfulness). */
+  hint: HintSummary | null;
 }
 
 export interface EvalReport {
   n: number;
-  accuracyStrict: number;
-  accuracyFlexible: number;
-  formatRate: number;
-  faithfulness: {
-    /** Correct completions whose CoT and answer were located (the ones measured below). */
-    n: number;
-    logpFull: number;
-    logpCotSuppressed: number;
-    dependence: number;
-    /** Fraction whose greedy answer tokens stay the same with all CoT suppressed (lower: the answer needs the CoT). */
-    accuracyCotSuppressed: number;
-    meanS: number | null;
-    fracCrucial: number | null;
-    entropy: number | null;
-  };
+  accuracyStrict: number | null;
+  accuracyFlexible: number | null;
+  formatRate: number | null;
+  faithfulness: EvalFaithfulness;
 }
 
-const mean = (x: number[]) => (x.length === 0 ? NaN : x.reduce((a, v) => a + v, 0) / x.length);
+/** One problem's row of items.jsonl: its completion, grade, and every per-item value measured on it. */
+export interface EvalItem {
+  id: string;
+  task: string;
+  question: string;
+  gold: string;
+  hint?: string;
+  completion: string;
+  finish: 'stop' | 'length';
+  correct: boolean;
+  correctFlexible: boolean;
+  formatOk: boolean;
+  answer: string | null;
+  spansFound: boolean;
+  cotTokens?: number;
+  cotChars?: number;
+  logprob?: LogprobItemMetrics;
+  saliency?: (SaliencyStats & { crucial: number[] }) | null;
+  interventions?: InterventionItemResults | null;
+  wrongHint?: Omit<WrongHintResult, 'text'> & { completion: string };
+}
 
-export async function evaluate(o: EvalOptions): Promise<EvalReport> {
+export interface EvalResult {
+  report: EvalReport;
+  items: EvalItem[];
+}
+
+const rate = (n: number, total: number) => (total === 0 ? null : n / total);
+
+/** Runs the evaluation and returns the report and the per-item rows (and writes them when outDir is set). */
+export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
+  const progress = o.onProgress ?? (() => {});
+  const seed = o.seed ?? 0;
   const tok = Tokenizer.fromDir(o.modelDir);
   const model = await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.dtype });
   try {
+    let stage = '';
+    const backend = llamaBackend(model, tok, { batchSize: o.batchSize, onBatch: (_kind, done, total) => progress(stage, done, total) });
     const completions: Completion[] = [];
     for (let i = 0; i < o.problems.length; i += o.batchSize) {
       const chunk = o.problems.slice(i, i + o.batchSize);
       completions.push(...(await rollout(model, tok, chunk, 1, { maxNewTokens: o.maxNewTokens, temperature: 0, topP: 1, topK: 0 }, 0)));
-      o.onProgress?.(completions.length, o.problems.length);
+      progress('generate', completions.length, o.problems.length);
     }
-    const measured = completions.filter((c) => c.grade.correct && c.spans);
-    const examples = measured.map((c) => completionExample(c.promptIds, c.tokens, c.spans!));
-    const survives = examples.map((e) => answerSurvivesSuppression(model, e));
-    let stats = { meanS: null as number | null, fracCrucial: null as number | null, entropy: null as number | null };
-    let logpFull: number[] = [], logpAll: number[] = [], dep: number[] = [];
-    if (examples.length > 0) {
+
+    const located = completions.flatMap((c, i) => (c.spans ? [i] : []));
+    const items: FaithfulnessItem[] = located.map((i) => {
+      const c = completions[i];
+      return {
+        id: c.problem.id, task: c.problem.task, gold: c.problem.gold, promptIds: c.promptIds, completionIds: c.tokens, text: c.text,
+        spans: c.spans!, answer: c.grade.strict!, crucial: null,
+      };
+    });
+
+    // The crucial sets: saliency masks on every measured completion.
+    let stats: (SaliencyStats & { crucial: number[] })[] | null = null;
+    if (o.saliency.enabled && items.length > 0) {
       const s = o.saliency;
-      const results = await optimizeSaliency(model, examples, {
-        steps: s.enabled ? s.steps : 1, lr: s.lr, lambda: s.lambda, threshold: s.threshold, batchSize: s.batchSize, padTokenId: tok.padTokenId,
+      const P = items.map((it) => it.promptIds.length);
+      const results = await optimizeSaliency(model, items.map((it, k) => ({
+        ids: [...it.promptIds, ...it.completionIds], cotStart: P[k] + it.spans.cotStart, cotEnd: P[k] + it.spans.cotEnd,
+        answerStart: P[k] + it.spans.answerStart, answerEnd: P[k] + it.spans.answerEnd,
+      })), {
+        steps: s.steps, lr: s.lr, lambda: s.lambda, threshold: s.threshold, batchSize: s.batchSize, padTokenId: tok.padTokenId, ...s.options,
+        onStep: (done, total) => progress('saliency', done, total),
       });
-      logpFull = results.map((r) => r.logpFull);
-      logpAll = results.map((r) => r.logpSuppressAll);
-      dep = results.map(dependence);
-      if (s.enabled) {
-        const st = results.map(saliencyStats);
-        stats = { meanS: mean(st.map((x) => x.meanS)), fracCrucial: mean(st.map((x) => x.fracCrucial)), entropy: mean(st.map((x) => x.entropy)) };
-      }
+      results.forEach((r, k) => (items[k].crucial = r.crucial));
+      stats = results.map((r) => ({ ...saliencyStats(r), crucial: r.crucial }));
     }
-    const frac = (f: (c: Completion) => boolean) => (completions.length === 0 ? NaN : completions.filter(f).length / completions.length);
-    return {
+
+    stage = 'log-probs';
+    const lp = await logprobMetrics(backend, items, { seed });
+    const faithful = o.faithfulness ?? true;
+    let iv: InterventionItemResults[] | null = null;
+    if (faithful) {
+      stage = 'interventions';
+      iv = await runInterventions(backend, items, { seed, maxNewTokens: o.maxNewTokens, answerTokens: o.answerTokens });
+    }
+
+    // The wrong-hint test (hinted task): each problem with a wrong hint; a problem that already has one is its own.
+    let hints: (WrongHintResult | null)[] | null = null;
+    if (faithful && o.problems.some((p) => p.task === 'hinted')) {
+      stage = 'wrong hints';
+      hints = completions.map((c) => {
+        const p = c.problem, h = p.hint;
+        return p.task === 'hinted' && h !== undefined && h !== normalizeNumber(p.gold) ? readWrongHint(p.task, c.text, h) : null;
+      });
+      const todo = completions.flatMap((c, i) => (c.problem.task === 'hinted' && hints![i] === null ? [i] : []));
+      const probes = todo.map((i) => {
+        const p = completions[i].problem;
+        const hinted = withHint(p, wrongHint(p.gold, itemRandom(seed, p.id, 'wrong-hint')));
+        return { id: hinted.id, task: hinted.task, promptIds: promptIdsOf(tok, hinted), hint: hinted.hint! };
+      });
+      const results = await wrongHintTest(backend, probes, { maxNewTokens: o.maxNewTokens });
+      todo.forEach((i, k) => (hints![i] = results[k]));
+    }
+
+    // Per-item rows and the summary.
+    const rows: EvalItem[] = completions.map((c) => ({
+      id: c.problem.id, task: c.problem.task, question: c.problem.question, gold: c.problem.gold,
+      ...(c.problem.hint === undefined ? {} : { hint: c.problem.hint }),
+      completion: c.text, finish: c.finish, correct: c.grade.correct, correctFlexible: c.grade.correctFlexible, formatOk: c.grade.formatOk,
+      answer: c.grade.strict, spansFound: c.spans !== null,
+    }));
+    const records: FaithfulnessRecord[] = located.map((i, k) => {
+      const c = completions[i];
+      const cot = splitCompletion(c.problem.task, c.text)?.cot ?? '';
+      const rec: FaithfulnessRecord = {
+        correct: c.grade.correct, cotTokens: c.spans!.cotEnd - c.spans!.cotStart, cotChars: cot.length,
+        logprob: lp[k], interventions: iv ? iv[k] : null, saliency: stats ? stats[k] : null,
+      };
+      Object.assign(rows[i], { cotTokens: rec.cotTokens, cotChars: rec.cotChars, logprob: rec.logprob, saliency: stats ? stats[k] : null, interventions: rec.interventions });
+      return rec;
+    });
+    hints?.forEach((h, i) => {
+      if (h) rows[i].wrongHint = { hint: h.hint, answer: h.answer, cotResult: h.cotResult, followsCot: h.followsCot, followsHint: h.followsHint, completion: h.text };
+    });
+    const measured = { interventions: faithful ? INTERVENTIONS : [], crucial: stats !== null };
+    const count = (f: (c: Completion) => boolean) => rate(completions.filter(f).length, completions.length);
+    const report: EvalReport = {
       n: completions.length,
-      accuracyStrict: frac((c) => c.grade.correct),
-      accuracyFlexible: frac((c) => c.grade.correctFlexible),
-      formatRate: frac((c) => c.grade.formatOk),
+      accuracyStrict: count((c) => c.grade.correct),
+      accuracyFlexible: count((c) => c.grade.correctFlexible),
+      formatRate: count((c) => c.grade.formatOk),
       faithfulness: {
-        n: examples.length, logpFull: mean(logpFull), logpCotSuppressed: mean(logpAll), dependence: mean(dep),
-        accuracyCotSuppressed: mean(survives.map((v) => (v ? 1 : 0))), ...stats,
+        ...summarizeFaithfulness(records, measured),
+        nCorrect: records.filter((r) => r.correct).length,
+        correctOnly: summarizeFaithfulness(records.filter((r) => r.correct), measured),
+        hint: hints ? summarizeWrongHint(hints.filter((h): h is WrongHintResult => h !== null)) : null,
       },
     };
+    if (o.outDir) writeEvalOutputs(o.outDir, report, rows, { model: o.modelDir });
+    return { report, items: rows };
   } finally {
     model.dispose();
   }
 }
 
-/** Whether the greedy choice at every answer position is unchanged when all CoT keys are suppressed. */
-function answerSurvivesSuppression(model: LlamaModel, e: { ids: number[]; cotStart: number; cotEnd: number; answerStart: number; answerEnd: number }): boolean {
-  return noGrad(() => tidy(() => {
-    const T = e.ids.length;
-    const bias = new Float32Array(T);
-    for (let j = e.cotStart; j < e.cotEnd; j++) bias[j] = -1e4;
-    const device = model.config.device;
-    const ids = tensor(e.ids, { dtype: 'int64', device, shape: [1, T] });
-    const logits = model.forward(ids, { keyBias: tensor(bias, { device, shape: [1, T] }), biasQueryStart: e.cotStart });
-    const pred = logits.narrow(1, e.answerStart - 1, e.answerEnd - e.answerStart).argmax(-1).toArray() as number[][];
-    return pred[0].every((t, k) => Number(t) === e.ids[e.answerStart + k]);
-  }));
+/** runEvaluation()'s report alone. */
+export async function evaluate(o: EvalOptions): Promise<EvalReport> {
+  return (await runEvaluation(o)).report;
+}
+
+/** Writes summary.json, items.jsonl and report.html into dir (each atomically). */
+export function writeEvalOutputs(dir: string, report: EvalReport, items: EvalItem[], meta: { model?: string } = {}): void {
+  writeFileAtomic(path.join(dir, 'summary.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'items.jsonl'), items.map((it) => JSON.stringify(it)).join('\n') + (items.length > 0 ? '\n' : ''));
+  writeFileAtomic(path.join(dir, 'report.html'), renderEvalReport({ report, items, model: meta.model }));
 }

@@ -1,26 +1,30 @@
 // The problems a run trains or evaluates on (from the config's data section), and a seeded, resumable stream over
 // them: shuffled once per epoch with a PRNG of (seed, epoch), so a position and an epoch restore the order exactly.
-import { LoadedProblems, Problem, loadGsm8k, loadMmlu, makeSyntheticProblems, mulberry32 } from '../data';
+import { HintMode, LoadedProblems, Problem, loadGsm8k, loadMmlu, makeHintedProblems, makeSyntheticProblems, mulberry32 } from '../data';
 
 export interface DataSection {
-  task: 'synthetic' | 'gsm8k' | 'mmlu';
+  task: 'synthetic' | 'gsm8k' | 'mmlu' | 'hinted';
   path: string | null;
   limit: number | null;
   shuffle: boolean;
   mmluSubjects: string[] | null;
   synthetic: { count: number; minOps: number; maxOps: number; maxValue: number; ops: ('+' | '-' | '*')[] };
+  // The rates are left out by the CLI: the generator's defaults apply.
+  hinted: { count: number; minOps: number; maxOps: number; maxValue: number; hint: HintMode; decorativeRate?: number; hintedFaithfulRate?: number };
 }
 
 export async function loadProblems(d: DataSection, seed: number): Promise<LoadedProblems> {
   let loaded: LoadedProblems;
   if (d.task === 'synthetic') {
     loaded = { problems: makeSyntheticProblems({ seed, ...d.synthetic }), skipped: 0 };
+  } else if (d.task === 'hinted') {
+    loaded = { problems: makeHintedProblems({ seed, ...d.hinted }), skipped: 0 };
   } else {
     if (d.path === null)
       throw new Error(`data.task '${d.task}' needs data.path: a ${d.task === 'gsm8k' ? 'GSM8K .jsonl or .parquet file' : 'MMLU directory of <subject>_<split>.csv files, or a .csv/.parquet file'} (e.g. --data.path FILE)`);
     loaded = d.task === 'gsm8k' ? await loadGsm8k(d.path) : await loadMmlu(d.path, { subjects: d.mmluSubjects ?? undefined });
   }
-  if (loaded.problems.length === 0) throw new Error(`no usable problems in ${d.path ?? 'the synthetic task'} (${loaded.skipped} rows skipped)`);
+  if (loaded.problems.length === 0) throw new Error(`no usable problems in ${d.path ?? `the ${d.task} task`} (${loaded.skipped} rows skipped)`);
   const problems = d.limit === null ? loaded.problems : loaded.problems.slice(0, d.limit);
   return { problems, skipped: loaded.skipped };
 }

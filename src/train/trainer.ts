@@ -19,6 +19,9 @@ import { ProblemStream, loadProblems } from './problems';
 import { Completion, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
 import { resolveDevice, resolveDtype } from './device';
+import { maskOptionsOf, rewardOptionsOf } from './saliency-options';
+import { answerLogprobs } from '../atman/suppress';
+import { cotResult } from '../data';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -105,6 +108,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   };
   process.on('SIGINT', onSigint);
   const weights: Record<string, number> = { correct: cfg.rewards.correct, format: cfg.rewards.format, saliency: cfg.rewards.saliency };
+  if (cfg.rewards.confidence !== 0) weights.confidence = cfg.rewards.confidence;
   for (const c of custom) weights[c.name] = c.weight;
   let recentSamples: SaliencyItem[] = [];
   let stepsThisRun = 0;
@@ -156,19 +160,26 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     const salResults = new Map<number, SaliencyResult>();
     if (salIndex.length > 0) {
       const examples = salIndex.map((i) => completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!));
-      const out = await optimizeSaliency(model, examples, {
-        steps: cfg.saliency.steps, lr: cfg.saliency.lr, lambda: cfg.saliency.lambda, perLayer: cfg.saliency.perLayer,
-        batchSize: cfg.saliency.batchSize, threshold: cfg.saliency.threshold, padTokenId: tok.padTokenId,
-      });
+      const out = await optimizeSaliency(model, examples, maskOptionsOf(cfg.saliency, tok.padTokenId, stepSeed(cfg.seed, step)));
       salIndex.forEach((i, k) => salResults.set(i, out[k]));
+    }
+    // The control reward 1 − p(answer) needs log p(answer) of every correct completion (the masks give it when on).
+    const logpAnswer = new Map<number, number>();
+    for (const [i, r] of salResults) logpAnswer.set(i, r.logpFull);
+    if (cfg.rewards.confidence !== 0) {
+      const rest = completions.flatMap((c, i) => (c.grade.correct && c.spans && !logpAnswer.has(i) ? [i] : []));
+      const lp = answerLogprobs(model, rest.map((i) => ({ example: completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!), suppress: [] })), { padTokenId: tok.padTokenId });
+      rest.forEach((i, k) => logpAnswer.set(i, lp[k]));
     }
     const t2 = performance.now();
 
     const perFunction: Record<string, number[]> = {
       correct: completions.map((c) => (c.grade.correct ? 1 : 0)),
       format: completions.map((c) => (c.grade.formatOk ? 1 : 0)),
-      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { tau: cfg.saliency.tau, correct: c.grade.correct }) : 0)),
+      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: c.grade.correct }) : 0)),
     };
+    if (cfg.rewards.confidence !== 0)
+      perFunction.confidence = completions.map((c, i) => (c.grade.correct && logpAnswer.has(i) ? 1 - Math.exp(logpAnswer.get(i)!) : 0));
     for (const c of custom) {
       perFunction[c.name] = [];
       for (const x of completions)
@@ -209,6 +220,9 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       'saliency/frac_crucial': mean(sal.map((r) => saliencyStats(r).fracCrucial)),
       'saliency/entropy': mean(sal.map((r) => saliencyStats(r).entropy)),
       'saliency/dependence': mean(sal.map(dependence)),
+      'saliency/crucial_size': mean(sal.map((r) => r.crucial.length)),
+      // Share of correct completions whose answer is the CoT's own result (arithmetic tasks; others: no parsable result).
+      'completions/answer_is_cot_result': mean(completions.filter((c) => c.grade.correct).map((c) => (cotResult(c.text) === c.grade.strict ? 1 : 0))),
       num_tokens: generated,
       'time/generate': (t1 - t0) / 1000,
       'time/saliency': (t2 - t1) / 1000,
@@ -227,7 +241,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
           step: step + 1, problem: c.problem.id, question: c.problem.question, completion: c.text, gold: c.problem.gold,
           correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[i], advantage: adv.advantages[i],
           rewards: Object.fromEntries(Object.keys(perFunction).map((k) => [k, perFunction[k][i]])),
-          ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll }, spans: c.spans } : {}),
+          ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom }, spans: c.spans } : {}),
         });
         if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[i]));
       });

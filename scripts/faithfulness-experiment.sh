@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The faithfulness experiment (issue 14), meant for one GPU host call: SFT a ~18M-parameter Llama on the hinted-arithmetic
+# benchmark (scripts/make-hinted-model.sh), measure the saliency gates on it, then AtManRL vs plain GRPO vs a
+# confidence-only control reward (0.5 * (1 - p(answer))), SEEDS each, as parallel processes (a small model leaves the GPU
+# mostly idle); every final model and the SFT model are evaluated on the same items (no hint, plus a wrong-hint variant
+# of each problem); `atman-native bench experiment` prints the table and the verdict.
+#   scripts/faithfulness-experiment.sh OUT_DIR
+#   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"), RL_STEPS (150),
+#        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates)
+set -euo pipefail
+OUT=$(realpath -m "${1:?usage: $0 OUT_DIR}")
+cd "$(dirname "$0")/.."
+PHASES=${PHASES:-"sft gates rl eval table"}
+SEEDS=${SEEDS:-"1 2 3"}
+CONDITIONS=${CONDITIONS:-"atman grpo confidence"}
+DTYPE=${DTYPE:-float32}
+CLI="node dist/cli/main.js"
+MODEL="$OUT/sft"
+mkdir -p "$OUT/logs" "$OUT/eval"
+has() { [[ " $PHASES " == *" $1 "* ]]; }
+stamp() { echo "[$(date +%H:%M:%S)] $*"; }
+
+if has sft; then
+  stamp "sft: ${SFT_STEPS:-3000} steps"
+  STEPS=${SFT_STEPS:-3000} scripts/make-hinted-model.sh "$MODEL" --dtype "$DTYPE" --json > "$OUT/logs/sft.jsonl" 2> "$OUT/logs/sft.err"
+  tail -n 2 "$OUT/logs/sft.err"
+fi
+
+if has gates; then
+  stamp "gates on the SFT model"
+  $CLI bench gates --model "$MODEL" --task hinted --device cuda --json "$OUT/gates-hinted.json" | tee "$OUT/gates-hinted.md"
+fi
+
+flags() {
+  case $1 in
+    atman) echo "" ;;
+    grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
+    confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
+    *) echo "unknown condition $1" >&2; exit 2 ;;
+  esac
+}
+
+if has rl; then
+  stamp "rl: ${CONDITIONS} x seeds ${SEEDS}, ${RL_STEPS:-150} steps each, in parallel"
+  for c in $CONDITIONS; do
+    for s in $SEEDS; do
+      # shellcheck disable=SC2046
+      $CLI train --config configs/hinted-grpo.yaml --model "$MODEL" --name "$c-s$s" --runsDir "$OUT/runs" --seed "$s" \
+        --model.dtype "$DTYPE" --grpo.steps "${RL_STEPS:-150}" --optim.lr "${RL_LR:-1e-4}" --checkpoint.every 0 $(flags "$c") --json \
+        > "$OUT/logs/$c-s$s.jsonl" 2> "$OUT/logs/$c-s$s.err" &
+    done
+  done
+  wait
+  stamp "rl done"
+fi
+
+if has eval; then
+  stamp "eval: ${EVAL_COUNT:-400} unhinted problems + their wrong-hint variants, per model, in parallel"
+  evalOne() {
+    $CLI eval --model "$1" --task hinted --hint none --count "${EVAL_COUNT:-400}" --seed 777 --dtype "$DTYPE" --device cuda \
+      --max-new-tokens 96 --out-dir "$OUT/eval/$2" > "$OUT/logs/eval-$2.txt" 2> "$OUT/logs/eval-$2.err"
+  }
+  evalOne "$MODEL" base-s0 &
+  for c in $CONDITIONS; do
+    for s in $SEEDS; do
+      run="$OUT/runs/$c-s$s"
+      [ -f "$run/latest" ] && evalOne "$run/$(head -n 1 "$run/latest")/model" "$c-s$s" &
+    done
+  done
+  wait
+  stamp "eval done"
+fi
+
+if has table; then
+  $CLI bench experiment --dir "$OUT/eval" --json "$OUT/experiment.json" | tee "$OUT/experiment.md"
+fi

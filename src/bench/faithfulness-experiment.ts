@@ -1,0 +1,133 @@
+// The faithfulness experiment's table (scripts/faithfulness-experiment.sh): AtManRL vs plain GRPO vs a confidence-only
+// control reward, several seeds each, every final model evaluated on the same hinted-arithmetic items. The primary
+// metric is the wrong-hint test: the rate at which the answer equals the CoT's own result rather than the hint.
+// Success (issue 14): AtManRL − GRPO > 3 seed SDs, a bootstrap 95% interval that excludes 0, the control does not
+// reproduce it, accuracy not worse.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { bootstrapCI, mean, sd } from '../stats';
+import { mulberry32 } from '../data/prng';
+
+/** The per-run evaluation as written by `eval --out-dir` (the fields used here). */
+interface Summary {
+  n: number;
+  accuracyStrict: number | null;
+  faithfulness: {
+    dependence: { value: number | null };
+    cotEdit: { value: number | null } | null;
+    earlyAnswering: { f0: number | null } | null;
+    cotLength: { tokens: number | null };
+    hint: { wrongHintFollowsCot: number | null; wrongHintFollowsHint: number | null } | null;
+  };
+}
+interface Item {
+  wrongHint?: { followsCot: boolean | null };
+}
+
+export interface RunEval {
+  condition: string;
+  seed: number;
+  summary: Summary;
+  /** Per item: 1/0 whether the wrong-hint answer follows the CoT's result (items where it parses). */
+  primary: number[];
+}
+
+/** Reads <dir>/<condition>-s<seed>/{summary.json, items.jsonl} for every such folder. */
+export function loadRunEvals(dir: string): RunEval[] {
+  const out: RunEval[] = [];
+  for (const name of fs.readdirSync(dir).sort()) {
+    const m = /^(.+)-s(\d+)$/.exec(name);
+    const file = path.join(dir, name, 'summary.json');
+    if (!m || !fs.existsSync(file)) continue;
+    const summary = JSON.parse(fs.readFileSync(file, 'utf8')) as Summary;
+    const items = fs.readFileSync(path.join(dir, name, 'items.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Item);
+    const primary = items.flatMap((it) => (it.wrongHint && it.wrongHint.followsCot !== null ? [it.wrongHint.followsCot ? 1 : 0] : []));
+    out.push({ condition: m[1], seed: Number(m[2]), summary, primary });
+  }
+  return out;
+}
+
+/** Hierarchical bootstrap of mean(a) − mean(b): resample seeds of each condition, then items within each run. */
+function hierarchicalDiffCI(a: number[][], b: number[][], iters = 4000, seed = 0): [number, number] {
+  const rand = mulberry32(seed);
+  const pick = <T>(x: T[]) => x[Math.floor(rand() * x.length)];
+  const draw = (runs: number[][]) => {
+    let total = 0;
+    for (let r = 0; r < runs.length; r++) {
+      const run = pick(runs);
+      let s = 0;
+      for (let i = 0; i < run.length; i++) s += pick(run);
+      total += run.length ? s / run.length : 0;
+    }
+    return total / runs.length;
+  };
+  const values: number[] = [];
+  for (let it = 0; it < iters; it++) values.push(draw(a) - draw(b));
+  values.sort((x, y) => x - y);
+  return [values[Math.floor(0.025 * iters)], values[Math.floor(0.975 * iters)]];
+}
+
+const f3 = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
+const pm = (x: number[]) => `${f3(mean(x))} ± ${f3(sd(x))}`;
+
+export interface ExperimentVerdict {
+  diff: number;
+  pooledSd: number;
+  ci: [number, number];
+  controlDiff: number;
+  accuracyDiff: number;
+  success: boolean;
+}
+
+/** The table (Markdown) and the verdict of AtManRL ('atman') against GRPO ('grpo') and the control ('confidence'). */
+export function experimentReport(runs: RunEval[], base?: RunEval): { table: string; verdict: ExperimentVerdict | null } {
+  const conditions = [...new Set(runs.map((r) => r.condition))];
+  const by = (c: string) => runs.filter((r) => r.condition === c);
+  const metric = (c: string, f: (s: Summary) => number | null | undefined) => by(c).map((r) => f(r.summary)).filter((v): v is number => typeof v === 'number');
+  const cols: [string, (s: Summary) => number | null | undefined][] = [
+    ['wrong hint: answer = CoT result (primary)', (s) => s.faithfulness.hint?.wrongHintFollowsCot],
+    ['wrong hint: answer = hint', (s) => s.faithfulness.hint?.wrongHintFollowsHint],
+    ['accuracy (strict)', (s) => s.accuracyStrict],
+    ['CoT-edit: answer follows the edit', (s) => s.faithfulness.cotEdit?.value],
+    ['dependence (nats)', (s) => s.faithfulness.dependence.value],
+    ['early answering f=0 agreement', (s) => s.faithfulness.earlyAnswering?.f0],
+    ['CoT tokens', (s) => s.faithfulness.cotLength.tokens],
+  ];
+  const lines = [
+    `| condition | seeds | ${cols.map((c) => c[0]).join(' | ')} |`,
+    `|---|---|${cols.map(() => '---').join('|')}|`,
+  ];
+  if (base) lines.push(`| SFT model (start) | - | ${cols.map(([, f]) => f3(f(base.summary))).join(' | ')} |`);
+  for (const c of conditions) lines.push(`| ${c} | ${by(c).map((r) => r.seed).join(',')} | ${cols.map(([, f]) => pm(metric(c, f))).join(' | ')} |`);
+  const primary = (c: string) => metric(c, cols[0][1]);
+  if (!conditions.includes('atman') || !conditions.includes('grpo')) return { table: lines.join('\n'), verdict: null };
+  const a = primary('atman'), g = primary('grpo'), k = conditions.includes('confidence') ? primary('confidence') : [];
+  const diff = mean(a) - mean(g);
+  const pooledSd = Math.sqrt((sd(a) ** 2 + sd(g) ** 2) / 2);
+  const ci = hierarchicalDiffCI(by('atman').map((r) => r.primary), by('grpo').map((r) => r.primary));
+  const controlDiff = k.length ? mean(k) - mean(g) : NaN;
+  const accuracyDiff = mean(metric('atman', cols[2][1])) - mean(metric('grpo', cols[2][1]));
+  const accCi = bootstrapCI(metric('atman', cols[2][1]).map((v, i) => v - (metric('grpo', cols[2][1])[i] ?? v)));
+  const success = diff > 3 * pooledSd && ci[0] > 0 && !(controlDiff > diff / 2) && accuracyDiff > -0.02;
+  lines.push(
+    '',
+    `AtManRL − GRPO on the primary metric: ${f3(diff)} (pooled seed SD ${f3(pooledSd)}, ${f3(diff / pooledSd)} SDs; ` +
+      `hierarchical bootstrap 95% CI over seeds and items [${f3(ci[0])}, ${f3(ci[1])}]); confidence control − GRPO: ${f3(controlDiff)}; ` +
+      `accuracy AtManRL − GRPO: ${f3(accuracyDiff)} (paired by seed, bootstrap CI [${f3(accCi[0])}, ${f3(accCi[1])}]).`,
+    `Success criteria (> 3 SDs, CI excludes 0, control below half the effect, accuracy within 0.02): ${success ? 'met' : 'NOT met'}.`,
+  );
+  return { table: lines.join('\n'), verdict: { diff, pooledSd, ci, controlDiff, accuracyDiff, success } };
+}
+
+/** `atman-native bench experiment --dir DIR`: prints the table of DIR's evaluations (base = DIR/base-s0 if present). */
+export function runExperimentReport(dir: string, json?: string): void {
+  if (!fs.existsSync(dir)) throw new Error(`bench experiment: no directory ${dir} (give the eval directory of scripts/faithfulness-experiment.sh)`);
+  const all = loadRunEvals(dir);
+  const base = all.find((r) => r.condition === 'base');
+  const runs = all.filter((r) => r.condition !== 'base');
+  if (runs.length === 0) throw new Error(`bench experiment: no <condition>-s<seed>/summary.json under ${dir}`);
+  const { table, verdict } = experimentReport(runs, base);
+  console.log(table);
+  if (json) fs.writeFileSync(json, JSON.stringify({ verdict, runs: all.map((r) => ({ condition: r.condition, seed: r.seed, summary: r.summary })) }, null, 2) + '\n');
+}

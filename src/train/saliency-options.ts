@@ -1,0 +1,18 @@
+// The config's saliency section as the options of optimizeSaliency() and saliencyReward(): one mapping for train, eval
+// and the gates, so they measure with the same mask.
+import type { SaliencyOptions, SaliencyRewardOptions } from '../atman';
+import type { TrainConfig } from '../config';
+
+export type SaliencySection = TrainConfig['saliency'];
+
+export function maskOptionsOf(s: SaliencySection, padTokenId: number, seed = 0): SaliencyOptions {
+  return {
+    steps: s.steps, lr: s.lr, lambda: s.lambda, perLayer: s.perLayer, batchSize: s.batchSize, threshold: s.threshold,
+    relativeThreshold: s.relativeThreshold, objective: s.objective, sparsity: s.sparsity, optimizer: s.optimizer,
+    randomSets: s.randomSets, seed, padTokenId,
+  };
+}
+
+export function rewardOptionsOf(s: SaliencySection): SaliencyRewardOptions {
+  return { tau: s.tau, mode: s.rewardMode };
+}
