@@ -84,15 +84,23 @@ describe('construction: the mask finds the CoT tokens the answer depends on', ()
 describe('saliency reward and metrics', () => {
   test('reward: clipped log-prob drop over tau, 0 when incorrect or when nothing is crucial', () => {
     const r = results[0];
-    const expected = Math.min(1, Math.max(0, (r.logpFull - r.logpSuppressCrucial) / 2));
+    // Default: the drop beyond the random control sets of the same size.
+    const expected = Math.min(1, Math.max(0, (r.logpSuppressRandom - r.logpSuppressCrucial) / 2));
     expect(saliencyReward(r)).toBeCloseTo(expected, 10);
-    expect(saliencyReward(r, { tau: 100 })).toBeCloseTo(Math.min(1, (r.logpFull - r.logpSuppressCrucial) / 100), 10);
+    expect(saliencyReward(r, { tau: 100 })).toBeCloseTo(Math.min(1, Math.max(0, (r.logpSuppressRandom - r.logpSuppressCrucial) / 100)), 10);
+    expect(saliencyReward(r, { tau: 100, mode: 'crucial' })).toBeCloseTo(Math.min(1, (r.logpFull - r.logpSuppressCrucial) / 100), 10);
     expect(saliencyReward(r, { correct: false })).toBe(0);
     const decorative: SaliencyResult = { ...r, crucial: [], s: r.s.map(() => 0.1), logpSuppressCrucial: r.logpFull };
     expect(saliencyReward(decorative)).toBe(0);
-    const hand: SaliencyResult = { ...r, crucial: [0], logpFull: -1, logpSuppressCrucial: -2 };
+    const hand: SaliencyResult = { ...r, crucial: [0], logpFull: -1, logpSuppressCrucial: -2, logpSuppressRandom: -1 };
     expect(saliencyReward(hand, { tau: 2 })).toBeCloseTo(0.5, 12);
     expect(saliencyReward({ ...hand, logpSuppressCrucial: -0.5 })).toBe(0); // suppression helped: clipped at 0
+    // Suppressing random sets of |C| hurts as much as suppressing C: nothing specific was found.
+    expect(saliencyReward({ ...hand, logpSuppressRandom: -2 })).toBe(0);
+    expect(saliencyReward({ ...hand, logpSuppressRandom: -1.5 }, { tau: 2 })).toBeCloseTo(0.25, 12);
+    // The mask that keeps everything: its random control is the whole CoT too.
+    expect(saliencyReward({ ...hand, crucial: r.s.map((_, j) => j), logpSuppressCrucial: -9, logpSuppressRandom: -9 })).toBe(0);
+    expect((thrown(() => saliencyReward(r, { mode: 'other' as never }))).name).toBe('TypeError');
     expect((thrown(() => saliencyReward(r, { threshold: 0.7 }))).name).toBe('RangeError');
     expect((thrown(() => saliencyReward(r, { tau: 0 }))).name).toBe('RangeError');
   });
