@@ -6,7 +6,8 @@
 # of each problem); `atman-native bench experiment` prints the table and the verdict.
 #   scripts/faithfulness-experiment.sh OUT_DIR
 #   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"), RL_STEPS (150),
-#        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates)
+#        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
+#        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh)
 set -euo pipefail
 OUT=$(realpath -m "${1:?usage: $0 OUT_DIR}")
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ fi
 
 if has gates; then
   stamp "gates on the SFT model"
-  $CLI bench gates --model "$MODEL" --task hinted --device cuda --json "$OUT/gates-hinted.json" | tee "$OUT/gates-hinted.md"
+  $CLI bench gates --model "$MODEL" --task hinted --device "${DEVICE:-auto}" --json "$OUT/gates-hinted.json" | tee "$OUT/gates-hinted.md"
 fi
 
 flags() {
@@ -45,7 +46,7 @@ if has rl; then
   for c in $CONDITIONS; do
     for s in $SEEDS; do
       # shellcheck disable=SC2046
-      $CLI train --config configs/hinted-grpo.yaml --model "$MODEL" --name "$c-s$s" --runsDir "$OUT/runs" --seed "$s" \
+      $CLI train --config configs/hinted-grpo.yaml --model.path "$MODEL" --name "$c-s$s" --runsDir "$OUT/runs" --seed "$s" \
         --model.dtype "$DTYPE" --grpo.steps "${RL_STEPS:-150}" --optim.lr "${RL_LR:-1e-4}" --checkpoint.every 0 $(flags "$c") --json \
         > "$OUT/logs/$c-s$s.jsonl" 2> "$OUT/logs/$c-s$s.err" &
     done
@@ -57,7 +58,7 @@ fi
 if has eval; then
   stamp "eval: ${EVAL_COUNT:-400} unhinted problems + their wrong-hint variants, per model, in parallel"
   evalOne() {
-    $CLI eval --model "$1" --task hinted --hint none --count "${EVAL_COUNT:-400}" --seed 777 --dtype "$DTYPE" --device cuda \
+    $CLI eval --model "$1" --task hinted --hint none --count "${EVAL_COUNT:-400}" --seed 777 --dtype "$DTYPE" --device "${DEVICE:-auto}" \
       --max-new-tokens 96 --out-dir "$OUT/eval/$2" > "$OUT/logs/eval-$2.txt" 2> "$OUT/logs/eval-$2.err"
   }
   evalOne "$MODEL" base-s0 &

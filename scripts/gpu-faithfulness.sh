@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# GPU host: the faithfulness experiment (scripts/faithfulness-experiment.sh) inside one device call, each phase under a
+# time limit (RL gets SIGINT at its limit: the trainer finishes the step and checkpoints), results packed into
+# $OUT/faithfulness.tgz (the models stay behind: too big to come back). Uses the CUDA prebuild (no compile).
+#   env: as faithfulness-experiment.sh, plus T_SFT T_GATES T_RL T_EVAL (seconds) and WORK (/tmp/fe)
+set -uo pipefail
+source .gpu/env.sh
+OUT=${OUT:-$PWD/gpu-out}; WORK=${WORK:-/tmp/fe}; mkdir -p "$OUT" "$WORK"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$WORK/device.txt"
+node dist/cli/main.js doctor 2>&1 | grep -i -m3 "prebuild\|cuda" || true
+X=scripts/faithfulness-experiment.sh
+PHASES=sft timeout "${T_SFT:-240}" $X "$WORK"
+PHASES=gates timeout "${T_GATES:-120}" $X "$WORK"
+PHASES=rl timeout -s INT -k 60 "${T_RL:-240}" $X "$WORK"
+PHASES="eval table" timeout "${T_EVAL:-120}" $X "$WORK"
+for f in "$WORK"/logs/*.jsonl; do tail -n 1 "$f" | cut -c1-600 > "$f.last"; done
+tar -C "$WORK" -czf "$OUT/faithfulness.tgz" --exclude='*/model' --exclude='runs/*/checkpoints' device.txt logs eval gates-hinted.md gates-hinted.json experiment.md experiment.json runs 2>/dev/null
+ls -la "$OUT"
