@@ -68,6 +68,9 @@ export interface SaliencyResult {
   logpSuppressAll: number;
   /** Mean of the answer log-prob over `randomSets` random CoT subsets of |C| tokens suppressed (logpFull if C is empty). */
   logpSuppressRandom: number;
+  /** The answer log-prob with every CoT token but C suppressed, and the mean over the random sets kept instead. */
+  logpKeepCrucial: number;
+  logpKeepRandom: number;
   /** L(θ) before each Adam step (length K). */
   lossCurve: number[];
 }
@@ -238,11 +241,18 @@ function evaluate(
   const logpFull = answerLogprob(model, batch, suffix).toArray() as number[];
   const logpCrucial = answerLogprob(model, batch, suffix, suppressing(crucial)).toArray() as number[];
   const logpAll = answerLogprob(model, batch, suffix, cotMask.mul(o.suppressBias)).toArray() as number[];
-  const randomSum = new Array<number>(B).fill(0);
+  const complement = (sets: number[][]) => sets.map((set, b) => {
+    const inSet = new Set(set);
+    return sCot[b].flatMap((_, j) => (inSet.has(j) ? [] : [j]));
+  });
+  const logpKeep = answerLogprob(model, batch, suffix, suppressing(complement(crucial))).toArray() as number[];
+  const randomSum = new Array<number>(B).fill(0), keepRandomSum = new Array<number>(B).fill(0);
   for (let r = 0; r < o.randomSets; r++) {
     const sets = examples.map((_, b) => sampleIndices(sCot[b].length, crucial[b].length, mulberry32((o.seed * 1000003 + indices[b] * 7919 + r) >>> 0)));
     const lp = answerLogprob(model, batch, suffix, suppressing(sets)).toArray() as number[];
     lp.forEach((v, b) => (randomSum[b] += v));
+    const keep = answerLogprob(model, batch, suffix, suppressing(complement(sets))).toArray() as number[];
+    keep.forEach((v, b) => (keepRandomSum[b] += v));
   }
   const curve = losses.map((l) => l.toArray() as number[]);
   return examples.map((e, b) => {
@@ -254,6 +264,8 @@ function evaluate(
       logpSuppressCrucial: logpCrucial[b],
       logpSuppressAll: logpAll[b],
       logpSuppressRandom: o.randomSets > 0 && crucial[b].length > 0 ? randomSum[b] / o.randomSets : logpFull[b],
+      logpKeepCrucial: logpKeep[b],
+      logpKeepRandom: o.randomSets > 0 ? keepRandomSum[b] / o.randomSets : logpKeep[b],
       lossCurve: curve.map((row) => row[b]),
     };
     if (layerRows) result.sPerLayer = layerRows.map((layer) => layer[b].slice(from[b], batch.pad[b] + e.cotEnd));

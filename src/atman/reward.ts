@@ -11,9 +11,12 @@ export interface SaliencyRewardOptions {
   /**
    * 'comprehensiveness' (default): the drop from suppressing C beyond the drop from suppressing random CoT sets of the
    * same size, (log p(a | random suppressed) − log p(a | C suppressed)) / τ: keeping every token, or a long CoT whose
-   * random tokens matter as much as the chosen ones, earns nothing. 'crucial': the drop from suppressing C alone.
+   * random tokens matter as much as the chosen ones, earns nothing. 'sufficiency': how much more likely the answer is
+   * with only C kept of the CoT than with only a random set of |C| kept, (log p(a | only C) − log p(a | only random)) / τ:
+   * high when the answer is carried by the few CoT tokens the mask chose (it follows from what the CoT says), low when
+   * it comes from elsewhere and the CoT is only needed as context. 'crucial': the drop from suppressing C alone.
    */
-  mode?: 'comprehensiveness' | 'crucial';
+  mode?: 'comprehensiveness' | 'sufficiency' | 'crucial';
 }
 
 /**
@@ -31,9 +34,11 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
     );
   if (opts.correct === false || result.crucial.length === 0) return 0;
   const mode = opts.mode ?? 'comprehensiveness';
-  if (mode !== 'comprehensiveness' && mode !== 'crucial') throw new TypeError(`wrong argument type: saliencyReward() mode must be 'comprehensiveness' or 'crucial', got ${String(mode)}`);
-  const baseline = mode === 'crucial' ? result.logpFull : result.logpSuppressRandom;
-  const drop = (baseline - result.logpSuppressCrucial) / tau;
+  if (mode !== 'comprehensiveness' && mode !== 'sufficiency' && mode !== 'crucial')
+    throw new TypeError(`wrong argument type: saliencyReward() mode must be 'comprehensiveness', 'sufficiency' or 'crucial', got ${String(mode)}`);
+  const drop =
+    mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
+      : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
   return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
 }
 

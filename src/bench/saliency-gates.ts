@@ -43,6 +43,8 @@ export interface GateThresholds {
 export const GATES: GateThresholds = { looAuroc: 0.9, topAgree: 0.85, emptyWhenNeeded: 0.1, fdAuroc: 0.9, confidence: 0.2, keepAll: 0.1, lengthGain: 0.02 };
 
 export interface GateReport {
+  /** The reward mode measured. */
+  reward: string;
   nLoo: number;
   nF: number;
   nD: number;
@@ -69,6 +71,7 @@ export interface GateReport {
 }
 
 const LOO_NATS = 1;
+const REWARD_MODES = ['comprehensiveness', 'sufficiency', 'crucial'] as const;
 
 function itemOf(tok: Tokenizer, c: Completion): GateItem | null {
   if (!c.grade.correct || !c.spans) return null;
@@ -121,6 +124,13 @@ function argmax(x: number[]): number {
 export async function measureGates(
   model: LlamaModel, tok: Tokenizer, sets: GateSets, sal: SaliencyOptions, reward: SaliencyRewardOptions, padText = '0 + 0 = 0\n',
 ): Promise<GateReport> {
+  return (await measureGatesFor(model, tok, sets, sal, [reward], padText))[0];
+}
+
+/** The gates for several reward settings (e.g. modes) from one mask optimization, in the order given. */
+export async function measureGatesFor(
+  model: LlamaModel, tok: Tokenizer, sets: GateSets, sal: SaliencyOptions, rewards: SaliencyRewardOptions[], padText = '0 + 0 = 0\n',
+): Promise<GateReport[]> {
   const opts = { ...sal, padTokenId: tok.padTokenId };
   // 1. Leave-one-out agreement.
   const looEx = sets.loo.map((x) => x.example);
@@ -145,12 +155,15 @@ export async function measureGates(
   const padIds = tok.encode(padText, { addSpecialTokens: false });
   const all = await optimizeSaliency(model, [...F, ...D, ...F].map((x, i) => (i >= F.length + D.length ? padCot(x.example, padIds) : x.example)), opts);
   const rF = all.slice(0, F.length), rD = all.slice(F.length, F.length + D.length), rPad = all.slice(F.length + D.length);
+  return rewards.map((reward) => {
   const R = (r: SaliencyResult) => saliencyReward(r, reward);
   const keepAll = (r: SaliencyResult): SaliencyResult => ({
     ...r, crucial: r.s.map((_, j) => j), logpSuppressCrucial: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressAll,
+    logpKeepCrucial: r.logpFull, logpKeepRandom: r.logpFull,
   });
   const rewardsF = rF.map(R), rewardsD = rD.map(R);
   const report: Omit<GateReport, 'pass'> = {
+    reward: reward.mode ?? 'comprehensiveness',
     nLoo: masks.length,
     nF: F.length,
     nD: D.length,
@@ -181,6 +194,7 @@ export async function measureGates(
       lengthGain: report.meanRewardFPadded - report.meanRewardF <= GATES.lengthGain,
     },
   };
+  });
 }
 
 const f3 = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(3));
@@ -198,7 +212,7 @@ export function formatGates(r: GateReport): string {
     [`F reward with a longer CoT (Spearman with length ${f3(r.lengthSpearmanF)})`, `${f3(r.meanRewardFPadded)} vs ${f3(r.meanRewardF)}`, `gain <= ${GATES.lengthGain}`, r.pass.lengthGain],
   ];
   return [
-    `completions: ${r.nLoo} greedy correct (leave-one-out), ${r.nF} F and ${r.nD} D sampled correct; mean |C| ${f3(r.meanCrucialSize)}`,
+    `reward ${r.reward}; completions: ${r.nLoo} greedy correct (leave-one-out), ${r.nF} F and ${r.nD} D sampled correct; mean |C| ${f3(r.meanCrucialSize)}`,
     '',
     '| gate | value | needs | |',
     '|---|---|---|---|',
@@ -220,7 +234,7 @@ export interface GatesBenchOptions {
 }
 
 /** `atman-native bench gates`: collect the sets, measure, print the table (and JSON). */
-export async function runGatesBench(o: GatesBenchOptions): Promise<GateReport> {
+export async function runGatesBench(o: GatesBenchOptions): Promise<GateReport[]> {
   const tok = Tokenizer.fromDir(o.modelDir);
   const model = await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.device.startsWith('cuda') ? 'bfloat16' : 'float32' });
   try {
@@ -228,10 +242,13 @@ export async function runGatesBench(o: GatesBenchOptions): Promise<GateReport> {
     const sets = await collectGateSets(model, tok, problems, {
       looCount: o.looCount ?? 40, classCount: o.classCount ?? 60, G: 8, maxNewTokens: o.task === 'hinted' ? 96 : 64, seed: o.seed ?? 1,
     });
-    const report = await measureGates(model, tok, sets, o.saliency ?? {}, o.reward ?? {});
-    console.log(formatGates(report));
-    if (o.json) require('fs').writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n');
-    return report;
+    // The configured reward first, then the other modes on the same masks, for comparison.
+    const chosen = o.reward ?? {};
+    const modes = [chosen.mode ?? 'comprehensiveness', ...REWARD_MODES.filter((m) => m !== (chosen.mode ?? 'comprehensiveness'))];
+    const reports = await measureGatesFor(model, tok, sets, o.saliency ?? {}, modes.map((mode) => ({ ...chosen, mode })));
+    console.log(reports.map(formatGates).join('\n\n'));
+    if (o.json) require('fs').writeFileSync(o.json, JSON.stringify(reports, null, 2) + '\n');
+    return reports;
   } finally {
     model.dispose();
   }

@@ -145,8 +145,9 @@ async function main(): Promise<void> {
           const { maskOptionsOf, rewardOptionsOf } = await import('../train/saliency-options');
           const { runGatesBench } = await import('../bench/saliency-gates');
           const cfg = resolveConfig({ file: argv.config, overrides: {} });
+          const { resolveDevice } = await import('../train/device');
           await runGatesBench({
-            modelDir: argv.model, task: argv.task as 'synthetic' | 'hinted', device: argv.device, json: argv.json,
+            modelDir: argv.model, task: argv.task as 'synthetic' | 'hinted', device: resolveDevice(argv.device), json: argv.json,
             saliency: maskOptionsOf(cfg.saliency, 0), reward: rewardOptionsOf(cfg.saliency),
           });
           return;

@@ -167,8 +167,8 @@ export const trainConfigSchema = z.strictObject({
       ),
       randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
       rewardMode: field(
-        z.enum(['comprehensiveness', 'crucial']).default('comprehensiveness'),
-        'R_sal: drop from suppressing C beyond the random control (comprehensiveness), or the drop alone (crucial)',
+        z.enum(['comprehensiveness', 'sufficiency', 'crucial']).default('comprehensiveness'),
+        'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), or the drop alone (crucial)',
       ),
       perLayer: field(z.boolean().default(false), 'one mask per layer instead of one shared mask'),
       batchSize: field(positiveInt().default(16), 'completions optimized together in one forward/backward'),
