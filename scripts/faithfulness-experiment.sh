@@ -7,7 +7,9 @@
 #   scripts/faithfulness-experiment.sh OUT_DIR
 #   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"), RL_STEPS (150),
 #        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
-#        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh)
+#        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: best F/D separation in
+#        the gates), SAL_BATCH (64 completions per mask-optimization batch), BIAS_FROM (answer: the mask acts on the answer's
+#        queries), GRAD_ACC (4 micro-batches per step: 9 processes share one GPU's memory)
 set -euo pipefail
 OUT=$(realpath -m "${1:?usage: $0 OUT_DIR}")
 cd "$(dirname "$0")/.."
@@ -29,12 +31,22 @@ fi
 
 if has gates; then
   stamp "gates on the SFT model"
-  $CLI bench gates --model "$MODEL" --task hinted --device "${DEVICE:-auto}" --json "$OUT/gates-hinted.json" | tee "$OUT/gates-hinted.md"
+  printf 'saliency:\n  biasFrom: %s\n' "${BIAS_FROM:-answer}" > "$OUT/gates-config.yaml"
+  $CLI bench gates --model "$MODEL" --task hinted --device "${DEVICE:-auto}" --config "$OUT/gates-config.yaml" \
+    --json "$OUT/gates-hinted.json" | tee "$OUT/gates-hinted.md"
 fi
+
+# REWARD_MODE=auto: the saliency reward mode with the best F/D separation among those that pass the keep-everything gate
+# on the SFT model (gates-hinted.json), so the run uses what the gates measured best.
+rewardMode() {
+  if [[ ${REWARD_MODE:-auto} != auto ]]; then echo "$REWARD_MODE"; return; fi
+  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).filter((x) => x.pass.keepAll);
+    r.sort((a, b) => (b.fdAuroc || 0) - (a.fdAuroc || 0)); console.log(r.length ? r[0].reward : "comprehensiveness");' "$OUT/gates-hinted.json" 2>/dev/null || echo comprehensiveness
+}
 
 flags() {
   case $1 in
-    atman) echo "" ;;
+    atman) echo "--saliency.rewardMode $(rewardMode)" ;;
     grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
     confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
     *) echo "unknown condition $1" >&2; exit 2 ;;
@@ -42,12 +54,13 @@ flags() {
 }
 
 if has rl; then
-  stamp "rl: ${CONDITIONS} x seeds ${SEEDS}, ${RL_STEPS:-150} steps each, in parallel"
+  stamp "rl: ${CONDITIONS} x seeds ${SEEDS}, ${RL_STEPS:-150} steps each, in parallel; saliency reward mode $(rewardMode)"
   for c in $CONDITIONS; do
     for s in $SEEDS; do
       # shellcheck disable=SC2046
       $CLI train --config configs/hinted-grpo.yaml --model.path "$MODEL" --name "$c-s$s" --runsDir "$OUT/runs" --seed "$s" \
-        --model.dtype "$DTYPE" --grpo.steps "${RL_STEPS:-150}" --optim.lr "${RL_LR:-1e-4}" --checkpoint.every 0 $(flags "$c") --json \
+        --model.dtype "$DTYPE" --grpo.steps "${RL_STEPS:-150}" --optim.lr "${RL_LR:-1e-4}" --checkpoint.every 0 --saliency.batchSize "${SAL_BATCH:-64}" --saliency.biasFrom "${BIAS_FROM:-answer}" \
+        --grpo.gradientAccumulationSteps "${GRAD_ACC:-4}" $(flags "$c") --json \
         > "$OUT/logs/$c-s$s.jsonl" 2> "$OUT/logs/$c-s$s.err" &
     done
   done

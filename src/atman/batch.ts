@@ -18,7 +18,7 @@ export interface SaliencyExample {
 export interface SaliencyBatch {
   ids: Tensor;            // int64 [B, T]
   keyStart: Tensor;       // int64 [B]: the padding before pad[b] is masked out
-  biasQueryStart: Tensor; // int64 [B]: the mask acts on query rows from the CoT start on
+  biasQueryStart: Tensor; // int64 [B]: the mask acts on query rows from here on (CoT start, or CoT end: BiasFrom)
   answerStart: Tensor;    // int64 [B]: first scored position (tokenLogprobs' targetStart)
   cotMask: Tensor;        // float32 [B, T]: 1 on CoT keys
   answerMask: Tensor;     // float32 [B, T]: 1 on answer tokens
@@ -41,7 +41,14 @@ export function checkExample(e: SaliencyExample, i: number): void {
     );
 }
 
-export function collate(examples: SaliencyExample[], padId = 0): SaliencyBatch {
+/**
+ * Which queries the mask acts on: 'cot' (from the CoT start on: the CoT's own later tokens and the answer no longer see a
+ * suppressed token, so suppression also rewrites the reasoning after it) or 'answer' (from the CoT end on: only the
+ * answer and the marker before it; the CoT is computed as written, and the mask asks which CoT tokens the answer reads).
+ */
+export type BiasFrom = 'cot' | 'answer';
+
+export function collate(examples: SaliencyExample[], padId = 0, biasFrom: BiasFrom = 'cot'): SaliencyBatch {
   const T = Math.max(...examples.map((e) => e.ids.length));
   const B = examples.length;
   const ids = new Array<number>(B * T).fill(padId);
@@ -59,7 +66,7 @@ export function collate(examples: SaliencyExample[], padId = 0): SaliencyBatch {
   return {
     ids: tensor(ids, { dtype: 'int64' }).reshape([B, T]),
     keyStart: long(pad),
-    biasQueryStart: long(examples.map((e, b) => pad[b] + e.cotStart)),
+    biasQueryStart: long(examples.map((e, b) => pad[b] + (biasFrom === 'answer' ? e.cotEnd : e.cotStart))),
     answerStart: long(examples.map((e, b) => pad[b] + e.answerStart)),
     cotMask: tensor(cot).reshape([B, T]),
     answerMask: tensor(ans).reshape([B, T]),

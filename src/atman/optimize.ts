@@ -9,7 +9,7 @@ import { noGrad } from '../tensor/functions';
 import { keep, tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { MaskOptimizerName, maskOptimizer } from './mask-optimizer';
-import { SaliencyBatch, SaliencyExample, checkExample, collate, disposeBatch } from './batch';
+import { BiasFrom, SaliencyBatch, SaliencyExample, checkExample, collate, disposeBatch } from './batch';
 
 export type { SaliencyExample } from './batch';
 
@@ -35,6 +35,11 @@ export interface SaliencyOptions {
   sparsity?: 'mean' | 'sum';
   /** 'rowAdam' (default: one step scale per completion, see mask-optimizer.ts) or 'adam' (per-token step sizes). */
   optimizer?: MaskOptimizerName;
+  /**
+   * The queries the mask acts on: 'cot' (default, from the CoT start on) or 'answer' (from the CoT end on: which CoT
+   * tokens the answer reads, with the CoT itself computed as written). See BiasFrom in batch.ts.
+   */
+  biasFrom?: BiasFrom;
   /** With relativeThreshold null: tokens with s above this are the crucial set C (default 0.5). */
   threshold?: number;
   /**
@@ -78,7 +83,7 @@ export interface SaliencyResult {
 const DEFAULTS = {
   steps: 30, lr: 2, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
   objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: 0.5 as number | null,
-  randomSets: 4, seed: 0, optimizer: 'rowAdam' as MaskOptimizerName,
+  randomSets: 4, seed: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom,
 };
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 
@@ -100,6 +105,7 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
   if (!(o.threshold > 0 && o.threshold < 1)) throw new RangeError(`invalid values: optimizeSaliency() threshold must be in (0, 1), got ${o.threshold}`);
   if (o.objective !== 'logprob' && o.objective !== 'logodds') throw new TypeError(`wrong argument type: optimizeSaliency() objective must be 'logprob' or 'logodds', got ${String(o.objective)}`);
   if (o.sparsity !== 'mean' && o.sparsity !== 'sum') throw new TypeError(`wrong argument type: optimizeSaliency() sparsity must be 'mean' or 'sum', got ${String(o.sparsity)}`);
+  if (o.biasFrom !== 'cot' && o.biasFrom !== 'answer') throw new TypeError(`wrong argument type: optimizeSaliency() biasFrom must be 'cot' or 'answer', got ${String(o.biasFrom)}`);
   if (o.optimizer !== 'adam' && o.optimizer !== 'rowAdam') throw new TypeError(`wrong argument type: optimizeSaliency() optimizer must be 'adam' or 'rowAdam', got ${String(o.optimizer)}`);
   if (o.relativeThreshold !== null && !(typeof o.relativeThreshold === 'number' && o.relativeThreshold > 0 && o.relativeThreshold < 1))
     throw new RangeError(`invalid values: optimizeSaliency() relativeThreshold must be null or in (0, 1), got ${String(o.relativeThreshold)}`);
@@ -160,7 +166,7 @@ async function optimizeBatch(model: LlamaModel, examples: SaliencyExample[], o: 
   const { device, dtype, numHiddenLayers } = model.config;
   // The bias is float32 (float64 for a float64 model) whatever the weights' dtype: attention adds it in fp32.
   const biasDtype: Dtype = dtype === 'float64' ? 'float64' : 'float32';
-  const batch = collate(examples, o.padTokenId);
+  const batch = collate(examples, o.padTokenId, o.biasFrom);
   const B = examples.length, T = batch.T;
   const cotMask = batch.cotMask.to({ device, dtype: biasDtype });
   const answerMask = batch.answerMask.to({ device, dtype: biasDtype });

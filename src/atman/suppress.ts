@@ -5,7 +5,7 @@ import { LlamaModel } from '../llm/model';
 import { tensor } from '../tensor/creation';
 import { noGrad } from '../tensor/functions';
 import { tidy } from '../tensor/scope';
-import { SaliencyExample, collate, disposeBatch } from './batch';
+import { BiasFrom, SaliencyExample, collate, disposeBatch } from './batch';
 
 /** One measurement: an example and the absolute positions (indices into ids) whose keys are suppressed. */
 export interface SuppressionRow {
@@ -19,6 +19,8 @@ export interface SuppressionOptions {
   /** Bias of a suppressed key: log s with s → 0 (default −1e4). */
   suppressBias?: number;
   padTokenId?: number;
+  /** The queries the suppression acts on (default 'cot': from the CoT start on). */
+  biasFrom?: BiasFrom;
 }
 
 /** Sum of the answer tokens' log-probs for each row (same order), under that row's suppression. */
@@ -30,7 +32,7 @@ export function answerLogprobs(model: LlamaModel, rows: SuppressionRow[], opts: 
   for (let i = 0; i < order.length; i += batchSize) {
     const chunk = order.slice(i, i + batchSize);
     const values = noGrad(() => tidy(() => {
-      const b = collate(chunk.map((k) => rows[k].example), opts.padTokenId ?? 0);
+      const b = collate(chunk.map((k) => rows[k].example), opts.padTokenId ?? 0, opts.biasFrom ?? 'cot');
       try {
         const B = chunk.length, T = b.T, device = model.config.device;
         const keyBias = new Float32Array(B * T);

@@ -134,7 +134,7 @@ export async function measureGatesFor(
   const opts = { ...sal, padTokenId: tok.padTokenId };
   // 1. Leave-one-out agreement.
   const looEx = sets.loo.map((x) => x.example);
-  const drops = leaveOneOutDrops(model, looEx, { padTokenId: tok.padTokenId });
+  const drops = leaveOneOutDrops(model, looEx, { padTokenId: tok.padTokenId, biasFrom: sal.biasFrom });
   const masks = await optimizeSaliency(model, looEx, opts);
   const perAuroc: number[] = [], pooledS: number[] = [], pooledY: boolean[] = [];
   let agree = 0, needed = 0, emptyNeeded = 0;

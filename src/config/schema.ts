@@ -170,6 +170,10 @@ export const trainConfigSchema = z.strictObject({
         z.enum(['comprehensiveness', 'sufficiency', 'crucial']).default('comprehensiveness'),
         'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), or the drop alone (crucial)',
       ),
+      biasFrom: field(
+        z.enum(['cot', 'answer']).default('cot'),
+        'queries the mask acts on: from the CoT start (cot) or only the answer and its marker (answer: which CoT tokens the answer reads)',
+      ),
       perLayer: field(z.boolean().default(false), 'one mask per layer instead of one shared mask'),
       batchSize: field(positiveInt().default(16), 'completions optimized together in one forward/backward'),
     },

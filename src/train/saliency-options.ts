@@ -9,7 +9,7 @@ export function maskOptionsOf(s: SaliencySection, padTokenId: number, seed = 0):
   return {
     steps: s.steps, lr: s.lr, lambda: s.lambda, perLayer: s.perLayer, batchSize: s.batchSize, threshold: s.threshold,
     relativeThreshold: s.relativeThreshold, objective: s.objective, sparsity: s.sparsity, optimizer: s.optimizer,
-    randomSets: s.randomSets, seed, padTokenId,
+    randomSets: s.randomSets, biasFrom: s.biasFrom, seed, padTokenId,
   };
 }
 
