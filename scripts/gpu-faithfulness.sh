@@ -12,6 +12,8 @@ X=scripts/faithfulness-experiment.sh
 PHASES=sft timeout "${T_SFT:-240}" $X "$WORK"
 PHASES=gates timeout "${T_GATES:-120}" $X "$WORK"
 PHASES=rl timeout -s INT -k 60 "${T_RL:-240}" $X "$WORK"
+# SIGINT ends the script at once but each trainer first finishes its step and writes its checkpoint: wait for them.
+for _ in $(seq 90); do pgrep -f 'main.js train' > /dev/null || break; sleep 1; done
 PHASES="eval table" timeout "${T_EVAL:-120}" $X "$WORK"
 for f in "$WORK"/logs/*.jsonl; do tail -n 1 "$f" | cut -c1-600 > "$f.last"; done
 tar -C "$WORK" -czf "$OUT/faithfulness.tgz" --exclude='*/model' --exclude='runs/*/checkpoints' device.txt logs eval gates-hinted.md gates-hinted.json experiment.md experiment.json runs 2>/dev/null
