@@ -82,3 +82,24 @@ test('Ctrl-C writes a checkpoint and exits with 130', async () => {
   expect(state.step).toBeGreaterThanOrEqual(1);
   expect(state.step).toBeLessThan(50);
 }, 600000);
+
+test('the confidence control reward: 1 − p(answer) on correct completions, logged as rewards/confidence', async () => {
+  const cfg = config('confidence', 2);
+  const out = await train({
+    config: { ...cfg, saliency: { ...cfg.saliency, enabled: false }, rewards: { ...cfg.rewards, saliency: 0, confidence: 0.5 } },
+    stream: quiet,
+  });
+  const rows = readMetrics(path.join(out.runDir, 'metrics.jsonl'));
+  const completions = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  for (const c of completions) {
+    const r = c.rewards.confidence as number;
+    if (c.correct) expect(r).toBeGreaterThanOrEqual(0);
+    else expect(r).toBe(0);
+    expect(r).toBeLessThanOrEqual(1);
+    // total = correct + 0.1 format + 0.5 confidence
+    expect(c.reward).toBeCloseTo((c.correct ? 1 : 0) + 0.1 * (c.format ? 1 : 0) + 0.5 * r, 6);
+  }
+  expect(completions.some((c) => c.correct && c.rewards.confidence > 0)).toBe(true);
+  expect(rows[1]).toHaveProperty(['rewards/confidence/mean']);
+  expect(rows[1]).toHaveProperty(['completions/answer_is_cot_result']);
+});

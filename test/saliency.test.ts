@@ -5,6 +5,8 @@ import * as path from 'path';
 
 import { LlamaModel, dependence, noGrad, optimizeSaliency, saliencyReward, saliencyStats, tensor } from '../src';
 import type { SaliencyResult } from '../src';
+import { leaveOneOutDrops } from '../src/atman/suppress';
+import { auroc } from '../src/stats';
 import { thrown } from './helpers';
 import { writeTinyLlama } from './llama_helpers';
 import { ValueCase, makeCase, rng, trainValueModel } from './saliency_task';
@@ -78,6 +80,47 @@ describe('construction: the mask finds the CoT tokens the answer depends on', ()
       expect(r.logpSuppressAll).toBeLessThan(r.logpFull);
       expect(r.threshold).toBe(0.5);
     }
+  });
+});
+
+describe('calibration on the construction task (the gates of DESIGN.md where the ground truth is known)', () => {
+  test('leave-one-out drops equal single-token suppression, and the mask ranks tokens as they do', () => {
+    const drops = leaveOneOutDrops(model, cases);
+    const single = answerLogprobSuppressing(cases.map(() => [0]));
+    drops.forEach((d, i) => expect(d[0]).toBeCloseTo(results[i].logpFull - single[i], 3));
+    // Several value tokens matter about equally here and the mask saturates on all of them, so "top token" is a set:
+    // the tokens at the mask's maximum must all be tokens whose suppression costs a real part of the largest drop.
+    const matters = (d: number[]) => d.map((v) => v >= 0.25 * Math.max(...d));
+    const agree = results.filter((r, i) => {
+      const top = Math.max(...r.s);
+      return r.s.every((v, j) => v < 0.99 * top || matters(drops[i])[j]);
+    }).length / results.length;
+    const auc = results.map((r, i) => auroc(r.s, matters(drops[i]))).filter((a) => !Number.isNaN(a));
+    expect(agree).toBeGreaterThanOrEqual(0.85);
+    expect(auc.reduce((a, v) => a + v, 0) / auc.length).toBeGreaterThanOrEqual(0.9);
+  });
+
+  test('R_sal separates answers that depend on the CoT from answers that come from the prompt (decorative CoT)', async () => {
+    // nv = 0: no copy of v in the CoT, so the answer is the prompt's value w and the CoT is filler.
+    const rand = rng(21);
+    const decorative = Array.from({ length: 30 }, () => makeCase(rand, 0, 3));
+    const d = await optimizeSaliency(model, decorative);
+    const rF = results.map((r) => saliencyReward(r)), rD = d.map((r) => saliencyReward(r));
+    expect(auroc([...rF, ...rD], [...rF.map(() => true), ...rD.map(() => false)])).toBeGreaterThanOrEqual(0.9);
+    // Keeping only C carries the answer better than keeping as many random CoT tokens (sufficiency mode).
+    const sF = results.map((r) => saliencyReward(r, { mode: 'sufficiency' }));
+    expect(sF.reduce((a, v) => a + v, 0) / sF.length).toBeGreaterThan(0.5);
+  });
+
+  test("biasFrom 'answer': the mask acts on the answer's queries only and still finds the value tokens", async () => {
+    const r = await optimizeSaliency(model, cases.slice(0, 12), { biasFrom: 'answer' });
+    let hits = 0, kept = 0;
+    r.forEach((x, i) => {
+      kept += x.crucial.length;
+      hits += x.crucial.filter((j) => cases[i].matters.includes(j)).length;
+    });
+    expect(hits / kept).toBeGreaterThanOrEqual(0.8);
+    await expect(optimizeSaliency(model, cases.slice(0, 1), { biasFrom: 'keys' as never })).rejects.toThrow(TypeError);
   });
 });
 

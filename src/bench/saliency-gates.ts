@@ -51,7 +51,7 @@ export interface GateReport {
   /** Mean over completions (with both kinds of token) of the AUROC of s against LOO drop >= 1 nat; and pooled. */
   looAuroc: number;
   looAurocPooled: number;
-  /** Share of completions whose highest-s token is the leave-one-out top token. */
+  /** Share of completions whose highest-s token is a leave-one-out top token (within 10% of the largest drop). */
   topAgree: number;
   /** Share of completions with a >= 1-nat token whose crucial set is empty. */
   emptyWhenNeeded: number;
@@ -114,6 +114,15 @@ function padCot(e: SaliencyExample, pad: number[]): SaliencyExample {
   };
 }
 
+/**
+ * Whether the mask's top token is a leave-one-out top token: its drop within 10% of the largest (several tokens can
+ * carry the answer equally, e.g. the two digits of a result; an exact argmax would then be a coin flip).
+ */
+export function topAgrees(s: number[], drops: number[]): boolean {
+  const max = Math.max(...drops);
+  return drops[argmax(s)] >= max - 0.1 * Math.abs(max);
+}
+
 function argmax(x: number[]): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
@@ -144,7 +153,7 @@ export async function measureGatesFor(
     if (!Number.isNaN(a)) perAuroc.push(a);
     pooledS.push(...m.s);
     pooledY.push(...y);
-    if (argmax(m.s) === argmax(drops[i])) agree++;
+    if (topAgrees(m.s, drops[i])) agree++;
     if (y.some(Boolean)) {
       needed++;
       if (m.crucial.length === 0) emptyNeeded++;
