@@ -1,6 +1,10 @@
 // AtMan mask optimization (DESIGN.md "Mask optimization"): for each completion, an additive attention mask over its
-// chain-of-thought keys, θ -> s = sigmoid(θ) -> keyBias = log s, is trained with Adam through the frozen model to keep
-// the answer likely while switching off as much CoT as possible:  L(θ) = −log p(answer | prompt, CoT; b) + λ·mean(s).
+// chain-of-thought keys, θ -> s = sigmoid(θ) -> keyBias = log s, is trained through the frozen model to keep the answer
+// likely while switching off as much CoT as possible:  L(θ) = −log p(answer | prompt, CoT; b) + λ·mean(s).
+// Calibrated against leave-one-out suppression (bench/saliency-gates.md): a per-completion Adam (rowAdam, lr 2, K = 30)
+// ranks tokens by need (plain Adam at lr 0.1 moved all tokens alike); the crucial set C is read on the mask's own scale
+// (s >= min + 0.5·(max − min)); and C is measured against random CoT sets of |C| tokens (logpSuppressRandom, the
+// control of the saliency reward), so that keeping everything or padding the CoT earns nothing.
 import { LlamaModel, PastKeyValues } from '../llm/model';
 import { mulberry32 } from '../data/prng';
 import { full, tensor } from '../tensor/creation';
