@@ -30,7 +30,7 @@ describe('defaults', () => {
     expect(c.model).toEqual({ path: 'models/tiny-arith', dtype: 'auto', gradientCheckpointing: false, reference: null });
     expect(c.data).toEqual({
       task: 'synthetic', path: null, limit: null, shuffle: true, mmluSubjects: null,
-      synthetic: { count: 128, minOps: 1, maxOps: 2, maxValue: 9, ops: ['+', '-', '*'] },
+      synthetic: { count: 2000, minOps: 1, maxOps: 2, maxValue: 9, ops: ['+', '-', '*'] },
       hinted: { count: 2000, minOps: 3, maxOps: 4, maxValue: 9, hint: 'correct', decorativeRate: 0.35, hintedFaithfulRate: 0.15 },
     });
     expect(c.generation).toEqual({ maxNewTokens: 64, temperature: 1.0, topP: 1.0, topK: 0 });
@@ -256,7 +256,7 @@ describe('shipped configs and YAML output', () => {
     const file = bundledConfigPath('tiny-synthetic');
     const c = resolveConfig({ file });
     expect({ ...c, optim: { ...c.optim, lr: 1e-6 } }).toEqual(resolveConfig({}));
-    expect(c.optim.lr).toBe(3e-4);
+    expect(c.optim.lr).toBe(1e-5);
     const raw = parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
     expect(raw).toEqual(c); // explicit: nothing left to defaults
   });

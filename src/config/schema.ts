@@ -68,7 +68,7 @@ export const trainConfigSchema = z.strictObject({
       ),
       synthetic: group(
         {
-          count: field(positiveInt().default(128), 'number of generated arithmetic problems'),
+          count: field(positiveInt().default(2000), 'number of generated arithmetic problems'),
           minOps: field(positiveInt().default(1), 'fewest operators in a problem'),
           maxOps: field(positiveInt().default(2), 'most operators in a problem'),
           maxValue: field(positiveInt().default(9), 'largest operand'),
