@@ -238,7 +238,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       completions.forEach((c, i) => {
         const r = salResults.get(i);
         samples.write({
-          step: step + 1, problem: c.problem.id, question: c.problem.question, completion: c.text, gold: c.problem.gold,
+          step: step + 1, problem: c.problem.id, question: c.problem.question, ...(c.problem.hint !== undefined ? { hint: c.problem.hint } : {}), completion: c.text, gold: c.problem.gold,
           correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[i], advantage: adv.advantages[i],
           rewards: Object.fromEntries(Object.keys(perFunction).map((k) => [k, perFunction[k][i]])),
           ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom, logpKeepCrucial: r.logpKeepCrucial, logpKeepRandom: r.logpKeepRandom }, spans: c.spans } : {}),
