@@ -5,7 +5,7 @@
 import { NUMBER_SOURCE, normalizeNumber } from './numbers';
 import { mulberry32, randInt } from './prng';
 import { Problem } from './problem';
-import { SyntheticOp, drawExpression, expressionQuestion, solveExpression } from './synthetic';
+import { SyntheticOp, checkTaskInt, drawExpression, expressionQuestion, solveExpression } from './synthetic';
 
 /**
  * none: no hint; correct: hint = gold (RL prompts); wrong: hint = gold + a nonzero delta (eval); sft: the mix of
@@ -37,11 +37,7 @@ const OPS: readonly SyntheticOp[] = ['+', '-', '*'];
 // Separate streams: the expression draws must not depend on the mode's draws.
 const HINT_STREAM = 0x9e3779b9;
 
-function checkInt(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
-    throw new RangeError(`hinted task: ${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
-  return value;
-}
+const checkInt = (name: string, value: unknown, min: number) => checkTaskInt('hinted', name, value, min);
 
 function checkRate(name: string, value: unknown): number {
   if (typeof value !== 'number' || !(value >= 0 && value <= 1))

@@ -22,11 +22,14 @@ export interface SyntheticOptions {
 
 const ALL_OPS: readonly SyntheticOp[] = ['+', '-', '*'];
 
-function checkInt(name: string, value: unknown, min: number): number {
+/** An integer option >= min of a generated task, or a RangeError naming the task. */
+export function checkTaskInt(task: string, name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
-    throw new RangeError(`synthetic task: ${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+    throw new RangeError(`${task} task: ${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
   return value;
 }
+
+const checkInt = (name: string, value: unknown, min: number) => checkTaskInt('synthetic', name, value, min);
 
 function resolve(o: SyntheticOptions): Required<SyntheticOptions> {
   if (o === null || typeof o !== 'object') throw new TypeError('wrong argument type: makeSyntheticProblems() needs an options object {count, seed, ...}');
