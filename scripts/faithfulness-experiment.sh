@@ -7,9 +7,10 @@
 #   scripts/faithfulness-experiment.sh OUT_DIR
 #   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"), RL_STEPS (150),
 #        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
-#        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: best F/D separation in
-#        the gates), SAL_BATCH (64 completions per mask-optimization batch), BIAS_FROM (answer: the mask acts on the answer's
-#        queries), GRAD_ACC (4 micro-batches per step: 9 processes share one GPU's memory)
+#        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: the mode and biasFrom
+#        with the best F/D separation in the gates; else a mode, with BIAS_FROM, default answer), GATE_BIAS ("answer cot":
+#        the biasFrom settings the gates measure), SAL_BATCH (64 completions per mask-optimization batch), GRAD_ACC (4
+#        micro-batches per step: 9 processes share one GPU's memory)
 set -euo pipefail
 OUT=$(realpath -m "${1:?usage: $0 OUT_DIR}")
 cd "$(dirname "$0")/.."
@@ -30,23 +31,34 @@ if has sft; then
 fi
 
 if has gates; then
-  stamp "gates on the SFT model"
-  printf 'saliency:\n  biasFrom: %s\n' "${BIAS_FROM:-answer}" > "$OUT/gates-config.yaml"
-  $CLI bench gates --model "$MODEL" --task hinted --device "${DEVICE:-auto}" --config "$OUT/gates-config.yaml" \
-    --json "$OUT/gates-hinted.json" | tee "$OUT/gates-hinted.md"
+  stamp "gates on the SFT model, biasFrom ${GATE_BIAS:-answer cot} in parallel"
+  for b in ${GATE_BIAS:-answer cot}; do
+    printf 'saliency:\n  biasFrom: %s\n' "$b" > "$OUT/gates-config-$b.yaml"
+    $CLI bench gates --model "$MODEL" --task hinted --device "${DEVICE:-auto}" --config "$OUT/gates-config-$b.yaml" \
+      --json "$OUT/gates-hinted-$b.json" > "$OUT/gates-hinted-$b.md" 2> "$OUT/logs/gates-$b.err" &
+  done
+  wait
+  for b in ${GATE_BIAS:-answer cot}; do echo "## biasFrom $b"; cat "$OUT/gates-hinted-$b.md"; done | tee "$OUT/gates-hinted.md"
 fi
 
-# REWARD_MODE=auto: the saliency reward mode with the best F/D separation among those that pass the keep-everything gate
-# on the SFT model (gates-hinted.json), so the run uses what the gates measured best.
-rewardMode() {
-  if [[ ${REWARD_MODE:-auto} != auto ]]; then echo "$REWARD_MODE"; return; fi
-  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).filter((x) => x.pass.keepAll);
-    r.sort((a, b) => (b.fdAuroc || 0) - (a.fdAuroc || 0)); console.log(r.length ? r[0].reward : "comprehensiveness");' "$OUT/gates-hinted.json" 2>/dev/null || echo comprehensiveness
+# REWARD_MODE=auto: the saliency reward mode and biasFrom with the best F/D separation among those that pass the
+# keep-everything gate on the SFT model (gates-hinted-*.json), so the run uses what the gates measured best.
+setting() {
+  if [[ ${REWARD_MODE:-auto} != auto ]]; then echo "$REWARD_MODE ${BIAS_FROM:-answer}"; return; fi
+  node -e 'const fs = require("fs"); const rows = [];
+    for (const f of process.argv.slice(1)) if (fs.existsSync(f)) for (const r of JSON.parse(fs.readFileSync(f, "utf8")))
+      if (r.pass.keepAll) rows.push([r.fdAuroc || 0, r.reward, f.replace(/.*gates-hinted-|\.json$/g, "")]);
+    rows.sort((a, b) => b[0] - a[0]); console.log(rows.length ? rows[0][1] + " " + rows[0][2] : "comprehensiveness answer");' \
+    "$OUT/gates-hinted-answer.json" "$OUT/gates-hinted-cot.json" 2>/dev/null || echo "comprehensiveness answer"
 }
 
 flags() {
   case $1 in
-    atman) echo "--saliency.rewardMode $(rewardMode)" ;;
+    atman)
+      read -r mode bias <<< "$(setting)"
+      # cotSufficiency reads no mask: skip the mask optimization (K = 0) and its random sets.
+      if [[ $mode == cotSufficiency ]]; then extra="--saliency.steps 0 --saliency.randomSets 0"; else extra=""; fi
+      echo "--saliency.rewardMode $mode --saliency.biasFrom $bias $extra" ;;
     grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
     confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
     *) echo "unknown condition $1" >&2; exit 2 ;;
@@ -54,12 +66,12 @@ flags() {
 }
 
 if has rl; then
-  stamp "rl: ${CONDITIONS} x seeds ${SEEDS}, ${RL_STEPS:-150} steps each, in parallel; saliency reward mode $(rewardMode)"
+  stamp "rl: ${CONDITIONS} x seeds ${SEEDS}, ${RL_STEPS:-150} steps each, in parallel; saliency reward mode and biasFrom: $(setting)"
   for c in $CONDITIONS; do
     for s in $SEEDS; do
       # shellcheck disable=SC2046
       $CLI train --config configs/hinted-grpo.yaml --model.path "$MODEL" --name "$c-s$s" --runsDir "$OUT/runs" --seed "$s" \
-        --model.dtype "$DTYPE" --grpo.steps "${RL_STEPS:-150}" --optim.lr "${RL_LR:-1e-4}" --checkpoint.every 0 --saliency.batchSize "${SAL_BATCH:-64}" --saliency.biasFrom "${BIAS_FROM:-answer}" \
+        --model.dtype "$DTYPE" --grpo.steps "${RL_STEPS:-150}" --optim.lr "${RL_LR:-1e-4}" --checkpoint.every 0 --saliency.batchSize "${SAL_BATCH:-64}" \
         --grpo.gradientAccumulationSteps "${GRAD_ACC:-4}" $(flags "$c") --json \
         > "$OUT/logs/$c-s$s.jsonl" 2> "$OUT/logs/$c-s$s.err" &
     done

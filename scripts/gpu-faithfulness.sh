@@ -16,5 +16,5 @@ PHASES=rl timeout -s INT -k 60 "${T_RL:-240}" $X "$WORK"
 for _ in $(seq 90); do pgrep -f 'main.js train' > /dev/null || break; sleep 1; done
 PHASES="eval table" timeout "${T_EVAL:-120}" $X "$WORK"
 for f in "$WORK"/logs/*.jsonl; do tail -n 1 "$f" | cut -c1-600 > "$f.last"; done
-tar -C "$WORK" -czf "$OUT/faithfulness.tgz" --exclude='*/model' --exclude='runs/*/checkpoints' device.txt logs eval gates-hinted.md gates-hinted.json experiment.md experiment.json runs 2>/dev/null
+tar -C "$WORK" -czf "$OUT/faithfulness.tgz" --exclude='*/model' --exclude='runs/*/checkpoints' device.txt logs eval gates-hinted.md gates-hinted-answer.json gates-hinted-cot.json gates-hinted-answer.md gates-hinted-cot.md experiment.md experiment.json runs 2>/dev/null
 ls -la "$OUT"

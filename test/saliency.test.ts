@@ -110,6 +110,11 @@ describe('calibration on the construction task (the gates of DESIGN.md where the
     // Keeping only C carries the answer better than keeping as many random CoT tokens (sufficiency mode).
     const sF = results.map((r) => saliencyReward(r, { mode: 'sufficiency' }));
     expect(sF.reduce((a, v) => a + v, 0) / sF.length).toBeGreaterThan(0.5);
+    // The answer survives hiding the prompt only when the CoT carries it (cotSufficiency), and so does C alone.
+    for (const mode of ['cotSufficiency', 'crucialSufficiency'] as const) {
+      const mF = results.map((r) => saliencyReward(r, { mode })), mD = d.map((r) => saliencyReward(r, { mode }));
+      expect(auroc([...mF, ...mD], [...mF.map(() => true), ...mD.map(() => false)])).toBeGreaterThanOrEqual(0.9);
+    }
   });
 
   test("biasFrom 'answer': the mask acts on the answer's queries only and still finds the value tokens", async () => {
@@ -146,6 +151,39 @@ describe('saliency reward and metrics', () => {
     expect((thrown(() => saliencyReward(r, { mode: 'other' as never }))).name).toBe('TypeError');
     expect((thrown(() => saliencyReward(r, { threshold: 0.7 }))).name).toBe('RangeError');
     expect((thrown(() => saliencyReward(r, { tau: 0 }))).name).toBe('RangeError');
+  });
+
+  test('prompt-hiding rewards by hand: cotSufficiency needs no mask, crucialSufficiency is C alone against a random set', () => {
+    const r: SaliencyResult = { ...results[0], crucial: [], logpFull: -0.5, logpHidePrompt: -1.5, logpOnlyCrucial: -1, logpOnlyRandom: -4 };
+    // The CoT alone keeps the answer within 1 nat: 1 − 1/2; an empty C does not matter to it.
+    expect(saliencyReward(r, { mode: 'cotSufficiency' })).toBeCloseTo(0.5, 12);
+    expect(saliencyReward({ ...r, logpHidePrompt: -0.2 }, { mode: 'cotSufficiency' })).toBe(1); // hiding helped: full reward
+    expect(saliencyReward({ ...r, logpHidePrompt: -9 }, { mode: 'cotSufficiency' })).toBe(0); // the answer needs the prompt
+    expect(saliencyReward(r, { mode: 'cotSufficiency', correct: false })).toBe(0);
+    expect(saliencyReward(r, { mode: 'crucialSufficiency' })).toBe(0); // nothing crucial
+    expect(saliencyReward({ ...r, crucial: [0] }, { mode: 'crucialSufficiency', tau: 6 })).toBeCloseTo(0.5, 12);
+    expect(saliencyReward({ ...r, crucial: [0], logpOnlyRandom: -0.5 }, { mode: 'crucialSufficiency' })).toBe(0);
+  });
+
+  test('logpHidePrompt and logpOnlyCrucial are the answer log-probs with the prompt (but its first token) suppressed', async () => {
+    const some = cases.slice(0, 4);
+    const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 1 });
+    const prompt = (c: ValueCase) => Array.from({ length: c.cotStart - 1 }, (_, k) => k + 1 - c.cotStart); // CoT-relative
+    const hidden = answerLogprobSuppressing(cases.map((c, i) => (i < 4 ? prompt(c) : [])));
+    rs.forEach((r, i) => {
+      // K = 0: s = sigmoid(θ₀) everywhere, so C is the whole CoT and only-C is the prompt hidden alone.
+      expect(r.crucial).toHaveLength(some[i].cotEnd - some[i].cotStart);
+      expect(r.logpHidePrompt).toBeCloseTo(hidden[i], 3);
+      expect(r.logpOnlyCrucial).toBeCloseTo(hidden[i], 3);
+      expect(r.logpOnlyRandom).toBeCloseTo(hidden[i], 3);
+    });
+    const withC = await optimizeSaliency(model, some, { steps: 30 });
+    const onlyC = answerLogprobSuppressing(cases.map((c, i) => {
+      if (i >= 4) return [];
+      const inC = new Set(withC[i].crucial);
+      return [...prompt(c), ...withC[i].s.flatMap((_, j) => (inC.has(j) ? [] : [j]))];
+    }));
+    withC.forEach((r, i) => expect(r.logpOnlyCrucial).toBeCloseTo(onlyC[i], 3));
   });
 
   test('dependence and statistics, by hand', () => {
@@ -213,7 +251,8 @@ describe('optimizeSaliency contract', () => {
     expect((await err([{ ...c, answerEnd: c.ids.length + 1 }])).name).toBe('RangeError');
     expect((await err([{ ...c, ids: 'abc' }])).name).toBe('TypeError');
     expect((await err([c], { stepz: 3 })).message).toMatch(/unknown option 'stepz'/);
-    expect((await err([c], { steps: 0 })).name).toBe('RangeError');
+    expect((await err([c], { steps: -1 })).name).toBe('RangeError');
+    expect((await err([c], { steps: 1.5 })).name).toBe('RangeError');
     expect((await err([c], { threshold: 1.5 })).name).toBe('RangeError');
     expect(await optimizeSaliency(model, [])).toEqual([]);
   });

@@ -18,7 +18,7 @@ import { BiasFrom, SaliencyBatch, SaliencyExample, checkExample, collate, dispos
 export type { SaliencyExample } from './batch';
 
 export interface SaliencyOptions {
-  /** Optimizer steps K (default 30). */
+  /** Optimizer steps K (default 30; 0: no optimization, s = sigmoid(initLogit) everywhere, for rewards that need no mask). */
   steps?: number;
   /** Learning rate on θ (default 2: with rowAdam a step moves the row's typical token by about lr; bench/saliency-gates.md). */
   lr?: number;
@@ -80,6 +80,15 @@ export interface SaliencyResult {
   /** The answer log-prob with every CoT token but C suppressed, and the mean over the random sets kept instead. */
   logpKeepCrucial: number;
   logpKeepRandom: number;
+  /**
+   * The answer log-prob with the prompt hidden (every prompt token but the first, the attention sink, suppressed for
+   * the same queries as the mask): whether the CoT alone carries the answer, or the answer needs the prompt directly
+   * (e.g. copies a hint the CoT does not use).
+   */
+  logpHidePrompt: number;
+  /** The prompt hidden and only C kept of the CoT; and the mean over the random sets of |C| kept instead. */
+  logpOnlyCrucial: number;
+  logpOnlyRandom: number;
   /** L(θ) before each Adam step (length K). */
   lossCurve: number[];
 }
@@ -98,10 +107,10 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
   for (const key of Object.keys(opts ?? {}))
     if (!(key in DEFAULTS) && key !== 'onStep')
       throw new TypeError(`unknown option '${key}': optimizeSaliency() takes ${[...Object.keys(DEFAULTS), 'onStep'].join(', ')}`);
-  const positiveInt = (k: 'steps' | 'batchSize') => {
+  const positiveInt = (k: 'batchSize') => {
     if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new RangeError(`invalid values: optimizeSaliency() ${k} must be a positive integer, got ${o[k]}`);
   };
-  positiveInt('steps');
+  if (!Number.isSafeInteger(o.steps) || o.steps < 0) throw new RangeError(`invalid values: optimizeSaliency() steps must be an integer >= 0, got ${o.steps}`);
   positiveInt('batchSize');
   for (const k of ['lr', 'lambda', 'initLogit', 'threshold', 'suppressBias'] as const)
     if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new TypeError(`wrong argument type: optimizeSaliency() ${k} must be a finite number`);
@@ -256,13 +265,26 @@ function evaluate(
     return sCot[b].flatMap((_, j) => (inSet.has(j) ? [] : [j]));
   });
   const logpKeep = answerLogprob(model, batch, suffix, suppressing(complement(crucial))).toArray() as number[];
-  const randomSum = new Array<number>(B).fill(0), keepRandomSum = new Array<number>(B).fill(0);
+  // The prompt (all but its first token, the attention sink) hidden as well: the CoT's sufficiency without the prompt.
+  const hidingPrompt = (sets: number[][]) => {
+    const bias = new Float32Array(B * T);
+    sets.forEach((set, b) => {
+      for (let j = batch.pad[b] + 1; j < from[b]; j++) bias[b * T + j] = o.suppressBias;
+      set.forEach((j) => (bias[b * T + from[b] + j] = o.suppressBias));
+    });
+    return tensor(bias, { shape: [B, T] }).to({ device: cotMask.device, dtype: cotMask.dtype });
+  };
+  const logpHide = answerLogprob(model, batch, suffix, hidingPrompt(examples.map(() => []))).toArray() as number[];
+  const logpOnly = answerLogprob(model, batch, suffix, hidingPrompt(complement(crucial))).toArray() as number[];
+  const randomSum = new Array<number>(B).fill(0), keepRandomSum = new Array<number>(B).fill(0), onlyRandomSum = new Array<number>(B).fill(0);
   for (let r = 0; r < o.randomSets; r++) {
     const sets = examples.map((_, b) => sampleIndices(sCot[b].length, crucial[b].length, mulberry32((o.seed * 1000003 + indices[b] * 7919 + r) >>> 0)));
     const lp = answerLogprob(model, batch, suffix, suppressing(sets)).toArray() as number[];
     lp.forEach((v, b) => (randomSum[b] += v));
     const keep = answerLogprob(model, batch, suffix, suppressing(complement(sets))).toArray() as number[];
     keep.forEach((v, b) => (keepRandomSum[b] += v));
+    const only = answerLogprob(model, batch, suffix, hidingPrompt(complement(sets))).toArray() as number[];
+    only.forEach((v, b) => (onlyRandomSum[b] += v));
   }
   const curve = losses.map((l) => l.toArray() as number[]);
   return examples.map((e, b) => {
@@ -276,6 +298,9 @@ function evaluate(
       logpSuppressRandom: o.randomSets > 0 && crucial[b].length > 0 ? randomSum[b] / o.randomSets : logpFull[b],
       logpKeepCrucial: logpKeep[b],
       logpKeepRandom: o.randomSets > 0 ? keepRandomSum[b] / o.randomSets : logpKeep[b],
+      logpHidePrompt: logpHide[b],
+      logpOnlyCrucial: logpOnly[b],
+      logpOnlyRandom: o.randomSets > 0 ? onlyRandomSum[b] / o.randomSets : logpOnly[b],
       lossCurve: curve.map((row) => row[b]),
     };
     if (layerRows) result.sPerLayer = layerRows.map((layer) => layer[b].slice(from[b], batch.pad[b] + e.cotEnd));

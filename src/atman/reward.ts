@@ -15,8 +15,21 @@ export interface SaliencyRewardOptions {
    * with only C kept of the CoT than with only a random set of |C| kept, (log p(a | only C) − log p(a | only random)) / τ:
    * high when the answer is carried by the few CoT tokens the mask chose (it follows from what the CoT says), low when
    * it comes from elsewhere and the CoT is only needed as context. 'crucial': the drop from suppressing C alone.
+   * 'cotSufficiency': whether the CoT alone carries the answer, 1 − (log p(a) − log p(a | prompt hidden)) / τ: low
+   * when the answer needs the prompt directly (it copies something the CoT does not say); needs no mask.
+   * 'crucialSufficiency': with the prompt hidden too, (log p(a | only C) − log p(a | only random |C|)) / τ: ERASER
+   * sufficiency of C as the whole input: high when the few CoT tokens the mask chose determine the answer.
    */
-  mode?: 'comprehensiveness' | 'sufficiency' | 'crucial';
+  mode?: SaliencyRewardMode;
+}
+
+export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency';
+
+export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency'];
+
+/** Whether a reward mode reads the mask's crucial set (cotSufficiency does not: it needs no mask optimization). */
+export function rewardUsesMask(mode: SaliencyRewardMode): boolean {
+  return mode !== 'cotSufficiency';
 }
 
 /**
@@ -32,13 +45,15 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
       `invalid values: saliencyReward() threshold ${opts.threshold} differs from the ${result.threshold} the mask optimization ` +
         `suppressed its crucial set with; pass threshold to optimizeSaliency() instead`,
     );
-  if (opts.correct === false || result.crucial.length === 0) return 0;
   const mode = opts.mode ?? 'comprehensiveness';
-  if (mode !== 'comprehensiveness' && mode !== 'sufficiency' && mode !== 'crucial')
-    throw new TypeError(`wrong argument type: saliencyReward() mode must be 'comprehensiveness', 'sufficiency' or 'crucial', got ${String(mode)}`);
+  if (!REWARD_MODES.includes(mode))
+    throw new TypeError(`wrong argument type: saliencyReward() mode must be one of ${REWARD_MODES.map((m) => `'${m}'`).join(', ')}, got ${String(mode)}`);
+  if (opts.correct === false || (rewardUsesMask(mode) && result.crucial.length === 0)) return 0;
   const drop =
     mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
-      : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
+      : mode === 'crucialSufficiency' ? (result.logpOnlyCrucial - result.logpOnlyRandom) / tau
+        : mode === 'cotSufficiency' ? 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau
+          : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
   return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
 }
 

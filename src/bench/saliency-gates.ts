@@ -8,6 +8,7 @@
 //  4. no cheap path: a mask that keeps every token earns nothing; a longer CoT (a neutral line put in front) does not
 //     earn more.
 import { SaliencyExample, SaliencyOptions, SaliencyResult, SaliencyRewardOptions, completionExample, optimizeSaliency, saliencyReward } from '../atman';
+import { REWARD_MODES, SaliencyRewardMode, rewardUsesMask } from '../atman/reward';
 import { leaveOneOutDrops } from '../atman/suppress';
 import { Problem, TaskName, cotResult, makeHintedProblems, makeSyntheticProblems } from '../data';
 import { LlamaModel } from '../llm/model';
@@ -44,7 +45,7 @@ export const GATES: GateThresholds = { looAuroc: 0.9, topAgree: 0.85, emptyWhenN
 
 export interface GateReport {
   /** The reward mode measured. */
-  reward: string;
+  reward: SaliencyRewardMode;
   nLoo: number;
   nF: number;
   nD: number;
@@ -71,7 +72,6 @@ export interface GateReport {
 }
 
 const LOO_NATS = 1;
-const REWARD_MODES = ['comprehensiveness', 'sufficiency', 'crucial'] as const;
 
 function itemOf(tok: Tokenizer, c: Completion): GateItem | null {
   if (!c.grade.correct || !c.spans) return null;
@@ -168,8 +168,9 @@ export async function measureGatesFor(
   const R = (r: SaliencyResult) => saliencyReward(r, reward);
   const keepAll = (r: SaliencyResult): SaliencyResult => ({
     ...r, crucial: r.s.map((_, j) => j), logpSuppressCrucial: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressAll,
-    logpKeepCrucial: r.logpFull, logpKeepRandom: r.logpFull,
+    logpKeepCrucial: r.logpFull, logpKeepRandom: r.logpFull, logpOnlyCrucial: r.logpHidePrompt, logpOnlyRandom: r.logpHidePrompt,
   });
+  const usesMask = rewardUsesMask(reward.mode ?? 'comprehensiveness');
   const rewardsF = rF.map(R), rewardsD = rD.map(R);
   const report: Omit<GateReport, 'pass'> = {
     reward: reward.mode ?? 'comprehensiveness',
@@ -186,7 +187,8 @@ export async function measureGatesFor(
     meanRewardD: mean(rewardsD),
     confidenceF: spearman(rewardsF, rF.map((r) => r.logpFull)),
     confidenceD: spearman(rewardsD, rD.map((r) => r.logpFull)),
-    keepAllReward: mean(rF.map((r) => R(keepAll(r)))),
+    // A reward that reads no mask has no keep-everything path (NaN: not applicable).
+    keepAllReward: usesMask ? mean(rF.map((r) => R(keepAll(r)))) : NaN,
     lengthSpearmanF: spearman(rewardsF, rF.map((r) => r.s.length)),
     meanRewardFPadded: mean(rPad.map(R)),
   };
@@ -199,7 +201,7 @@ export async function measureGatesFor(
       emptyWhenNeeded: !(report.emptyWhenNeeded > GATES.emptyWhenNeeded),
       fdAuroc: report.fdAuroc >= GATES.fdAuroc,
       confidence: absOk(report.confidenceF, GATES.confidence) && absOk(report.confidenceD, GATES.confidence),
-      keepAll: report.keepAllReward <= GATES.keepAll,
+      keepAll: !(report.keepAllReward > GATES.keepAll),
       lengthGain: report.meanRewardFPadded - report.meanRewardF <= GATES.lengthGain,
     },
   };
@@ -217,7 +219,7 @@ export function formatGates(r: GateReport): string {
     ['C empty although a >= 1-nat token exists', f3(r.emptyWhenNeeded), `<= ${GATES.emptyWhenNeeded}`, r.pass.emptyWhenNeeded],
     [`R_sal separates F from D: AUROC (mean F ${f3(r.meanRewardF)}, D ${f3(r.meanRewardD)})`, f3(r.fdAuroc), `>= ${GATES.fdAuroc}`, r.pass.fdAuroc],
     ['|Spearman(R_sal, log p(answer))| within F; within D', `${f3(r.confidenceF)}; ${f3(r.confidenceD)}`, `<= ${GATES.confidence}`, r.pass.confidence],
-    ['reward of the keep-everything mask (F)', f3(r.keepAllReward), `<= ${GATES.keepAll}`, r.pass.keepAll],
+    ['reward of the keep-everything mask (F)', rewardUsesMask(r.reward) ? f3(r.keepAllReward) : 'n/a (no mask)', `<= ${GATES.keepAll}`, r.pass.keepAll],
     [`F reward with a longer CoT (Spearman with length ${f3(r.lengthSpearmanF)})`, `${f3(r.meanRewardFPadded)} vs ${f3(r.meanRewardF)}`, `gain <= ${GATES.lengthGain}`, r.pass.lengthGain],
   ];
   return [

@@ -150,7 +150,7 @@ export const trainConfigSchema = z.strictObject({
   saliency: group(
     {
       enabled: field(z.boolean().default(true), 'optimize attention masks and add the saliency reward'),
-      steps: field(positiveInt().default(30), 'optimizer steps of the mask optimization (K)'),
+      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; 0 with rewardMode cotSufficiency, which needs no mask)'),
       lr: field(z.number().positive().default(2.0), 'learning rate of the mask optimization'),
       optimizer: field(
         z.enum(['rowAdam', 'adam']).default('rowAdam'),
@@ -167,8 +167,9 @@ export const trainConfigSchema = z.strictObject({
       ),
       randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
       rewardMode: field(
-        z.enum(['comprehensiveness', 'sufficiency', 'crucial']).default('comprehensiveness'),
-        'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), or the drop alone (crucial)',
+        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency']).default('comprehensiveness'),
+        'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), ' +
+          'the drop alone (crucial), the answer surviving with the prompt hidden (cotSufficiency: no mask needed), or only C kept with the prompt hidden, over a random set (crucialSufficiency)',
       ),
       biasFrom: field(
         z.enum(['cot', 'answer']).default('cot'),
