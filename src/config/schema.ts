@@ -9,19 +9,19 @@ export interface FieldMeta {
 }
 export const fieldMeta = z.registry<FieldMeta>();
 
-function field<T extends z.ZodType>(schema: T, help: string, type?: string): T {
+export function field<T extends z.ZodType>(schema: T, help: string, type?: string): T {
   fieldMeta.add(schema as z.ZodType, type === undefined ? { help } : { help, type });
   return schema;
 }
 
 /** A group of fields: unknown keys are rejected and a missing group takes its fields' defaults. */
-function group<S extends z.ZodRawShape>(shape: S, help: string) {
+export function group<S extends z.ZodRawShape>(shape: S, help: string) {
   const fields = z.strictObject(shape);
   return field(fields.prefault({} as z.input<typeof fields>), help);
 }
 
-const int = () => z.int();
-const positiveInt = () => z.int().min(1);
+export const int = () => z.int();
+export const positiveInt = () => z.int().min(1);
 
 const customReward = z.strictObject({
   module: z.string().min(1),
@@ -212,6 +212,18 @@ export const trainConfigSchema = z.strictObject({
       keep: field(positiveInt().default(2), 'how many recent checkpoints to keep'),
     },
     'checkpoints',
+  ),
+  eval: group(
+    {
+      every: field(int().min(0).default(0), 'evaluate the policy on a held-out set every N steps and after the last (0: never); eval/* metrics'),
+      count: field(positiveInt().default(64), 'held-out problems: generated with another seed and none of the training questions (synthetic, hinted), or the first N of eval.path'),
+      path: field(z.string().min(1).nullable().default(null), "held-out dataset file in data.task's format (needed for gsm8k and mmlu; null: generated)"),
+      maxNewTokens: field(positiveInt().nullable().default(null), 'greedy completion length (null: generation.maxNewTokens)'),
+      batchSize: field(positiveInt().default(32), 'held-out problems generated together'),
+      saliency: field(z.boolean().default(false), "also optimize the saliency section's masks: comprehensiveness and sufficiency"),
+      faithfulness: field(z.boolean().default(false), 'also run the intervention metrics (early answering, mistakes, filler; slow)'),
+    },
+    'held-out evaluation during training (as the eval command measures)',
   ),
 });
 

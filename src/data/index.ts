@@ -19,7 +19,7 @@ export type { HintedOptions, HintMode } from './hinted';
 export { makeHintedProblems, plantError, withHint, wrongHint, cotResult, HINT_MODES } from './hinted';
 export { mulberry32 } from './prng';
 
-export { systemPrompt, userMessage, promptMessages, buildPromptIds } from './prompts';
+export { systemPrompt, userMessage, promptMessages, buildPromptIds, PROMPT_DATE } from './prompts';
 export { normalizeNumber } from './numbers';
 export type { Extracted, MarkedAnswer } from './extract';
 export { extractAnswer, findMarkedAnswer, followsFormat } from './extract';

@@ -44,9 +44,16 @@ export function promptMessages(p: Problem): ChatMessage[] {
 }
 
 /**
- * The prompt's token ids, through the tokenizer's chat template with the assistant turn opened. `render` passes
- * through to the template (Llama 3.x prints today's date unless `now` or `variables.date_string` pins it).
+ * The date every command renders chat prompts with (Llama 3.x's template prints "Today Date: ..."): train samples,
+ * eval measures and saliency re-reads a completion on the same prompt, on any day.
+ */
+export const PROMPT_DATE = new Date('2026-01-01T00:00:00Z');
+
+/**
+ * The prompt's token ids, through the tokenizer's chat template with the assistant turn opened: the one prompt builder
+ * of train, sft, eval and saliency. `render` passes through to the template; the date is PROMPT_DATE unless `now` or
+ * `variables.date_string` says otherwise.
  */
 export function buildPromptIds(tok: Tokenizer, p: Problem, render: Omit<ChatRenderOptions, 'addGenerationPrompt'> = {}): number[] {
-  return tok.applyChatTemplate(promptMessages(p), { ...render, addGenerationPrompt: true, tokenize: true });
+  return tok.applyChatTemplate(promptMessages(p), { now: PROMPT_DATE, ...render, addGenerationPrompt: true, tokenize: true });
 }

@@ -19,6 +19,7 @@ export const REPORT_CHARTS: { title: string; keys: string[] }[] = [
   { title: 'loss', keys: ['loss'] },
   { title: 'KL to reference', keys: ['kl'] },
   { title: 'completion length', keys: ['completions/mean_length'] },
+  { title: 'held-out eval (eval.every)', keys: ['eval/accuracy_strict', 'eval/accuracy_flexible', 'eval/format_rate'] },
 ];
 
 type Row = Record<string, unknown>;

@@ -23,7 +23,10 @@ import { renderEvalReport } from '../log/eval-report';
 import { Completion, promptIdsOf, rollout } from './rollout';
 
 export interface EvalOptions {
+  /** The model's directory (loaded from it unless `loaded` is given; then only a label in the report). */
   modelDir: string;
+  /** A model already in memory (the trainer's policy): used as is and not disposed. */
+  loaded?: { model: LlamaModel; tokenizer: Tokenizer };
   problems: Problem[];
   device: string;
   dtype: 'float32' | 'bfloat16' | 'float16' | 'float64';
@@ -96,8 +99,9 @@ const rate = (n: number, total: number) => (total === 0 ? null : n / total);
 export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   const progress = o.onProgress ?? (() => {});
   const seed = o.seed ?? 0;
-  const tok = Tokenizer.fromDir(o.modelDir);
-  const model = await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.dtype });
+  if (!(Number.isSafeInteger(o.batchSize) && o.batchSize > 0)) throw new RangeError(`evaluation batchSize must be a positive integer, got ${String(o.batchSize)}`);
+  const tok = o.loaded?.tokenizer ?? Tokenizer.fromDir(o.modelDir);
+  const model = o.loaded?.model ?? (await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.dtype }));
   try {
     let stage = '';
     const backend = llamaBackend(model, tok, { batchSize: o.batchSize, onBatch: (_kind, done, total) => progress(stage, done, total) });
@@ -197,7 +201,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     if (o.outDir) writeEvalOutputs(o.outDir, report, rows, { model: o.modelDir });
     return { report, items: rows };
   } finally {
-    model.dispose();
+    if (!o.loaded) model.dispose();
   }
 }
 

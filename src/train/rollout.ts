@@ -22,11 +22,9 @@ export interface Completion {
   spans: Spans | null;
 }
 
-/** Chat prompts are rendered with a fixed date so that runs are reproducible (Llama 3's template prints one). */
-const FIXED_DATE = new Date('2026-01-01T00:00:00Z');
-
+/** The chat prompt of a problem, as every command builds it (with the pinned date: runs are reproducible). */
 export function promptIdsOf(tok: Tokenizer, p: Problem): number[] {
-  return buildPromptIds(tok, p, { now: FIXED_DATE });
+  return buildPromptIds(tok, p);
 }
 
 export async function rollout(

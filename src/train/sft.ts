@@ -34,6 +34,8 @@ export interface SftOptions {
 }
 
 export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss: number }> {
+  for (const [name, v] of [['steps', o.steps], ['batchSize', o.batchSize]] as const)
+    if (!(Number.isSafeInteger(v) && v > 0)) throw new RangeError(`sft ${name} must be a positive integer, got ${String(v)}`);
   const withSolution = o.problems.filter((p) => typeof p.solution === 'string' && p.solution.length > 0);
   if (withSolution.length === 0) throw new Error('sft needs problems with reference solutions (GSM8K answers or the synthetic task)');
   const tok = Tokenizer.fromDir(o.tokenizerDir);

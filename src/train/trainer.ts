@@ -20,6 +20,7 @@ import { Completion, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
 import { resolveDevice, resolveDtype } from './device';
 import { maskOptionsOf, rewardOptionsOf } from './saliency-options';
+import { evaluateHeldOut, heldOutProblems } from './held-out';
 import { answerLogprobs } from '../atman/suppress';
 import { cotResult } from '../data';
 
@@ -86,6 +87,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   for (const c of cfg.rewards.custom) custom.push({ ...(await loadRewardFunction(c.module, c.name)), weight: c.weight });
 
   const { problems, skipped } = await loadProblems(cfg.data, cfg.seed);
+  const heldOut = cfg.eval.every > 0 ? await heldOutProblems(cfg, problems) : null;
   const state: TrainerState = checkpoint?.state ?? { step: 0, dataPosition: 0, epoch: 0, seed: cfg.seed };
   if (checkpoint) checkpoint.restoreOptimizer(adam);
   const data = new ProblemStream(problems, cfg.seed, cfg.data.shuffle, state.dataPosition, state.epoch);
@@ -119,9 +121,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       const row = await trainStep();
       state.step += 1;
       stepsThisRun += 1;
+      const last = state.step === cfg.grpo.steps;
+      if (heldOut && (last || state.step % cfg.eval.every === 0)) Object.assign(row, await evaluateHeldOut(cfg, model, tok, heldOut, device));
       metrics.write(row);
       reporter.update(state.step, row);
-      const last = state.step === cfg.grpo.steps;
       const stop = interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
       if (last || stop || state.step % cfg.checkpoint.every === 0) save();
       if (last || stop || state.step % cfg.logging.reportEvery === 0) writeReport();
@@ -238,7 +241,8 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       completions.forEach((c, i) => {
         const r = salResults.get(i);
         samples.write({
-          step: step + 1, problem: c.problem.id, question: c.problem.question, ...(c.problem.hint !== undefined ? { hint: c.problem.hint } : {}), completion: c.text, gold: c.problem.gold,
+          step: step + 1, problem: c.problem.id, task: c.problem.task, question: c.problem.question, ...(c.problem.hint !== undefined ? { hint: c.problem.hint } : {}),
+          ...(c.problem.choices !== undefined ? { choices: c.problem.choices } : {}), completion: c.text, gold: c.problem.gold,
           correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[i], advantage: adv.advantages[i],
           rewards: Object.fromEntries(Object.keys(perFunction).map((k) => [k, perFunction[k][i]])),
           ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom, logpKeepCrucial: r.logpKeepCrucial, logpKeepRandom: r.logpKeepRandom, logpHidePrompt: r.logpHidePrompt, logpOnlyCrucial: r.logpOnlyCrucial, logpOnlyRandom: r.logpOnlyRandom }, spans: c.spans } : {}),
