@@ -106,6 +106,13 @@ export function resolveConfig(o: ResolveOptions & { shortcuts?: Record<string, s
   return resolveWith(trainConfigSchema, { ...o, crossChecks });
 }
 
+/** A copy of plain data (objects and arrays), so that coercion never edits the caller's object. */
+function clonePlain<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(clonePlain) as T;
+  if (isPlainObject(v)) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clonePlain(x)])) as T;
+  return v;
+}
+
 function valueAtDotted(o: unknown, dotted: string): unknown {
   return valueAt(o, dotted.split('.'));
 }
@@ -144,7 +151,7 @@ export function resolveWith<S extends ConfigSchema>(schema: S, o: ResolveWithOpt
   const fields = fieldMap(schema);
   const problems: string[] = [];
   const baseFile = typeof o.base === 'string' ? loadConfigFile(o.base) : undefined;
-  const fromBase: Raw = baseFile?.data ?? (isPlainObject(o.base) ? structuredClone(o.base) : {});
+  const fromBase: Raw = baseFile?.data ?? (isPlainObject(o.base) ? clonePlain(o.base) : {});
   let loaded: LoadedFile | undefined;
   if (o.file !== undefined) loaded = loadConfigFile(o.file);
   const fromFile: Raw = loaded?.data ?? {};

@@ -46,7 +46,10 @@ export function evalMetrics(report: EvalReport): Record<string, number | null> {
       else walk(v, `${prefix}/${k}`);
     }
   };
-  walk(report.faithfulness, 'eval');
+  // The faithfulness metrics are over the completions whose CoT and answer were located: eval/located of eval/n.
+  const { n: located, ...faithfulness } = report.faithfulness;
+  out['eval/located'] = located;
+  walk(faithfulness, 'eval');
   return out;
 }
 
