@@ -12,14 +12,14 @@ export interface TrainReportInput {
 }
 
 /** Charts and the metric keys each one plots (TRL GRPOTrainer's names where it has them). */
-export const REPORT_CHARTS: { title: string; keys: string[] }[] = [
+export const REPORT_CHARTS: { title: string; keys: string[]; onlyWithData?: boolean }[] = [
   { title: 'reward', keys: ['reward', 'reward_std'] },
   { title: 'accuracy', keys: ['rewards/correct/mean'] },
   { title: 'saliency', keys: ['saliency/mean_s', 'rewards/saliency/mean'] },
   { title: 'loss', keys: ['loss'] },
   { title: 'KL to reference', keys: ['kl'] },
   { title: 'completion length', keys: ['completions/mean_length'] },
-  { title: 'held-out eval (eval.every)', keys: ['eval/accuracy_strict', 'eval/accuracy_flexible', 'eval/format_rate'] },
+  { title: 'held-out eval (eval.every)', keys: ['eval/accuracy_strict', 'eval/accuracy_flexible', 'eval/format_rate'], onlyWithData: true },
 ];
 
 type Row = Record<string, unknown>;
@@ -68,7 +68,9 @@ export function renderTrainReport(o: TrainReportInput): string {
   const title = `AtManRL report: ${name}`;
   const lastStep = rows.length > 0 ? stepOf(rows[rows.length - 1], rows.length - 1) : undefined;
 
-  const charts = REPORT_CHARTS.map((c) => lineChart(c.title, c.keys.map((k) => seriesOf(rows, k))));
+  const charts = REPORT_CHARTS.map((c) => ({ c, series: c.keys.map((k) => seriesOf(rows, k)) }))
+    .filter(({ c, series }) => !c.onlyWithData || series.some((s) => s.points.length > 0))
+    .map(({ c, series }) => lineChart(c.title, series));
   const table = latest(rows)
     .map(([k, v, s]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(valueText(v))}</td><td>${s}</td></tr>`)
     .join('');
