@@ -50,20 +50,35 @@ export const trainCommand: CommandModule = {
       .option('json', { type: 'boolean', describe: 'print one JSON line of metrics per step on stdout instead of a progress bar' })
       .epilogue(
         'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest. ' +
-          'Ctrl-C finishes the current step, writes a checkpoint and exits with 130; --resume continues exactly.\n\n' + optionsHelp(),
+          'Ctrl-C or SIGTERM (docker stop, Slurm) stops at the next safe point, writes a checkpoint and exits with 130 / 143; ' +
+          '--resume continues exactly, from the config the run last used with your flags on top (differences are printed ' +
+          'and saved as config-resume-<n>.yaml).\n\n' + optionsHelp(),
       ),
   handler: async (argv) => {
     const { train } = await import('../train/trainer');
+    const { exitCodeOf } = await import('../train/interrupts');
+    const { effectiveConfigFile } = await import('../train/run-config');
+    const { runDirectory } = await import('../train/run-dir');
     const a = argv as Record<string, unknown>;
     if (a.resume && a.name === undefined) throw new Error('--resume needs --name: the run to continue');
     let cfg = configFromArgv(a);
     if (a.resume) {
-      const saved = path.join(path.resolve(cfg.runsDir, cfg.name!), 'config.yaml');
-      if (fs.existsSync(saved)) cfg = configFromArgv({ ...a, config: saved });
+      // The config the run last ran with, the flags given now on top of it (train() reports what they change).
+      const saved = effectiveConfigFile(runDirectory(cfg.runsDir, cfg.name!));
+      if (saved !== null) cfg = configFromArgv({ ...a, config: saved });
     }
     const out = await train({ config: cfg, resume: a.resume as boolean, json: a.json as boolean | undefined });
-    process.stderr.write(`${out.interrupted ? 'interrupted' : 'done'}: ${out.stepsDone} steps in ${out.runDir}\n`);
-    if (out.interrupted) process.exitCode = 130;
+    if (!out.interrupted) {
+      process.stderr.write(`done: ${out.stepsDone} steps in ${out.runDir}\n`);
+      return;
+    }
+    const runsDir = path.dirname(out.runDir);
+    const again = `atman-native train --name ${path.basename(out.runDir)} --resume` +
+      (path.resolve('runs') === runsDir ? '' : ` --runsDir ${runsDir}`);
+    process.stderr.write(out.stepsDone > 0
+      ? `interrupted${out.signal ? ` (${out.signal})` : ''}: ${out.stepsDone} steps in ${out.runDir}; continue with: ${again}\n`
+      : `interrupted${out.signal ? ` (${out.signal})` : ''} before the first step finished: nothing to checkpoint; run the same command again to start over\n`);
+    process.exitCode = out.signal ? exitCodeOf(out.signal) : 130;
   },
 };
 
