@@ -224,7 +224,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     if (update.skipReason !== null) reporter.log(`step ${step + 1}: update ${update.applied === 0 ? '' : 'partly '}skipped: ${update.skipReason}`);
     if (consecutiveSkips >= cfg.optim.maxSkippedSteps)
       throw new Error(
-        `stopping: the updates of the last ${consecutiveSkips} steps were all skipped (optim.maxSkippedSteps ${cfg.optim.maxSkippedSteps}); ` +
+        `stopping: the updates of the last ${consecutiveSkips} steps with a gradient were all skipped (optim.maxSkippedSteps ${cfg.optim.maxSkippedSteps}); ` +
           `the last because ${update.skipReason}. The weights never took those updates and no diverged state was checkpointed` +
           (lastSaved > 0 ? `; continue from step ${lastSaved} with --resume and a lower --optim.lr (now ${cfg.optim.lr.toExponential()})` : `; start again with a lower --optim.lr (now ${cfg.optim.lr.toExponential()})`),
       );

@@ -45,7 +45,7 @@ export function predictUpdate(adam: AdamW, params: Tensor[]): UpdatePrediction {
     const { lr, weightDecay: wd, eps } = state;
     const bias1 = 1 - beta1 ** t;
     const bias2 = 1 - beta2 ** t;
-    const weightNorm = Math.sqrt(sumOver(withGrad, (p) => p.float().pow(2).sum()));
+    const weightNorm = Math.sqrt(sumOver(withGrad, (p) => p.norm().float().pow(2))); // no float32 copy of each weight
     const count = withGrad.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
     const bound = lr * wd * weightNorm + (lr / bias1) * adamRatioBound(t, beta1, beta2) * Math.sqrt(count);
     if (weightNorm > 0 && bound <= MAX_RELATIVE_UPDATE * weightNorm) return { relativeChange: bound / weightNorm, exact: false };
@@ -75,7 +75,7 @@ export function predictUpdate(adam: AdamW, params: Tensor[]): UpdatePrediction {
   }
 }
 
-/** Whether every parameter is finite (one reduction per parameter). */
+/** Whether every parameter is finite: the largest |w| of each (a reduction that cannot overflow, unlike a sum). */
 export function weightsFinite(params: Tensor[]): boolean {
-  return Number.isFinite(sumOver(params, (p) => p.float().abs().sum()));
+  return Number.isFinite(sumOver(params, (p) => p.norm(undefined, false, Infinity).float()));
 }
