@@ -37,9 +37,11 @@ describe('defaults', () => {
     expect(c.grpo).toEqual({
       steps: 60, promptsPerStep: 8, numGenerations: 8, numIterations: 1, scaleRewards: 'group', lossType: 'dapo',
       epsilon: 0.2, epsilonHigh: null, beta: 0.0, maskTruncatedCompletions: false, gradientAccumulationSteps: 1,
+      multiObjectiveAggregation: 'sum_then_normalize',
     });
     expect(c.optim).toEqual({
       lr: 1e-6, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1.0, schedule: 'constant', warmupSteps: 0,
+      maxSkippedSteps: 3,
     });
     expect(c.saliency).toEqual({
       enabled: true, steps: 30, lr: 2.0, optimizer: 'rowAdam', objective: 'logprob', lambda: 1.0, sparsity: 'mean', tau: 2.0,
@@ -59,7 +61,7 @@ describe('defaults', () => {
     expect(byPath.get('data.limit')?.type).toBe('integer | null');
     expect(byPath.get('data.synthetic.ops')?.default).toEqual(['+', '-', '*']);
     expect(byPath.has('grpo')).toBe(false); // groups are not options
-    expect(d.length).toBe(81);
+    expect(d.length).toBe(83);
     for (const f of d) expect(f.help.length).toBeGreaterThan(5);
     // every leaf of the resolved defaults is described, and nothing else
     const leaves = (o: Record<string, unknown>, p = ''): string[] =>

@@ -1,10 +1,9 @@
 // train(): a GRPO run from a script, configured exactly as the `train` command is (bundled default, then a config
 // file, then fields), validated by the same schema.
-import * as fs from 'fs';
-import * as path from 'path';
-
 import { TrainConfig, TrainConfigInput, resolveTrainConfig } from '../config';
 import { resolvePackagePath } from '../config/package-path';
+import { effectiveConfigFile } from '../train/run-config';
+import { runDirectory } from '../train/run-dir';
 import { TrainOutcome, train as runTrainer } from '../train/trainer';
 
 export interface TrainRunOptions {
@@ -26,8 +25,9 @@ export function trainConfigOf(o: Pick<TrainRunOptions, 'configFile' | 'config' |
   let cfg = resolveTrainConfig({ file: o.configFile, overrides });
   if (o.resume) {
     if (cfg.name === null) throw new Error('resume needs the name of the run to continue (--name RUN)');
-    const saved = path.join(path.resolve(cfg.runsDir, cfg.name), 'config.yaml');
-    if (fs.existsSync(saved)) cfg = resolveTrainConfig({ file: saved, overrides });
+    // The config the run last ran with (config-resume-<n>.yaml after a changed resume), the fields given now on top.
+    const saved = effectiveConfigFile(runDirectory(cfg.runsDir, cfg.name));
+    if (saved !== null) cfg = resolveTrainConfig({ file: saved, overrides });
   }
   return { ...cfg, model: { ...cfg.model, path: resolvePackagePath(cfg.model.path) } };
 }

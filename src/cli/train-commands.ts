@@ -1,5 +1,6 @@
 // The `train`, `sft` and `eval` commands (yargs modules). Each parses its command line into config overrides, and the
 // functions of src/api (what scripts call too) validate them with the command's schema and do the work.
+import * as path from 'path';
 import type { Argv, CommandModule } from 'yargs';
 
 import { BUNDLED_CONFIGS } from '../config';
@@ -40,17 +41,29 @@ export const trainCommand: CommandModule = {
       .option('json', { type: 'boolean', describe: 'print one JSON line of metrics per step on stdout instead of a progress bar; = --logging.json' })
       .epilogue(
         'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest. ' +
-          'Ctrl-C finishes the current step, writes a checkpoint and exits with 130; --resume continues exactly.\n' +
+          'Ctrl-C or SIGTERM (docker stop, Slurm) stops at the next safe point, writes a checkpoint and exits with 130 / 143; ' +
+          '--resume continues exactly, from the config the run last used with your flags on top (differences are printed ' +
+          'and saved as config-resume-<n>.yaml).\n' +
           'A --config file sets only the fields it names; the rest keep the defaults below (the bundled tiny-synthetic run).\n\n' +
           fieldsHelp('train', `${CONFIG_INTRO} Config fields:`),
       ),
   handler: async (argv) => {
     const { train } = await import('../api/train');
+    const { exitCodeOf } = await import('../train/interrupts');
     const a = argv as Record<string, unknown>;
     if (a.resume && a.name === undefined) throw new Error('--resume needs --name: the run to continue');
     const out = await train({ configFile: a.config as string | undefined, config: overridesFromArgv(a, ['config', 'resume']), resume: a.resume as boolean });
-    process.stderr.write(`${out.interrupted ? 'interrupted' : 'done'}: ${out.stepsDone} steps in ${out.runDir}\n`);
-    if (out.interrupted) process.exitCode = 130;
+    if (!out.interrupted) {
+      process.stderr.write(`done: ${out.stepsDone} steps in ${out.runDir}\n`);
+      return;
+    }
+    const runsDir = path.dirname(out.runDir);
+    const again = `atman-native train --name ${path.basename(out.runDir)} --resume` +
+      (path.resolve('runs') === runsDir ? '' : ` --runsDir ${runsDir}`);
+    process.stderr.write(out.stepsDone > 0
+      ? `interrupted${out.signal ? ` (${out.signal})` : ''}: ${out.stepsDone} steps in ${out.runDir}; continue with: ${again}\n`
+      : `interrupted${out.signal ? ` (${out.signal})` : ''} before the first step finished: nothing to checkpoint; run the same command again to start over\n`);
+    process.exitCode = out.signal ? exitCodeOf(out.signal) : 130;
   },
 };
 

@@ -30,7 +30,11 @@ const customReward = z.strictObject({
 });
 
 export const trainConfigSchema = z.strictObject({
-  name: field(z.string().min(1).nullable().default(null), "run name (null: the CLI makes 'run-YYYYmmdd-HHMMSS')"),
+  name: field(
+    z.string().min(1).regex(/^(?!\.\.?$)[^/\\\0]+$/, "a run name is one folder name: no '/', '\\', '.' or '..'").nullable().default(null),
+    "run name: the folder <runsDir>/<name> (null: the CLI makes 'run-YYYYmmdd-HHMMSS')",
+    "a folder name without '/', '\\', '.' or '..'",
+  ),
   seed: field(int().default(0), 'random seed for sampling, shuffling and initialisation'),
   device: field(
     z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'").default('auto'),
@@ -130,13 +134,21 @@ export const trainConfigSchema = z.strictObject({
         z.boolean().default(false),
         'leave completions cut off at maxNewTokens out of the loss',
       ),
-      gradientAccumulationSteps: field(positiveInt().default(1), 'micro-batches per optimizer step'),
+      gradientAccumulationSteps: field(positiveInt().default(1), 'micro-batches per optimizer step (unequal ones are weighted by their rows)'),
+      multiObjectiveAggregation: field(
+        z.enum(['sum_then_normalize', 'normalize_then_sum']).default('sum_then_normalize'),
+        "as TRL: sum the weighted rewards, then normalize (scaleRewards); or normalize each reward within its group, " +
+          'then sum and normalize over the batch (so a reward counts by its weight, not its scale)',
+      ),
     },
     'GRPO (semantics of TRL GRPOTrainer)',
   ),
   optim: group(
     {
-      lr: field(z.number().positive().default(1e-6), 'AdamW learning rate'),
+      lr: field(
+        z.number().positive().max(1e30, 'out of range: AdamW steps by up to lr / (1 − β1), which overflows float32 above ~1e30; typical values are 1e-7 … 1e-3').default(1e-6),
+        'AdamW learning rate',
+      ),
       weightDecay: field(z.number().min(0).default(0.0), 'AdamW weight decay'),
       beta1: field(z.number().min(0).lt(1).default(0.9), 'AdamW β1'),
       beta2: field(z.number().min(0).lt(1).default(0.999), 'AdamW β2'),
@@ -144,6 +156,10 @@ export const trainConfigSchema = z.strictObject({
       maxGradNorm: field(z.number().positive().default(1.0), 'clip the gradient to this global norm'),
       schedule: field(z.enum(['constant', 'cosine']).default('constant'), 'learning-rate schedule after warmup'),
       warmupSteps: field(int().min(0).default(0), 'linear warmup steps'),
+      maxSkippedSteps: field(
+        positiveInt().default(3),
+        'stop the run after this many consecutive steps whose update was skipped (non-finite loss or gradient, or a diverging step)',
+      ),
     },
     'the optimizer',
   ),

@@ -12,7 +12,8 @@ export interface RewardContext {
   problemId: string;
 }
 
-/** A reward for one completion. NaN means "not applicable" (it counts as 0 in the total, as TRL's nansum). */
+/** A reward for one completion. NaN means "not applicable" (it counts as 0 in the total, as TRL's nansum; a completion
+ * no function scored gets advantage 0). */
 export type RewardFn = (ctx: RewardContext) => number | Promise<number>;
 
 // A real dynamic import(): TypeScript compiles `import()` to require() under CommonJS, which cannot load ESM.
@@ -72,6 +73,7 @@ export async function loadRewardFunction(modulePath: string, name?: string): Pro
   return { name: label, fn: fn as RewardFn };
 }
 
+// Local copies of advantages.ts' nanMean/nanStd: this file imports only node builtins (a test compiles it alone).
 const nanMean = (xs: number[]): number => {
   const v = xs.filter((x) => !Number.isNaN(x));
   return v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
@@ -86,8 +88,10 @@ const nanStd = (xs: number[]): number => {
 };
 
 /**
- * total[k] = Σ_f weight[f] · reward_f[k], where a NaN reward counts as 0 (TRL's nansum; a completion that every
- * function skipped gets 0). A function without a weight gets 1 (TRL's default). Metrics: rewards/<name>/mean and
+ * total[k] = Σ_f weight[f] · reward_f[k], where a NaN reward counts as 0 (TRL's nansum). A completion that every
+ * function with a nonzero weight skipped (NaN) is unscorable: its total is NaN, which computeAdvantages leaves out of
+ * its group's statistics and gives advantage 0 (TRL >= 1.6; a weight of 0 switches a function off, so it does not
+ * make a completion scorable). A function without a weight gets 1 (TRL's default). Metrics: rewards/<name>/mean and
  * rewards/<name>/std over the non-NaN values (unweighted, as TRL logs them).
  */
 export function combineRewards(
@@ -114,12 +118,17 @@ export function combineRewards(
 
   const total = new Array<number>(n).fill(0);
   const metrics: Record<string, number> = {};
+  const scored = new Array<boolean>(n).fill(false);
   for (const f of names) {
     const w = weights[f] ?? 1;
     const rs = perFunction[f];
-    for (let k = 0; k < n; k++) if (!Number.isNaN(rs[k])) total[k] += w * rs[k];
+    for (let k = 0; k < n; k++) {
+      if (Number.isNaN(rs[k])) continue;
+      total[k] += w * rs[k];
+      if (w !== 0) scored[k] = true;
+    }
     metrics[`rewards/${f}/mean`] = nanMean(rs);
     metrics[`rewards/${f}/std`] = nanStd(rs);
   }
-  return { total, metrics };
+  return { total: total.map((t, k) => (scored[k] ? t : NaN)), metrics };
 }

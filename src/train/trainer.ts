@@ -6,15 +6,18 @@ import * as path from 'path';
 
 import { completionExample, optimizeSaliency, saliencyReward, saliencyStats, dependence } from '../atman';
 import type { SaliencyResult } from '../atman';
-import { TrainConfig, configToYaml } from '../config';
-import { computeAdvantages } from '../grpo/advantages';
+import { TrainConfig } from '../config';
+import { computeAdvantages, normalizeThenSumAdvantages } from '../grpo/advantages';
 import { RewardFn, combineRewards, loadRewardFunction } from '../grpo/reward-functions';
 import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, saliencyItem, writeFileAtomic } from '../log';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { AdamW } from '../nn/optim';
 import { cuda } from '../tensor/runtime';
-import { TrainerState, latestCheckpoint, saveCheckpoint } from './checkpoint';
+import { TrainerState, saveCheckpoint } from './checkpoint';
+import { StepAborted, watchInterrupts } from './interrupts';
+import { recordRunConfig } from './run-config';
+import { openRunDir } from './run-dir';
 import { ProblemStream, loadProblems } from './problems';
 import { Completion, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
@@ -39,6 +42,8 @@ export interface TrainOutcome {
   runDir: string;
   stepsDone: number;
   interrupted: boolean;
+  /** The signal (SIGINT or SIGTERM) that stopped the run, if one did. */
+  signal: NodeJS.Signals | null;
 }
 
 /** Metric keys that measure time or memory: they differ between otherwise identical runs. */
@@ -67,13 +72,8 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const cfg = o.config;
   const stream = o.stream ?? process.stderr;
   const name = cfg.name ?? `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-  const runDir = path.resolve(cfg.runsDir, name);
-  const checkpoint = o.resume ? latestCheckpoint(runDir) : null;
-  if (o.resume && !fs.existsSync(runDir)) throw new Error(`--resume: no run directory ${runDir} (give the run's --name)`);
-  if (!o.resume && fs.existsSync(path.join(runDir, 'metrics.jsonl')))
-    throw new Error(`run directory ${runDir} already holds a run: pass --resume to continue it, or another --name`);
-  fs.mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(path.join(runDir, 'config.yaml'), configToYaml(cfg));
+  const { runDir, checkpoint, notes } = openRunDir(cfg.runsDir, name, o.resume ?? false);
+  const configRecord = recordRunConfig(runDir, cfg, checkpoint ? checkpoint.state.step : null);
 
   const device = resolveDevice(cfg.device);
   const dtype = resolveDtype(cfg.model.dtype, device);
@@ -101,31 +101,51 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, stream });
   reporter.log(`run ${runDir}: ${problems.length} problems${skipped ? ` (${skipped} rows skipped)` : ''}, device ${device}, ${dtype}` +
     (checkpoint ? `, resuming after step ${state.step}` : ''));
+  for (const note of notes) reporter.log(note);
+  if (configRecord.changes.length > 0)
+    reporter.log(`resume: the config differs from the one the run last used (config.yaml keeps the original; this one is saved as ` +
+      `${path.basename(configRecord.file ?? '')}):\n  ${configRecord.changes.join('\n  ')}`);
 
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    reporter.log('interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to quit without one)');
-  };
-  process.on('SIGINT', onSigint);
+  const interrupts = watchInterrupts((signal) => reporter.log(
+    `${signal}: stopping at the next safe point (a step whose update has not started is abandoned and redone on --resume), ` +
+      `then writing a checkpoint; ${signal} again quits at once without one`,
+  ));
+  let consecutiveSkips = 0;
   const weights: Record<string, number> = { correct: cfg.rewards.correct, format: cfg.rewards.format, saliency: cfg.rewards.saliency };
   if (cfg.rewards.confidence !== 0) weights.confidence = cfg.rewards.confidence;
   for (const c of custom) weights[c.name] = c.weight;
   let recentSamples: SaliencyItem[] = [];
   let stepsThisRun = 0;
-  const save = () => saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, dataPosition: data.position, epoch: data.epoch }, cfg.checkpoint.keep);
+  let lastSaved = state.step;
+  let interrupted = false;
+  const save = (at = { dataPosition: data.position, epoch: data.epoch }) => {
+    saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, ...at }, cfg.checkpoint.keep);
+    lastSaved = state.step;
+  };
 
   try {
     while (state.step < cfg.grpo.steps) {
-      const row = await trainStep();
+      const before = { dataPosition: data.position, epoch: data.epoch };
+      const row = await trainStep().catch((e: unknown) => {
+        if (e instanceof StepAborted) return null;
+        throw e;
+      });
+      if (row === null) {
+        // Abandoned before its update: the weights are those of the last finished step, the data position its end.
+        interrupted = true;
+        if (state.step > lastSaved) {
+          save(before);
+          writeReport();
+        }
+        break;
+      }
       state.step += 1;
       stepsThisRun += 1;
       const last = state.step === cfg.grpo.steps;
       if (heldOut && (last || state.step % cfg.eval.every === 0)) Object.assign(row, await evaluateHeldOut(cfg, model, tok, heldOut, device));
       metrics.write(row);
       reporter.update(state.step, row);
-      const stop = interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
+      const stop = interrupts.signal !== null || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
       if (last || stop || state.step % cfg.checkpoint.every === 0) save();
       if (last || stop || state.step % cfg.logging.reportEvery === 0) writeReport();
       if (stop && !last) {
@@ -134,7 +154,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       }
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupts.dispose();
     reporter.stop();
     metrics.close();
     samples.close();
@@ -142,7 +162,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     model.dispose();
     reference?.dispose();
   }
-  return { runDir, stepsDone: state.step, interrupted };
+  return { runDir, stepsDone: state.step, interrupted, signal: interrupts.signal };
 
   function writeReport(): void {
     const html = renderTrainReport({ config: cfg, metrics: readMetrics(metricsFile), samples: recentSamples });
@@ -156,6 +176,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     const t0 = performance.now();
     const batch = data.next(cfg.grpo.promptsPerStep);
     const completions = await rollout(model, tok, batch, G, cfg.generation, stepSeed(cfg.seed, step));
+    interrupts.throwIfSignalled();
     const t1 = performance.now();
 
     // Saliency on the correct completions whose CoT and answer could be located.
@@ -189,7 +210,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
         perFunction[c.name].push(await c.fn({ prompt: x.problem.question, completion: x.text, gold: x.problem.gold, task: x.problem.task, problemId: x.problem.id }));
     }
     const rewards = combineRewards(perFunction, weights);
-    const adv = computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
+    const adv = cfg.grpo.multiObjectiveAggregation === 'normalize_then_sum'
+      ? normalizeThenSumAdvantages(perFunction, weights, rewards.total, G)
+      : computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
+    interrupts.throwIfSignalled();
     const update = await policyUpdate({
       model, reference, adam, params, advantages: adv.advantages, grpo: cfg.grpo, optim: cfg.optim, step,
       gradientCheckpointing: cfg.model.gradientCheckpointing,
@@ -197,6 +221,16 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       temperature: cfg.generation.temperature, maxCompletionLength: cfg.generation.maxNewTokens, padTokenId: tok.padTokenId,
     });
     const t3 = performance.now();
+    // A step with all-zero gradients (every advantage 0) neither progresses nor diverges: it leaves the count as it is.
+    if (update.applied === 0) consecutiveSkips += 1;
+    else if (update.gradNorm > 0) consecutiveSkips = 0;
+    if (update.skipReason !== null) reporter.log(`step ${step + 1}: update ${update.applied === 0 ? '' : 'partly '}skipped: ${update.skipReason}`);
+    if (consecutiveSkips >= cfg.optim.maxSkippedSteps)
+      throw new Error(
+        `stopping: the updates of the last ${consecutiveSkips} steps with a gradient were all skipped (optim.maxSkippedSteps ${cfg.optim.maxSkippedSteps}); ` +
+          `the last because ${update.skipReason}. The weights never took those updates and no diverged state was checkpointed` +
+          (lastSaved > 0 ? `; continue from step ${lastSaved} with --resume and a lower --optim.lr (now ${cfg.optim.lr.toExponential()})` : `; start again with a lower --optim.lr (now ${cfg.optim.lr.toExponential()})`),
+      );
 
     const lengths = completions.map((c) => c.tokens.length);
     const sal = [...salResults.values()];
