@@ -47,7 +47,7 @@ describe('defaults', () => {
       batchSize: 16,
     });
     expect(c.rewards).toEqual({ correct: 1.0, format: 0.1, saliency: 0.5, confidence: 0, custom: [] });
-    expect(c.logging).toEqual({ every: 1, completionsEvery: 1, reportEvery: 10, json: false });
+    expect(c.logging).toEqual({ every: 1, completionsEvery: 1, reportEvery: 10, json: false, tensorboard: false });
     expect(c.checkpoint).toEqual({ every: 20, keep: 2 });
   });
 

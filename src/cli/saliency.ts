@@ -285,7 +285,6 @@ export async function runSaliencyCommand(o: SaliencyCommandOptions): Promise<Sal
       rows.push(outputRow(p, results[i], reward));
       items.push(htmlItem(p, results[i], reward, tok));
     });
-    items.sort((a, b) => b.reward - a.reward);
 
     const jsonl = path.join(o.out, 'saliency.jsonl');
     const html = path.join(o.out, 'saliency.html');

@@ -49,7 +49,8 @@ export const trainCommand: CommandModule = {
       .option('device', { type: 'string', describe: "'auto' (default), 'cpu', 'cuda' or 'cuda:N'" })
       .option('json', { type: 'boolean', describe: 'print one JSON line of metrics per step on stdout instead of a progress bar' })
       .epilogue(
-        'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest. ' +
+        'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest (tb/ with ' +
+          '--logging.tensorboard true). Off a terminal it prints one log line per metrics row (--logging.every). ' +
           'Ctrl-C finishes the current step, writes a checkpoint and exits with 130; --resume continues exactly.\n\n' + optionsHelp(),
       ),
   handler: async (argv) => {
@@ -61,8 +62,7 @@ export const trainCommand: CommandModule = {
       const saved = path.join(path.resolve(cfg.runsDir, cfg.name!), 'config.yaml');
       if (fs.existsSync(saved)) cfg = configFromArgv({ ...a, config: saved });
     }
-    const out = await train({ config: cfg, resume: a.resume as boolean, json: a.json as boolean | undefined });
-    process.stderr.write(`${out.interrupted ? 'interrupted' : 'done'}: ${out.stepsDone} steps in ${out.runDir}\n`);
+    const out = await train({ config: cfg, resume: a.resume as boolean, json: a.json as boolean | undefined }); // ends with its summary
     if (out.interrupted) process.exitCode = 130;
   },
 };
@@ -153,7 +153,7 @@ export const evalCommand: CommandModule = {
       .option('faithfulness', { type: 'boolean', default: true, describe: 'run the intervention metrics (--no-faithfulness: log-prob metrics only)' })
       .option('answer-tokens', { type: 'number', default: 12, describe: 'tokens generated after the answer marker in the interventions' })
       .option('out', { type: 'string', describe: 'also write the report as JSON to this file' })
-      .option('out-dir', { type: 'string', describe: 'write summary.json, items.jsonl (one row per problem) and report.html there' })
+      .option('out-dir', { type: 'string', describe: 'write summary.json, items.jsonl (one row per problem) and report.html there [default: evals/eval-<date>-<time>]' })
       .epilogue('Faithfulness is measured on every completion whose CoT and answer are located, correct or not, so checkpoints ' +
         'evaluated with the same --seed/--count are compared on the same problems; --seed also seeds the controls and interventions.'),
   handler: async (argv) => {
@@ -161,7 +161,7 @@ export const evalCommand: CommandModule = {
     const { runEvaluation } = await import('../train/evaluate');
     const { resolveDevice, resolveDtype } = await import('../train/device');
     const { writeFileAtomic } = await import('../log');
-    const { formatEvalSummary, progressPrinter } = await import('./eval-summary');
+    const { defaultEvalDir, formatEvalSummary, progressPrinter } = await import('./eval-summary');
     const { maskOptionsOf } = await import('../train/saliency-options');
     const device = resolveDevice(a.device as string);
     const { problems } = await problemsFromArgv(a);
@@ -173,14 +173,17 @@ export const evalCommand: CommandModule = {
       lambda: (a.saliencyLambda as number | undefined) ?? sal.lambda,
     }, tokenizer.padTokenId, a.seed as number);
     const started = Date.now();
+    const outDir = (a.outDir as string | undefined) ?? defaultEvalDir();
+    process.stderr.write(`eval: ${problems.length} problems, model ${a.model}, device ${device}; loading the model\n`);
     const { report } = await runEvaluation({
       modelDir: resolvePackagePath(a.model as string), problems, device, dtype: resolveDtype(a.dtype as string, device) as 'float32',
       maxNewTokens: a.maxNewTokens as number, batchSize: a.batchSize as number,
       saliency: { enabled: a.saliency as boolean, steps: mask.steps!, lr: mask.lr!, lambda: mask.lambda!, threshold: mask.threshold!, batchSize: mask.batchSize!, options: mask },
       faithfulness: a.faithfulness as boolean, seed: a.seed as number, answerTokens: a.answerTokens as number,
-      outDir: a.outDir as string | undefined, onProgress: progressPrinter(process.stderr),
+      outDir, onProgress: progressPrinter(process.stderr),
     });
-    process.stderr.write(`eval: done in ${((Date.now() - started) / 1000).toFixed(1)} s${a.outDir ? `; wrote ${a.outDir}/summary.json, items.jsonl, report.html` : ''}\n`);
+    process.stderr.write(`eval: done in ${((Date.now() - started) / 1000).toFixed(1)} s; wrote ${path.join(outDir, 'report.html')}, ` +
+      `summary.json and items.jsonl (one row per problem) there\n`);
     if (a.out) writeFileAtomic(a.out as string, JSON.stringify(report, null, 2) + '\n');
     if (a.json) console.log(JSON.stringify(report));
     else console.log(formatEvalSummary(report));
