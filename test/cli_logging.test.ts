@@ -6,7 +6,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { runSaliencyCommand } from '../src/cli/saliency';
 import { resolveConfig } from '../src/config';
+import { makeSyntheticProblems } from '../src/data';
 import { readMetrics } from '../src/log';
 import { loadProblems } from '../src/train/problems';
 import { sft } from '../src/train/sft';
@@ -140,4 +142,15 @@ test('eval off a terminal: progress lines while it runs, per-item results in eva
   expect(items[0]).toEqual(expect.objectContaining({ id: expect.any(String), question: expect.any(String), completion: expect.any(String), correct: expect.any(Boolean) }));
   expect(fs.existsSync(path.join(dir, 'summary.json'))).toBe(true);
   expect(stdout).toMatch(/^problems 6: accuracy strict/);
+}, 600000);
+
+test('saliency.html: the cards in the order of the input ("original order"), with the stats explained', async () => {
+  const problems = makeSyntheticProblems({ count: 5, seed: 11, minOps: 1, maxOps: 2 });
+  const input = path.join(runsDir, 'sal-input.jsonl');
+  fs.writeFileSync(input, problems.map((p) => JSON.stringify({ id: p.id, task: 'synthetic', prompt: p.question, completion: p.solution, gold: p.gold })).join('\n') + '\n');
+  const out = await runSaliencyCommand({ model: 'models/tiny-arith', input, out: path.join(runsDir, 'sal-out'), steps: 2, batchSize: 5, stream: logFile() });
+  const html = fs.readFileSync(out.html, 'utf8');
+  const ids = [...html.matchAll(/<span class="sal-id">([^<]*)</g)].map((m) => m[1]);
+  expect(ids).toEqual(problems.map((p) => p.id));
+  expect(html).toContain('The <b>crucial set C</b>');
 }, 600000);
