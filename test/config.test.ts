@@ -49,7 +49,7 @@ describe('defaults', () => {
       batchSize: 16,
     });
     expect(c.rewards).toEqual({ correct: 1.0, format: 0.1, saliency: 0.5, confidence: 0, custom: [] });
-    expect(c.logging).toEqual({ every: 1, completionsEvery: 1, reportEvery: 10, json: false });
+    expect(c.logging).toEqual({ every: 1, completionsEvery: 1, reportEvery: 10, json: false, tensorboard: false });
     expect(c.checkpoint).toEqual({ every: 20, keep: 2 });
   });
 
@@ -61,7 +61,7 @@ describe('defaults', () => {
     expect(byPath.get('data.limit')?.type).toBe('integer | null');
     expect(byPath.get('data.synthetic.ops')?.default).toEqual(['+', '-', '*']);
     expect(byPath.has('grpo')).toBe(false); // groups are not options
-    expect(d.length).toBe(83);
+    expect(d.length).toBe(84);
     for (const f of d) expect(f.help.length).toBeGreaterThan(5);
     // every leaf of the resolved defaults is described, and nothing else
     const leaves = (o: Record<string, unknown>, p = ''): string[] =>

@@ -268,7 +268,6 @@ export async function runSaliencyCommand(config: Record<string, unknown>, opts: 
       rows.push(outputRow(p, results[i], reward));
       items.push(htmlItem(p, results[i], reward, tok));
     });
-    items.sort((a, b) => b.reward - a.reward);
 
     const jsonl = path.join(c.out, 'saliency.jsonl');
     const html = path.join(c.out, 'saliency.html');

@@ -40,7 +40,8 @@ export const trainCommand: CommandModule = {
       .option('resume', { type: 'boolean', default: false, describe: 'continue run <name> from its latest checkpoint' })
       .option('json', { type: 'boolean', describe: 'print one JSON line of metrics per step on stdout instead of a progress bar; = --logging.json' })
       .epilogue(
-        'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest. ' +
+        'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest (tb/ with ' +
+          '--logging.tensorboard true). Off a terminal it prints one log line per metrics row (--logging.every). ' +
           'Ctrl-C or SIGTERM (docker stop, Slurm) stops at the next safe point, writes a checkpoint and exits with 130 / 143; ' +
           '--resume continues exactly, from the config the run last used with your flags on top (differences are printed ' +
           'and saved as config-resume-<n>.yaml).\n' +

@@ -215,10 +215,11 @@ export const trainConfigSchema = z.strictObject({
   ),
   logging: group(
     {
-      every: field(positiveInt().default(1), 'write metrics every N steps'),
-      completionsEvery: field(int().min(0).default(1), 'write sampled completions every N steps (0: never)'),
+      every: field(positiveInt().default(1), 'write a metrics row every N steps (and at the last step), each value the mean over those steps'),
+      completionsEvery: field(int().min(0).default(1), 'write sampled completions at steps N, 2N, … (0: never)'),
       reportEvery: field(int().min(0).default(10), 'rewrite the HTML report every N steps (0: only at the end)'),
       json: field(z.boolean().default(false), 'print metrics as JSON lines on stdout instead of a progress bar'),
+      tensorboard: field(z.boolean().default(false), 'also write TensorBoard event files to runs/<name>/tb (tensorboard --logdir runs)'),
     },
     'metrics, completions and reports',
   ),

@@ -106,6 +106,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     let stage = '';
     const backend = llamaBackend(model, tok, { batchSize: o.batchSize, onBatch: (_kind, done, total) => progress(stage, done, total) });
     const completions: Completion[] = [];
+    progress('generate', 0, o.problems.length); // the model is loaded: say so before the first batch, which may take minutes
     for (let i = 0; i < o.problems.length; i += o.batchSize) {
       const chunk = o.problems.slice(i, i + o.batchSize);
       completions.push(...(await rollout(model, tok, chunk, 1, { maxNewTokens: o.maxNewTokens, temperature: 0, topP: 1, topK: 0 }, 0)));

@@ -10,6 +10,9 @@ import { TrainConfig } from '../config';
 import { computeAdvantages, normalizeThenSumAdvantages } from '../grpo/advantages';
 import { RewardFn, combineRewards, loadRewardFunction } from '../grpo/reward-functions';
 import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, saliencyItem, writeFileAtomic } from '../log';
+import { MetricWindow, isLogStep } from '../log/metric-window';
+import { formatRunSummary, lastCheckpointOf } from '../log/run-summary';
+import { TensorBoardWriter } from '../log/tensorboard';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { AdamW } from '../nn/optim';
@@ -98,7 +101,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   keepRowsUpTo(completionsFile, state.step);
   const metrics = new MetricsWriter(metricsFile);
   const samples = new MetricsWriter(completionsFile);
-  const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, stream });
+  const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, start: state.step, stream });
+  const tensorboard = cfg.logging.tensorboard ? new TensorBoardWriter(path.join(runDir, 'tb')) : null;
+  if (checkpoint) tensorboard?.resumeAt(state.step + 1);
+  const window = new MetricWindow(); // logging.every steps averaged into one row
   reporter.log(`run ${runDir}: ${problems.length} problems${skipped ? ` (${skipped} rows skipped)` : ''}, device ${device}, ${dtype}` +
     (checkpoint ? `, resuming after step ${state.step}` : ''));
   for (const note of notes) reporter.log(note);
@@ -143,9 +149,15 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       stepsThisRun += 1;
       const last = state.step === cfg.grpo.steps;
       if (heldOut && (last || state.step % cfg.eval.every === 0)) Object.assign(row, await evaluateHeldOut(cfg, model, tok, heldOut, device));
-      metrics.write(row);
+      window.add(row);
       reporter.update(state.step, row);
       const stop = interrupts.signal !== null || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
+      if (last || stop || isLogStep(state.step, cfg.logging.every)) {
+        const logged = window.flush(state.step)!;
+        metrics.write(logged);
+        tensorboard?.write(state.step, logged);
+        reporter.record(state.step, logged);
+      }
       if (last || stop || state.step % cfg.checkpoint.every === 0) save();
       if (last || stop || state.step % cfg.logging.reportEvery === 0) writeReport();
       if (stop && !last) {
@@ -158,10 +170,16 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     reporter.stop();
     metrics.close();
     samples.close();
+    tensorboard?.close();
     for (const p of params) p.dispose();
     model.dispose();
     reference?.dispose();
   }
+  stream.write(formatRunSummary({
+    command: 'train', stepsDone: state.step, totalSteps: cfg.grpo.steps, interrupted, resume: `atman-native train --name ${name} --resume`,
+    files: [['report', path.join(runDir, 'report.html')], ['metrics', metricsFile], ['completions', completionsFile],
+      ['tensorboard', tensorboard ? path.dirname(tensorboard.file) : null], ['checkpoint', lastCheckpointOf(runDir)]],
+  }));
   return { runDir, stepsDone: state.step, interrupted, signal: interrupts.signal };
 
   function writeReport(): void {
@@ -270,7 +288,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     if (update.skipped) row.skipped = 1;
     if (device.startsWith('cuda')) row['memory/peak_gib'] = cuda.memory(device).peakAllocatedBytes / 2 ** 30;
 
-    if (step % cfg.logging.completionsEvery === 0) {
+    if (isLogStep(step + 1, cfg.logging.completionsEvery)) {
       recentSamples = [];
       completions.forEach((c, i) => {
         const r = salResults.get(i);
@@ -281,15 +299,15 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
           rewards: Object.fromEntries(Object.keys(perFunction).map((k) => [k, perFunction[k][i]])),
           ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom, logpKeepCrucial: r.logpKeepCrucial, logpKeepRandom: r.logpKeepRandom, logpHidePrompt: r.logpHidePrompt, logpOnlyCrucial: r.logpOnlyCrucial, logpOnlyRandom: r.logpOnlyRandom }, spans: c.spans } : {}),
         });
-        if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[i]));
+        if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[i], i % G));
       });
     }
     return row;
   }
 
-  function sampleItem(c: Completion, r: SaliencyResult, reward: number): SaliencyItem {
+  function sampleItem(c: Completion, r: SaliencyResult, reward: number, sample: number): SaliencyItem {
     return saliencyItem({
-      id: c.problem.id, prompt: c.problem.question, tokens: c.tokens.map((t) => tok.decode([t])), spans: c.spans!, result: r, reward,
+      id: `${c.problem.id} · sample ${sample + 1}`, prompt: c.problem.question, tokens: c.tokens.map((t) => tok.decode([t])), spans: c.spans!, result: r, reward,
       correct: c.grade.correct,
     });
   }
