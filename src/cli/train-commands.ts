@@ -72,8 +72,8 @@ const DEFAULT_OPS: Record<string, [number, number]> = { synthetic: [1, 2], hinte
 
 function problemsOptions(y: Argv, defaults: { hint: HintMode } = { hint: 'correct' }): Argv {
   return y
-    .option('task', { type: 'string', choices: [...TASK_NAMES], default: 'synthetic', describe: 'dataset' })
-    .option('data-path', { type: 'string', describe: 'gsm8k: a .jsonl/.parquet file; mmlu: a directory of <subject>_<split>.csv or a file' })
+    .option('task', { type: 'string', choices: ['auto', ...TASK_NAMES], default: 'auto', describe: 'dataset (auto: synthetic without --data-path, else inferred from the file)' })
+    .option('data-path', { type: 'string', describe: 'gsm8k/custom: a .jsonl/.json/.csv/.parquet file; mmlu: a directory of <subject>_<split>.csv or a file' })
     .option('limit', { type: 'number', describe: 'use only the first N problems' })
     .option('count', { type: 'number', default: 2000, describe: 'synthetic/hinted: problems to generate' })
     .option('min-ops', { type: 'number', describe: 'synthetic/hinted: fewest operations per problem [default: 1 synthetic, 3 hinted]' })
@@ -90,14 +90,17 @@ function problemsOptions(y: Argv, defaults: { hint: HintMode } = { hint: 'correc
 }
 
 async function problemsFromArgv(a: Record<string, unknown>) {
-  const { loadProblems } = await import('../train/problems');
+  const { loadProblems, formatSkipped } = await import('../train/problems');
   const [minOps, maxOps] = DEFAULT_OPS[a.task as string] ?? DEFAULT_OPS.synthetic;
   const generated = { count: a.count as number, minOps: (a.minOps as number | undefined) ?? minOps, maxOps: (a.maxOps as number | undefined) ?? maxOps, maxValue: a.maxValue as number };
-  return loadProblems({
-    task: a.task as TaskName, path: (a.dataPath as string | undefined) ?? null, limit: (a.limit as number | undefined) ?? null, shuffle: false, mmluSubjects: null,
+  const dataPath = (a.dataPath as string | undefined) ?? null;
+  const loaded = await loadProblems({
+    task: a.task as TaskName | 'auto', path: dataPath, limit: (a.limit as number | undefined) ?? null, shuffle: false, mmluSubjects: null,
     synthetic: { ...generated, ops: ['+', '-', '*'] },
     hinted: { ...generated, hint: a.hint as HintMode },
   }, a.seed as number);
+  for (const line of [...loaded.notes, ...formatSkipped(loaded, dataPath)]) process.stderr.write(`${line}\n`);
+  return { ...loaded, dataPath };
 }
 
 export const sftCommand: CommandModule = {
@@ -164,7 +167,7 @@ export const evalCommand: CommandModule = {
     const { formatEvalSummary, progressPrinter } = await import('./eval-summary');
     const { maskOptionsOf } = await import('../train/saliency-options');
     const device = resolveDevice(a.device as string);
-    const { problems } = await problemsFromArgv(a);
+    const loaded = await problemsFromArgv(a);
     const tokenizer = (await import('../llm/tokenizer')).Tokenizer.fromDir(resolvePackagePath(a.model as string));
     // The masks of training: the config's saliency section, with the flags given on top.
     const sal = resolveConfig({ file: a.config as string | undefined, overrides: {} }).saliency;
@@ -174,7 +177,8 @@ export const evalCommand: CommandModule = {
     }, tokenizer.padTokenId, a.seed as number);
     const started = Date.now();
     const { report } = await runEvaluation({
-      modelDir: resolvePackagePath(a.model as string), problems, device, dtype: resolveDtype(a.dtype as string, device) as 'float32',
+      modelDir: resolvePackagePath(a.model as string), problems: loaded.problems, loadSkipped: loaded, dataPath: loaded.dataPath,
+      log: (line) => process.stderr.write(`${line}\n`), device, dtype: resolveDtype(a.dtype as string, device) as 'float32',
       maxNewTokens: a.maxNewTokens as number, batchSize: a.batchSize as number,
       saliency: { enabled: a.saliency as boolean, steps: mask.steps!, lr: mask.lr!, lambda: mask.lambda!, threshold: mask.threshold!, batchSize: mask.batchSize!, options: mask },
       faithfulness: a.faithfulness as boolean, seed: a.seed as number, answerTokens: a.answerTokens as number,

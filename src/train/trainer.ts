@@ -15,8 +15,8 @@ import { Tokenizer } from '../llm/tokenizer';
 import { AdamW } from '../nn/optim';
 import { cuda } from '../tensor/runtime';
 import { TrainerState, latestCheckpoint, saveCheckpoint } from './checkpoint';
-import { ProblemStream, loadProblems } from './problems';
-import { Completion, rollout } from './rollout';
+import { ProblemStream, dropOverlongPrompts, formatSkipped, loadProblems, skippedJson } from './problems';
+import { Completion, promptIdsOf, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
 import { resolveDevice, resolveDtype } from './device';
 import { maskOptionsOf, rewardOptionsOf } from './saliency-options';
@@ -38,6 +38,8 @@ export interface TrainOutcome {
   runDir: string;
   stepsDone: number;
   interrupted: boolean;
+  /** Data rows left out (unreadable, unusable, or a prompt too long for the model): the count and the first 20. */
+  skipped: ReturnType<typeof skippedJson>;
 }
 
 /** Metric keys that measure time or memory: they differ between otherwise identical runs. */
@@ -77,6 +79,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const device = resolveDevice(cfg.device);
   const dtype = resolveDtype(cfg.model.dtype, device);
   const tok = Tokenizer.fromDir(cfg.model.path);
+  const loaded = await loadProblems(cfg.data, cfg.seed); // before the model: a data error shows at once
   const model = await LlamaModel.load(checkpoint ? checkpoint.modelDir : cfg.model.path, { device, dtype });
   const reference = cfg.grpo.beta !== 0 ? await LlamaModel.load(cfg.model.reference ?? cfg.model.path, { device, dtype }) : null;
   model.requiresGrad_(true);
@@ -85,7 +88,9 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const custom: { name: string; fn: RewardFn; weight: number }[] = [];
   for (const c of cfg.rewards.custom) custom.push({ ...(await loadRewardFunction(c.module, c.name)), weight: c.weight });
 
-  const { problems, skipped } = await loadProblems(cfg.data, cfg.seed);
+  const usable = dropOverlongPrompts(loaded, (p) => promptIdsOf(tok, p).length, model.config.maxPositionEmbeddings,
+    { tokens: cfg.generation.maxNewTokens, what: 'generation.maxNewTokens' });
+  const { problems, skipped } = usable;
   const state: TrainerState = checkpoint?.state ?? { step: 0, dataPosition: 0, epoch: 0, seed: cfg.seed };
   if (checkpoint) checkpoint.restoreOptimizer(adam);
   const data = new ProblemStream(problems, cfg.seed, cfg.data.shuffle, state.dataPosition, state.epoch);
@@ -99,6 +104,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, stream });
   reporter.log(`run ${runDir}: ${problems.length} problems${skipped ? ` (${skipped} rows skipped)` : ''}, device ${device}, ${dtype}` +
     (checkpoint ? `, resuming after step ${state.step}` : ''));
+  for (const line of [...loaded.notes, ...formatSkipped(usable, cfg.data.path)]) reporter.log(line);
 
   let interrupted = false;
   const onSigint = () => {
@@ -139,7 +145,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     model.dispose();
     reference?.dispose();
   }
-  return { runDir, stepsDone: state.step, interrupted };
+  return { runDir, stepsDone: state.step, interrupted, skipped: skippedJson(usable, cfg.data.path) };
 
   function writeReport(): void {
     const html = renderTrainReport({ config: cfg, metrics: readMetrics(metricsFile), samples: recentSamples });
