@@ -57,31 +57,62 @@ function commonWidth(widths: number[]): number | undefined {
   return best;
 }
 
+type Parsed = { record: string[]; raw: string; info: { bytes: number } };
+
+/**
+ * The records of `text` with the line each starts on. A quote that is never closed makes csv-parse read the rest of
+ * the file as one field: then only that record's first line is skipped and reading goes on from the next line.
+ */
+function recordsWithLines(text: string, out: ResultBuilder<string[]>): { record: string[]; line: number }[] {
+  const found: { record: string[]; line: number }[] = [];
+  let rest = text;
+  let lineBase = 0; // lines of `text` before `rest`
+  for (;;) {
+    let unclosed = false;
+    const records = parse(rest, {
+      bom: true,
+      raw: true,
+      info: true,
+      relax_quotes: true, // a stray quote inside a field is kept as text ('5" tall', '"a"b')
+      relax_column_count: true,
+      skip_records_with_error: true,
+      on_skip: (err: { code?: string; message: string; lines?: number } | undefined) => {
+        if (err?.code === 'CSV_QUOTE_NOT_CLOSED') unclosed = true;
+        else if (err) out.skip(lineBase + (err.lines ?? 0), err.message);
+      },
+    }) as unknown as Parsed[];
+    const lineOf = lineFinder(rest);
+    let end = 0; // bytes of `rest` up to the end of the last record read
+    for (const { record, raw, info } of records) {
+      end = info.bytes;
+      if (record.length === 1 && record[0] === '' && raw.trim() === '') continue; // blank line
+      // info.bytes is where the record ends (its line break included): its last line, less the breaks inside it.
+      const last = lineOf(Math.max(0, info.bytes - 1));
+      found.push({ record, line: lineBase + last - lineBreaks(raw.replace(/(\r\n|\n|\r)$/, '')) });
+    }
+    if (!unclosed) return found;
+    const bytes = Buffer.from(rest, 'utf8');
+    let start = end;
+    while (bytes[start] === 0x0a || bytes[start] === 0x0d) start++;
+    const line = lineOf(start);
+    out.skip(lineBase + line, 'a quote opens a field and is never closed (the rest of the file would be one field)');
+    let next = start;
+    while (next < bytes.length && bytes[next] !== 0x0a && bytes[next] !== 0x0d) next++;
+    if (next >= bytes.length) return found;
+    next += bytes[next] === 0x0d && bytes[next + 1] === 0x0a ? 2 : 1;
+    rest = bytes.subarray(next).toString('utf8');
+    lineBase += line;
+  }
+}
+
 /**
  * Parses CSV text. Every row must have `columns` fields (default: as many as the header, or without one, as most
- * rows): rows that do not, and records csv-parse cannot read (a stray quote), are skipped and counted with their line.
+ * rows): rows that do not, and records csv-parse cannot read (a quote never closed), are skipped alone and counted
+ * with their line.
  */
 export function parseCsv(text: string, opts: CsvOptions = {}): CsvResult {
   const out = new ResultBuilder<string[]>();
-  const records = parse(text, {
-    bom: true,
-    raw: true,
-    info: true,
-    relax_column_count: true,
-    skip_records_with_error: true,
-    on_skip: (err: { message: string; lines?: number } | undefined) => {
-      if (err) out.skip(err.lines ?? 0, err.message);
-    },
-  }) as unknown as { record: string[]; raw: string; info: { bytes: number } }[];
-
-  const lineOf = lineFinder(text);
-  const lines: { record: string[]; line: number }[] = [];
-  for (const { record, raw, info } of records) {
-    if (record.length === 1 && record[0] === '' && raw.trim() === '') continue; // blank line
-    // info.bytes is where the record ends (its line break included): its last line, less the breaks inside it.
-    const last = lineOf(Math.max(0, info.bytes - 1));
-    lines.push({ record, line: last - lineBreaks(raw.replace(/(\r\n|\n|\r)$/, '')) });
-  }
+  const lines = recordsWithLines(text, out);
   let header: string[] | undefined;
   if (opts.header && lines.length > 0) header = lines.shift()!.record;
   const width = opts.columns ?? header?.length ?? commonWidth(lines.map((l) => l.record.length));

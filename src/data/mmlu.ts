@@ -56,7 +56,7 @@ async function loadTable(file: string, fields: FieldMap = {}): Promise<LoadedPro
   const read = await readRecords(file);
   checkMappedColumns(read.rows, fields, file);
   const out = new ResultBuilder<Problem>();
-  out.absorb(read);
+  out.absorb(read, file);
   const perSubject = new Map<string, number>();
   read.rows.forEach((row, i) => {
     const get = (field: 'question' | 'choices' | 'answer' | 'subject') => {
@@ -68,7 +68,7 @@ async function loadTable(file: string, fields: FieldMap = {}): Promise<LoadedPro
     const index = perSubject.get(subject) ?? 0;
     perSubject.set(subject, index + 1);
     const p = makeProblem(subject, index, get('question'), get('choices'), get('answer'));
-    if (typeof p === 'string') out.skip(read.rowNumbers[i], p);
+    if (typeof p === 'string') out.skip(read.rowNumbers[i], p, file);
     else out.add({ ...p, source: { file, row: read.rowNumbers[i] } }, read.rowNumbers[i]);
   });
   const { rows: problems, skipped, errors } = out.result();

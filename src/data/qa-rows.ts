@@ -60,10 +60,10 @@ export function qaProblems(read: ReadResult<Record<string, unknown>>, file: stri
   checkMappedColumns(read.rows, fields, file);
   const split = path.basename(file).replace(/\.[^.]*$/, '');
   const out = new ResultBuilder<Problem>();
-  out.absorb(read);
+  out.absorb(read, file);
   read.rows.forEach((row, i) => {
     const line = read.rowNumbers[i];
-    const skip = (why: string) => out.skip(line, why);
+    const skip = (why: string) => out.skip(line, why, file);
     const qCol = columnOf(row, 'question', fields);
     const q = qCol === undefined ? undefined : row[qCol];
     let question: string;

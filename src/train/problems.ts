@@ -107,12 +107,12 @@ export function dropOverlongPrompts<T extends { problems: Problem[]; skipped: nu
       kept.push(p);
       continue;
     }
-    const message = `prompt too long: problem ${p.id} has ${n} prompt tokens + ${reserve.tokens} (${reserve.what}) > the model's ${maxPositions} positions (max_position_embeddings); skipped`;
+    const message = `prompt too long: problem ${p.id} has ${n} prompt tokens + ${reserve.tokens} (${reserve.what}) > the model's ${maxPositions} positions (max_position_embeddings)`;
     dropped.push({ row: p.source?.row ?? 0, message, ...(p.source ? { file: p.source.file } : {}) });
   }
   if (dropped.length === 0) return set;
   if (kept.length === 0)
-    throw new Error(`every problem's prompt is too long for the model: ${dropped[0].message.replace(/; skipped$/, '')}. ` +
+    throw new Error(`every problem's prompt is too long for the model: ${dropped[0].message}. ` +
       `Lower ${reserve.what}, shorten the prompts, or use a model with more positions`);
   return { ...set, problems: kept, ...mergeSkipped(set, { skipped: dropped.length, errors: dropped }) };
 }
