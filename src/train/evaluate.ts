@@ -69,7 +69,7 @@ export interface EvalReport {
   formatRate: number | null;
   faithfulness: EvalFaithfulness;
   /** Rows left out (unreadable, unusable, or a prompt too long for the model): the count and the first 20. */
-  skipped: ReturnType<typeof skippedJson>;
+  skipped?: ReturnType<typeof skippedJson>;
 }
 
 /** One problem's row of items.jsonl: its completion, grade, and every per-item value measured on it. */
