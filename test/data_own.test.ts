@@ -150,6 +150,8 @@ describe('data.task inferred from data.path (never silently synthetic)', () => {
     expect([gsm.task, gsm.problems.map((p) => p.gold)]).toEqual(['gsm8k', ['7', '10', '5']]);
     expect(gsm.notes[0]).toMatch(/as 'gsm8k' \(its answers end in '#### <number>'\)/);
     expect((await loadProblems(data({ path: own('mmlu-short-first') }), 0)).task).toBe('mmlu');
+    const csv = await loadProblems(data({ path: own('mmlu-short-first/astronomy_test.csv') }), 0);
+    expect([csv.task, csv.problems.length, csv.skipped]).toEqual(['mmlu', 3, 1]);
     expect((await loadProblems(data({ path: own('long-prompt.jsonl') }), 0)).task).toBe('custom');
     expect((await loadProblems(data({}), 0)).task).toBe('synthetic');
   });

@@ -29,7 +29,7 @@ const SAMPLE = 100;
 // A header-less CSV whose rows mostly have 6 fields ending in a letter A-D: MMLU's original question,A,B,C,D,letter.
 function isOriginalMmluCsv(file: string): boolean {
   if (hasQuestionHeader(file)) return false;
-  const rows = parseCsv(readText(file)).rows.slice(0, SAMPLE);
+  const rows = parseCsv(readText(file)).rows.slice(0, SAMPLE); // the rows of the width most rows have
   return rows.length > 0 && rows[0].length === 6 && rows.filter((r) => /^\s*[A-D]\s*$/.test(r[5])).length * 2 >= rows.length;
 }
 
