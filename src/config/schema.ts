@@ -1,6 +1,8 @@
 // The `train` command's configuration: a zod schema in which every field has a default and a one-line help text.
 import { z } from 'zod';
 
+import { answerPatternError } from '../data/answer-format';
+
 /** Help text (and, where the zod type says too little, a readable type) attached to each field of the schema. */
 export interface FieldMeta {
   help: string;
@@ -59,10 +61,34 @@ export const trainConfigSchema = z.strictObject({
   ),
   data: group(
     {
-      task: field(z.enum(['synthetic', 'gsm8k', 'mmlu', 'hinted']).default('synthetic'), 'which task the prompts come from'),
+      task: field(
+        z.enum(['auto', 'synthetic', 'gsm8k', 'mmlu', 'hinted', 'custom']).default('auto'),
+        'which task the prompts come from (auto: synthetic without data.path, else inferred from the file; custom: your own question/answer rows)',
+      ),
       path: field(
         z.string().min(1).nullable().default(null),
-        'dataset file or directory (null: the bundled or synthetic data)',
+        'dataset file (.jsonl, .json, .csv, .parquet) or MMLU directory (null: generated problems)',
+      ),
+      fields: group(
+        {
+          question: field(z.string().min(1).nullable().default(null), "column of the question, or of a conversational prompt (a list of {role, content}) (null: 'question', 'problem' or 'prompt')"),
+          answer: field(z.string().min(1).nullable().default(null), "column of the gold answer: the answer alone, or a solution ending in '#### <answer>' (null: 'answer' or 'solution')"),
+          choices: field(z.string().min(1).nullable().default(null), "MMLU: column of the 4 choices (null: 'choices')"),
+          subject: field(z.string().min(1).nullable().default(null), "MMLU: column of the subject (null: 'subject')"),
+        },
+        'column names of the data file',
+      ),
+      systemPrompt: field(z.string().nullable().default(null), "system message of every prompt (null: the task's; '': none; a conversational row's own system message wins)"),
+      answerPattern: field(
+        z.string().min(1).superRefine((v, ctx) => {
+          const error = answerPatternError(v);
+          if (error !== null) ctx.addIssue({ code: 'custom', message: error });
+        }).nullable().default(null),
+        "regex whose first capture group is the final answer, instead of '#### <answer>' ('/source/flags' for flags; null: '####')",
+      ),
+      answerExtractor: field(
+        z.string().min(1).nullable().default(null),
+        "JS module ('file.js' or 'file.js#exportName') whose function (completion) => answer string or null reads the final answer",
       ),
       limit: field(positiveInt().nullable().default(null), 'use at most this many examples (null: all)'),
       shuffle: field(z.boolean().default(true), 'shuffle the examples (with seed)'),

@@ -50,8 +50,8 @@ export async function rollout(
       tokens,
       text,
       finish: out.finishReasons[i],
-      grade: grade(problem.task, text, problem.gold),
-      spans: locateSpans(tok, tokens, problem.task),
+      grade: grade(problem.task, text, problem.gold, problem.answerFinder),
+      spans: locateSpans(tok, tokens, problem.task, problem.answerFinder),
     };
   });
 }

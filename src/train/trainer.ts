@@ -21,8 +21,8 @@ import { TrainerState, saveCheckpoint } from './checkpoint';
 import { StepAborted, watchInterrupts } from './interrupts';
 import { recordRunConfig } from './run-config';
 import { openRunDir } from './run-dir';
-import { ProblemStream, loadProblems } from './problems';
-import { Completion, rollout } from './rollout';
+import { ProblemStream, dropOverlongPrompts, formatSkipped, loadProblems, skippedJson } from './problems';
+import { Completion, promptIdsOf, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
 import { resolveDevice, resolveDtype } from './device';
 import { maskOptionsOf, rewardOptionsOf } from './saliency-options';
@@ -47,6 +47,8 @@ export interface TrainOutcome {
   interrupted: boolean;
   /** The signal (SIGINT or SIGTERM) that stopped the run, if one did. */
   signal: NodeJS.Signals | null;
+  /** Data rows left out (unreadable, unusable, or a prompt too long for the model): the count and the first 20. */
+  skipped: ReturnType<typeof skippedJson>;
 }
 
 /** Metric keys that measure time or memory: they differ between otherwise identical runs. */
@@ -81,6 +83,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const device = resolveDevice(cfg.device);
   const dtype = resolveDtype(cfg.model.dtype, device);
   const tok = Tokenizer.fromDir(cfg.model.path);
+  const loaded = await loadProblems(cfg.data, cfg.seed); // before the model: a data error shows at once
   const model = await LlamaModel.load(checkpoint ? checkpoint.modelDir : cfg.model.path, { device, dtype });
   const reference = cfg.grpo.beta !== 0 ? await LlamaModel.load(cfg.model.reference ?? cfg.model.path, { device, dtype }) : null;
   model.requiresGrad_(true);
@@ -89,7 +92,9 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const custom: { name: string; fn: RewardFn; weight: number }[] = [];
   for (const c of cfg.rewards.custom) custom.push({ ...(await loadRewardFunction(c.module, c.name)), weight: c.weight });
 
-  const { problems, skipped } = await loadProblems(cfg.data, cfg.seed);
+  const usable = dropOverlongPrompts(loaded, (p) => promptIdsOf(tok, p).length, model.config.maxPositionEmbeddings,
+    { tokens: cfg.generation.maxNewTokens, what: 'generation.maxNewTokens' });
+  const { problems, skipped } = usable;
   const heldOut = cfg.eval.every > 0 ? await heldOutProblems(cfg, problems) : null;
   const state: TrainerState = checkpoint?.state ?? { step: 0, dataPosition: 0, epoch: 0, seed: cfg.seed };
   if (checkpoint) checkpoint.restoreOptimizer(adam);
@@ -111,6 +116,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   if (configRecord.changes.length > 0)
     reporter.log(`resume: the config differs from the one the run last used (config.yaml keeps the original; this one is saved as ` +
       `${path.basename(configRecord.file ?? '')}):\n  ${configRecord.changes.join('\n  ')}`);
+  for (const line of [...loaded.notes, ...formatSkipped(usable, cfg.data.path)]) reporter.log(line);
 
   const interrupts = watchInterrupts((signal) => reporter.log(
     `${signal}: stopping at the next safe point (a step whose update has not started is abandoned and redone on --resume), ` +
@@ -180,7 +186,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     files: [['report', path.join(runDir, 'report.html')], ['metrics', metricsFile], ['completions', completionsFile],
       ['tensorboard', tensorboard ? path.dirname(tensorboard.file) : null], ['checkpoint', lastCheckpointOf(runDir)]],
   }));
-  return { runDir, stepsDone: state.step, interrupted, signal: interrupts.signal };
+  return { runDir, stepsDone: state.step, interrupted, signal: interrupts.signal, skipped: skippedJson(usable, cfg.data.path) };
 
   function writeReport(): void {
     const html = renderTrainReport({ config: cfg, metrics: readMetrics(metricsFile), samples: recentSamples });
