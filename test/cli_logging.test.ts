@@ -148,7 +148,7 @@ test('saliency.html: the cards in the order of the input ("original order"), wit
   const problems = makeSyntheticProblems({ count: 5, seed: 11, minOps: 1, maxOps: 2 });
   const input = path.join(runsDir, 'sal-input.jsonl');
   fs.writeFileSync(input, problems.map((p) => JSON.stringify({ id: p.id, task: 'synthetic', prompt: p.question, completion: p.solution, gold: p.gold })).join('\n') + '\n');
-  const out = await runSaliencyCommand({ model: 'models/tiny-arith', input, out: path.join(runsDir, 'sal-out'), steps: 2, batchSize: 5, stream: logFile() });
+  const out = await runSaliencyCommand({ model: 'models/tiny-arith', input, out: path.join(runsDir, 'sal-out'), steps: 2, batchSize: 5 }, { stream: logFile() });
   const html = fs.readFileSync(out.html, 'utf8');
   const ids = [...html.matchAll(/<span class="sal-id">([^<]*)</g)].map((m) => m[1]);
   expect(ids).toEqual(problems.map((p) => p.id));

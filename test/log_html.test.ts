@@ -136,7 +136,8 @@ describe('training report (as text)', () => {
   test('the held-out eval chart (eval.every) appears only when the run evaluated', () => {
     const rows = metrics(4).map((r, i) => (i % 2 === 1 ? { ...r, 'eval/accuracy_strict': 0.25 * i, 'eval/format_rate': 0.9 } : r));
     const html = renderTrainReport({ config: {}, metrics: rows, samples: [] });
-    expect(html.match(/<svg class="chart"/g)).toHaveLength(7);
+    // reward, accuracy, saliency, loss, length and eval: no KL before step 6, no learning_rate in these rows
+    expect(html.match(/<svg class="chart"/g)).toHaveLength(6);
     expect(html).toContain('held-out eval (eval.every)');
     expect(html).toMatch(/<tr><td>eval\/accuracy_strict<\/td><td>0\.75<\/td><td>4<\/td><\/tr>/);
     expect(renderTrainReport({ config: {}, metrics: metrics(4), samples: [] })).not.toContain('held-out eval');

@@ -121,12 +121,16 @@ export const evalCommand: CommandModule = {
   handler: async (argv) => {
     const a = argv as Record<string, unknown>;
     const { evaluate, evalConfigOf } = await import('../api/evaluate');
-    const { formatEvalSummary, progressPrinter } = await import('./eval-summary');
-    const options = { runConfig: a.config as string | undefined, config: overridesFromArgv(a, ['config']), onProgress: progressPrinter(process.stderr) };
+    const { defaultEvalDir, formatEvalSummary, progressPrinter } = await import('./eval-summary');
+    const options = {
+      runConfig: a.config as string | undefined, config: overridesFromArgv(a, ['config']), onProgress: progressPrinter(process.stderr),
+      log: (line: string) => process.stderr.write(`${line}\n`), defaultOutDir: defaultEvalDir(),
+    };
     const c = evalConfigOf(options);
+    const outDir = c.outDir ?? options.defaultOutDir;
     const started = Date.now();
     const { report } = await evaluate(options);
-    process.stderr.write(`eval: done in ${((Date.now() - started) / 1000).toFixed(1)} s${c.outDir ? `; wrote ${c.outDir}/summary.json, items.jsonl, report.html` : ''}\n`);
+    process.stderr.write(`eval: done in ${((Date.now() - started) / 1000).toFixed(1)} s; wrote ${path.join(outDir, 'report.html')}, summary.json and items.jsonl (one row per problem) there\n`);
     if (c.json) console.log(JSON.stringify(report));
     else console.log(formatEvalSummary(report));
   },

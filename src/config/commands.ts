@@ -151,7 +151,7 @@ export const saliencyConfigSchema = z.strictObject({
   out: field(z.string().min(1), 'output directory for saliency.jsonl and saliency.html (created if missing); required'),
   device: T.device,
   task: field(
-    z.enum(['gsm8k', 'mmlu', 'synthetic', 'hinted']).nullable().default(null),
+    z.enum(['gsm8k', 'mmlu', 'synthetic', 'hinted', 'custom']).nullable().default(null),
     "task of rows without a task field (null: the run's data.task when --input is in a run folder, else gsm8k)",
   ),
   promptFormat: field(
@@ -192,7 +192,11 @@ export function resolveSaliencyConfig(o: { runConfig?: string; overrides?: Recor
   const runConfig = o.runConfig ?? runConfigBeside(input);
   const { enabled: _e, ...mask } = runSaliency(runConfig).saliency as Raw;
   const base: Raw = { saliency: mask };
-  if (runConfig !== undefined) base.task = resolveTrainConfig({ file: runConfig }).data.task;
+  if (runConfig !== undefined) {
+    // A run with data.task 'auto' recorded each row's own task in completions.jsonl: no default needed then.
+    const task = resolveTrainConfig({ file: runConfig }).data.task;
+    if (task !== 'auto') base.task = task;
+  }
   const c = resolveWith(saliencyConfigSchema, { base, overrides: o.overrides, shortcuts: SALIENCY_SHORTCUTS });
   return runConfig === undefined ? c : { ...c, runConfig };
 }

@@ -132,7 +132,9 @@ function applyShortcuts(cli: Raw, shortcuts: Record<string, string>, fields: Map
   for (const [key, target, value] of moved) {
     const context = deepMerge(under, out);
     const current = (p: string): unknown => valueAtDotted(context, p) ?? fields.get(p)?.default;
-    const path = target.replace(/\{([^}]+)\}/g, (_m, p: string) => String(current(p)));
+    // data.task 'auto' without a data.path is the synthetic task (loadProblems infers it so).
+    const resolved = (p: string): unknown => (p === 'data.task' && current(p) === 'auto' && current('data.path') == null ? 'synthetic' : current(p));
+    const path = target.replace(/\{([^}]+)\}/g, (_m, p: string) => String(resolved(p)));
     if (!fields.has(path)) {
       const placeholder = /\{([^}]+)\}/.exec(target)?.[1] ?? '';
       problems.push(`'${key}' sets ${target}, which is no field when ${placeholder} is ${show(current(placeholder))} (override)`);

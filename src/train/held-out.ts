@@ -20,7 +20,8 @@ export async function heldOutProblems(cfg: TrainConfig, training: Problem[]): Pr
   if (e.path !== null) {
     return (await loadProblems({ ...cfg.data, path: e.path, limit: e.count, shuffle: false }, cfg.seed)).problems;
   }
-  if (cfg.data.task !== 'synthetic' && cfg.data.task !== 'hinted')
+  const generated = cfg.data.task === 'synthetic' || cfg.data.task === 'hinted' || (cfg.data.task === 'auto' && cfg.data.path === null);
+  if (!generated)
     throw new Error(`eval.every with data.task '${cfg.data.task}' needs eval.path: a held-out file of that task`);
   const seen = new Set(training.map((p) => p.question));
   const draw = 4 * e.count;
