@@ -8,6 +8,7 @@ import { loadConfigFile, LoadedFile } from './load-file';
 import { deepMerge, leafPaths, parseOverrides } from './overrides';
 import { TrainConfig, trainConfigSchema } from './schema';
 import { groupKeys, suggestKey } from './suggest';
+import { taskWithoutInference } from './task';
 
 /** A config that does not validate; message lists every problem, problems holds them one by one. */
 export class ConfigError extends Error {
@@ -132,8 +133,7 @@ function applyShortcuts(cli: Raw, shortcuts: Record<string, string>, fields: Map
   for (const [key, target, value] of moved) {
     const context = deepMerge(under, out);
     const current = (p: string): unknown => valueAtDotted(context, p) ?? fields.get(p)?.default;
-    // data.task 'auto' without a data.path is the synthetic task (loadProblems infers it so).
-    const resolved = (p: string): unknown => (p === 'data.task' && current(p) === 'auto' && current('data.path') == null ? 'synthetic' : current(p));
+    const resolved = (p: string): unknown => (p === 'data.task' ? taskWithoutInference(String(current(p)), current('data.path') as string | null) : current(p));
     const path = target.replace(/\{([^}]+)\}/g, (_m, p: string) => String(resolved(p)));
     if (!fields.has(path)) {
       const placeholder = /\{([^}]+)\}/.exec(target)?.[1] ?? '';

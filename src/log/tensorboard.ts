@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { closeSynced } from './metrics';
 
 const CRC32C_TABLE = (() => {
   const t = new Uint32Array(256);
@@ -112,12 +113,9 @@ export class TensorBoardWriter {
 
   close(): void {
     if (this.fd === undefined) return;
-    try {
-      fs.fsyncSync(this.fd);
-    } finally {
-      fs.closeSync(this.fd);
-      this.fd = undefined;
-    }
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSynced(fd);
   }
 
   private append(data: Buffer): void {

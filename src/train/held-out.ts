@@ -3,6 +3,7 @@
 import type { TrainConfig } from '../config';
 import type { Problem } from '../data';
 import { LlamaModel } from '../llm/model';
+import { taskWithoutInference } from '../config/task';
 import { Tokenizer } from '../llm/tokenizer';
 import { EvalReport, runEvaluation } from './evaluate';
 import { loadProblems } from './problems';
@@ -20,7 +21,8 @@ export async function heldOutProblems(cfg: TrainConfig, training: Problem[]): Pr
   if (e.path !== null) {
     return (await loadProblems({ ...cfg.data, path: e.path, limit: e.count, shuffle: false }, cfg.seed)).problems;
   }
-  const generated = cfg.data.task === 'synthetic' || cfg.data.task === 'hinted' || (cfg.data.task === 'auto' && cfg.data.path === null);
+  const task = taskWithoutInference(cfg.data.task, cfg.data.path);
+  const generated = task === 'synthetic' || task === 'hinted';
   if (!generated)
     throw new Error(`eval.every with data.task '${cfg.data.task}' needs eval.path: a held-out file of that task`);
   const seen = new Set(training.map((p) => p.question));
