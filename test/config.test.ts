@@ -46,7 +46,7 @@ describe('defaults', () => {
     });
     expect(c.saliency).toEqual({
       enabled: true, steps: 30, lr: 2.0, optimizer: 'rowAdam', objective: 'logprob', lambda: 1.0, sparsity: 'mean', tau: 2.0,
-      threshold: 0.5, relativeThreshold: 0.5, randomSets: 4, rewardMode: 'comprehensiveness', biasFrom: 'cot', perLayer: false,
+      threshold: 0.5, relativeThreshold: 0.5, randomSets: 4, rewardMode: 'comprehensiveness', scope: 'correct', biasFrom: 'cot', perLayer: false,
       batchSize: 16,
     });
     expect(c.rewards).toEqual({ correct: 1.0, format: 0.1, saliency: 0.5, confidence: 0, custom: [] });
@@ -62,7 +62,7 @@ describe('defaults', () => {
     expect(byPath.get('data.limit')?.type).toBe('integer | null');
     expect(byPath.get('data.synthetic.ops')?.default).toEqual(['+', '-', '*']);
     expect(byPath.has('grpo')).toBe(false); // groups are not options
-    expect(d.length).toBe(91);
+    expect(d.length).toBe(92);
     for (const f of d) expect(f.help.length).toBeGreaterThan(5);
     // every leaf of the resolved defaults is described, and nothing else
     const leaves = (o: Record<string, unknown>, p = ''): string[] =>

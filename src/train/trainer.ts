@@ -203,8 +203,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     interrupts.throwIfSignalled();
     const t1 = performance.now();
 
-    // Saliency on the correct completions whose CoT and answer could be located.
-    const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && c.grade.correct && c.spans ? [i] : []));
+    // Saliency on the completions that can earn R_sal (the correct ones, or all with saliency.scope 'all') whose CoT
+    // and answer could be located.
+    const earnsSaliency = (c: { grade: { correct: boolean } }) => cfg.saliency.scope === 'all' || c.grade.correct;
+    const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && earnsSaliency(c) && c.spans ? [i] : []));
     const salResults = new Map<number, SaliencyResult>();
     if (salIndex.length > 0) {
       const examples = salIndex.map((i) => completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!));
@@ -224,7 +226,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     const perFunction: Record<string, number[]> = {
       correct: completions.map((c) => (c.grade.correct ? 1 : 0)),
       format: completions.map((c) => (c.grade.formatOk ? 1 : 0)),
-      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: c.grade.correct }) : 0)),
+      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: earnsSaliency(c) }) : 0)),
     };
     if (cfg.rewards.confidence !== 0)
       perFunction.confidence = completions.map((c, i) => (c.grade.correct && logpAnswer.has(i) ? 1 - Math.exp(logpAnswer.get(i)!) : 0));
@@ -284,6 +286,8 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       'saliency/crucial_size': mean(sal.map((r) => r.crucial.length)),
       // Share of correct completions whose answer is the CoT's own result (arithmetic tasks; others: no parsable result).
       'completions/answer_is_cot_result': mean(completions.filter((c) => c.grade.correct).map((c) => (cotResult(c.text) === c.grade.strict ? 1 : 0))),
+      // The same over every completion with an answer: it also counts wrong answers that follow a wrong CoT.
+      'completions/answer_follows_cot': mean(completions.filter((c) => c.grade.strict !== null).map((c) => (cotResult(c.text) === c.grade.strict ? 1 : 0))),
       num_tokens: generated,
       'time/generate': (t1 - t0) / 1000,
       'time/saliency': (t2 - t1) / 1000,
