@@ -175,6 +175,13 @@ describe('saliency reward and metrics', () => {
     expect(saliencyReward(r, { mode: 'cotCarried', correct: false })).toBe(0);
   });
 
+  test('cotAlone by hand: the probability of the answer with the prompt hidden, whatever the full pass says', () => {
+    const r: SaliencyResult = { ...results[0], crucial: [], logpFull: -0.1, logpHidePrompt: Math.log(0.25), logpSuppressAll: -9 };
+    expect(saliencyReward(r, { mode: 'cotAlone' })).toBeCloseTo(0.25, 12);
+    expect(saliencyReward({ ...r, logpFull: -5 }, { mode: 'cotAlone', tau: 9 })).toBeCloseTo(0.25, 12); // hiding a contradicting prompt: no bonus
+    expect(saliencyReward(r, { mode: 'cotAlone', correct: false })).toBe(0);
+  });
+
   test('logpHidePrompt and logpOnlyCrucial are the answer log-probs with the prompt (but its first token) suppressed', async () => {
     const some = cases.slice(0, 4);
     const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 1 });
