@@ -208,6 +208,19 @@ describe('saliency reward and metrics', () => {
     withC.forEach((r, i) => expect(r.logpOnlyCrucial).toBeCloseTo(onlyC[i], 3));
   });
 
+  test('hidePrompt false skips the prompt-hiding passes (NaN) and changes nothing else', async () => {
+    const some = cases.slice(0, 3);
+    const full = await optimizeSaliency(model, some, { steps: 5, randomSets: 2 });
+    const lean = await optimizeSaliency(model, some, { steps: 5, randomSets: 2, hidePrompt: false });
+    lean.forEach((r, i) => {
+      expect([r.logpHidePrompt, r.logpOnlyCrucial, r.logpOnlyRandom].every(Number.isNaN)).toBe(true);
+      const { logpHidePrompt: _a, logpOnlyCrucial: _b, logpOnlyRandom: _c, lossCurve: _d, ...rest } = r;
+      const { logpHidePrompt: _e, logpOnlyCrucial: _f, logpOnlyRandom: _g, lossCurve: _h, ...want } = full[i];
+      expect(rest).toEqual(want);
+    });
+    await expect(optimizeSaliency(model, some, { hidePrompt: 'yes' as never })).rejects.toThrow(/hidePrompt must be a boolean/);
+  });
+
   test('dependence and statistics, by hand', () => {
     const base = results[0];
     const r: SaliencyResult = { ...base, s: [0.9, 0.1, 0.9, 0.1], crucial: [0, 2], logpFull: -0.5, logpSuppressAll: -4 };

@@ -35,6 +35,11 @@ export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness',
 
 const MASK_FREE: readonly SaliencyRewardMode[] = ['cotSufficiency', 'cotCarried', 'cotAlone'];
 
+/** Whether a reward mode reads the prompt-hiding log-probs (optimizeSaliency's hidePrompt). */
+export function rewardHidesPrompt(mode: SaliencyRewardMode): boolean {
+  return mode === 'crucialSufficiency' || MASK_FREE.includes(mode);
+}
+
 /** Whether a reward mode reads the mask's crucial set (the prompt-hiding cotSufficiency, cotCarried, cotAlone need no mask optimization). */
 export function rewardUsesMask(mode: SaliencyRewardMode): boolean {
   return !MASK_FREE.includes(mode);
