@@ -5,26 +5,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { resolveConfig } from '../src/config';
 import { readMetrics } from '../src/log';
 import { TIMING_KEYS, train } from '../src/train/trainer';
+import { tinyRunConfig } from './tiny_run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-runs-'));
 const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
 
-function config(name: string, steps: number) {
-  return resolveConfig({
-    file: 'configs/tiny-synthetic.yaml',
-    overrides: {
-      name, runsDir, device: 'cpu',
-      grpo: { steps, promptsPerStep: 2, numGenerations: 4 },
-      generation: { maxNewTokens: 24 },
-      saliency: { steps: 3 },
-      checkpoint: { every: 2, keep: 2 },
-      logging: { reportEvery: 2 },
-    },
-  });
-}
+const config = (name: string, steps: number) => tinyRunConfig(runsDir, name, steps, { checkpoint: { every: 2, keep: 2 }, logging: { reportEvery: 2 } });
 
 const withoutTiming = (rows: Record<string, unknown>[]) =>
   rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !TIMING_KEYS.test(k))));
