@@ -257,7 +257,8 @@ function evaluate(
   const from = examples.map((e, b) => batch.pad[b] + e.cotStart);
   const sCot = examples.map((e, b) => sRows[b].slice(from[b], batch.pad[b] + e.cotEnd));
   // K = 0 optimized no mask (the mask-free rewards): C is empty rather than the whole CoT the untouched s would give.
-  const crucial = sCot.map((row) => (o.steps === 0 ? [] : crucialSet(row, o)));
+  const noMask = o.steps === 0;
+  const crucial = sCot.map((row) => (noMask ? [] : crucialSet(row, o)));
   // Bias rows that suppress the given CoT-relative indices of each example.
   const suppressing = (sets: number[][]) => {
     const bias = new Float32Array(B * T);
@@ -267,7 +268,6 @@ function evaluate(
   const logpFull = answerLogprob(model, batch, suffix).toArray() as number[];
   const logpAll = answerLogprob(model, batch, suffix, cotMask.mul(o.suppressBias)).toArray() as number[];
   // With C empty, suppressing C is the full pass and keeping only C suppresses the whole CoT: reuse them.
-  const noMask = o.steps === 0;
   const logpCrucial = noMask ? logpFull : (answerLogprob(model, batch, suffix, suppressing(crucial)).toArray() as number[]);
   const complement = (sets: number[][]) => sets.map((set, b) => {
     const inSet = new Set(set);

@@ -62,14 +62,15 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   if (!REWARD_MODES.includes(mode))
     throw new TypeError(`wrong argument type: saliencyReward() mode must be one of ${REWARD_MODES.map((m) => `'${m}'`).join(', ')}, got ${String(mode)}`);
   if (opts.correct === false || (rewardUsesMask(mode) && result.crucial.length === 0)) return 0;
-  const cotCarries = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
+  // cotSufficiency's value; cotCarried takes it too.
+  const survivesHiddenPrompt = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
   const drop =
     mode === 'cotAlone' ? Math.exp(result.logpHidePrompt)
-    : mode === 'cotCarried' ? Math.min(dependence(result) / tau, cotCarries)
-    : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
-      : mode === 'crucialSufficiency' ? (result.logpOnlyCrucial - result.logpOnlyRandom) / tau
-        : mode === 'cotSufficiency' ? cotCarries
-          : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
+      : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
+        : mode === 'cotSufficiency' ? survivesHiddenPrompt
+          : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
+            : mode === 'crucialSufficiency' ? (result.logpOnlyCrucial - result.logpOnlyRandom) / tau
+              : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
   return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
 }
 

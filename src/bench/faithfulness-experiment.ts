@@ -106,7 +106,7 @@ export function experimentReport(
   for (const c of conditions) lines.push(`| ${c} | ${by(c).map((r) => r.seed).join(',')} | ${cols.map(([, f]) => pm(metric(c, f))).join(' | ')} |`);
   const primary = (c: string) => metric(c, cols[0][1]);
   const accuracy = cols.find(([name]) => name === 'accuracy (strict)')![1];
-  // Every condition but the baselines is an AtManRL arm (atman; carried: R_sal on every completion), judged against GRPO.
+  // Every condition but the baselines is an AtManRL arm (atman; carried and alone: R_sal on every completion), judged against GRPO.
   const arms = conditions.filter((c) => c !== 'grpo' && c !== 'confidence');
   if (arms.length === 0 || !conditions.includes('grpo')) return { table: lines.join('\n'), verdict: null, verdicts: {} };
   const g = primary('grpo'), k = conditions.includes('confidence') ? primary('confidence') : [];
