@@ -102,7 +102,7 @@ export interface NativeAddon {
   data(t: NativeTensor): Promise<ArrayBufferView>;
   dispose(t: NativeTensor): void;
   isDisposed(t: NativeTensor): boolean;
-  memory(): { tensors: number; cpuBytes: number; cudaBytes: number };
+  memory(): { tensors: number; cpuBytes: number; cudaBytes: number; cpuCachedBytes: number };
   buildInfo(): BuildInfo;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
@@ -114,8 +114,8 @@ export interface NativeAddon {
   AdamW: new (params: NativeTensor[], opts: object) => NativeAdamW;
   clipGradNorm(params: NativeTensor[], maxNorm: number): number;
   saveSafetensors(file: string, names: string[], tensors: NativeTensor[], metadata: Record<string, string>): void;
-  loadSafetensors(file: string, device: string | undefined): NativeSafetensors;
-  llamaLoad(dir: string, device: string | undefined, dtype: string | undefined): Promise<NativeLlama>;
+  loadSafetensors(file: string, device: string | undefined, mapped: boolean): NativeSafetensors;
+  llamaLoad(dir: string, device: string | undefined, dtype: string | undefined, mapped: boolean): Promise<NativeLlama>;
   llamaForward(m: NativeLlama, ids: NativeTensor, ...opts: NativeArg[]): NativeTensor;
   llamaTokenLogprobs(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): NativeTensor;
   llamaTokenLogprobsEntropy(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): [NativeTensor, NativeTensor];

@@ -111,6 +111,7 @@ GenerateResult generate(const llama::LlamaModel& model, const std::vector<std::v
                          std::to_string(t) + ", outside [0, " + std::to_string(V) + ")");
     longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts[p].size()));
   }
+  llama::checkSequenceLength(model.config(), longest, "generate() prompt");
   if (o.seed) torch::manual_seed(*o.seed);
 
   const int64_t P = static_cast<int64_t>(prompts.size()), G = o.numReturnSequences, N = P * G;

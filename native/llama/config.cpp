@@ -1,11 +1,13 @@
 #include "native/llama/config.h"
 
 #include <cmath>
-#include <fstream>
+#include <unistd.h>
+
 #include <sstream>
 
 #include "native/core/value.h"
 #include "native/io/json_lite.h"
+#include "native/io/read_file.h"
 
 namespace atman::llama {
 
@@ -87,6 +89,21 @@ void readRope(const Reader& top, const json::Value* params, const char* name, Ro
   r.fail("rope_type \"" + type + "\" is not supported (supported: default, linear, llama3)");
 }
 
+constexpr int64_t kMaxSize = (int64_t(1) << 31) - 1;
+
+std::string shown(double x) {
+  std::ostringstream s;
+  s.precision(17);
+  s << x;
+  return s.str();
+}
+
+// JSON numbers beyond double range (1e999) read as Infinity.
+void requirePositiveFinite(const Reader& r, const std::string& name, double x, const std::string& hint) {
+  if (!(std::isfinite(x) && x > 0))
+    r.fail(name + " must be a positive finite number" + hint + ", got " + shown(x));
+}
+
 std::vector<int64_t> integers(const Reader& r, const char* key) {
   const json::Value* v = r.get(key);
   std::vector<int64_t> out;
@@ -165,13 +182,30 @@ LlamaConfig parseConfig(const std::string& text, const std::string& where) {
     c.headDim = c.hiddenSize / c.numHeads;
   }
   if (c.headDim <= 0 || c.headDim % 2 != 0) r.fail("head_dim must be a positive even number, got " + std::to_string(c.headDim));
-  if (!(c.rmsNormEps >= 0)) r.fail("rms_norm_eps must be >= 0");
+  if (c.hiddenSize > kMaxSize || c.intermediateSize > kMaxSize || c.numLayers > kMaxSize || c.numHeads > kMaxSize ||
+      c.vocabSize > kMaxSize || c.headDim > kMaxSize)
+    r.fail("a size (hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, vocab_size, head_dim) is "
+           "larger than 2^31 - 1: this is no real model's config");
+  if (c.maxPositionEmbeddings <= 0)
+    r.fail("max_position_embeddings must be positive, got " + std::to_string(c.maxPositionEmbeddings));
+  // 0 divides by zero on an all-zero row; Infinity (1e999 in JSON) turns every hidden state into 0 and the logits
+  // into all zeros without an error.
+  requirePositiveFinite(r, "rms_norm_eps", c.rmsNormEps, " (Llama uses 1e-5 or 1e-6)");
 
   // transformers 4.x: rope_theta + rope_scaling at the top; 5.x: rope_parameters {rope_theta, rope_type, ...}.
   c.rope.theta = r.numberOr("rope_theta", 10000.0);
   readRope(r, r.get("rope_scaling"), "rope_scaling", c.rope);
   readRope(r, r.get("rope_parameters"), "rope_parameters", c.rope);
-  if (!(c.rope.theta > 0)) r.fail("rope_theta must be positive");
+  requirePositiveFinite(r, "rope_theta", c.rope.theta, " (Llama 3 uses 500000)");
+  if (c.rope.type != "default") {
+    requirePositiveFinite(r, "the rope scaling factor", c.rope.factor, "");
+    if (c.rope.type == "llama3") {
+      requirePositiveFinite(r, "low_freq_factor", c.rope.lowFreqFactor, "");
+      requirePositiveFinite(r, "high_freq_factor", c.rope.highFreqFactor, "");
+      if (c.rope.originalMaxPositionEmbeddings <= 0)
+        r.fail("original_max_position_embeddings must be positive, got " + std::to_string(c.rope.originalMaxPositionEmbeddings));
+    }
+  }
 
   c.bosTokenId = firstInteger(r, "bos_token_id");
   c.eosTokenIds = integers(r, "eos_token_id");
@@ -181,11 +215,9 @@ LlamaConfig parseConfig(const std::string& text, const std::string& where) {
 
 LlamaConfig readConfig(const std::string& dir) {
   std::string path = dir + "/config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot load Llama model from '" + dir + "': " + path + " is missing or unreadable");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parseConfig(ss.str(), path);
+  if (::access(path.c_str(), F_OK) != 0)
+    throw Error("cannot load Llama model from '" + dir + "': " + path + " is missing or unreadable");
+  return parseConfig(readTextFile(path, kMaxConfigJsonBytes, "config.json"), path);
 }
 
 namespace {

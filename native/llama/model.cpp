@@ -14,6 +14,7 @@
 #include "native/core/value.h"
 #include "native/io/atomic_file.h"
 #include "native/io/json_lite.h"
+#include "native/io/read_file.h"
 #include "native/io/safetensors.h"
 #include "native/llama/fused_decode.h"
 #include "native/llama/fused_ops.h"
@@ -32,27 +33,20 @@ std::string shapeString(at::IntArrayRef s) {
   return o.str();
 }
 
-std::string readText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// All tensors of the checkpoint by name (CPU, mapped), and a description of where they came from for messages.
+// All tensors of the checkpoint by name (CPU; read into owned memory, or views of the mapped files with `mapped`),
+// and a description of where they came from for messages.
 struct Checkpoint {
   std::map<std::string, at::Tensor> tensors;
   std::string source;
 };
 
-Checkpoint readCheckpoint(const std::string& dir) {
+Checkpoint readCheckpoint(const std::string& dir, bool mapped) {
   Checkpoint ck;
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
   if (fs::exists(single)) {
     ck.source = "model.safetensors";
-    for (auto& [name, t] : loadSafetensors(single, std::nullopt).tensors) ck.tensors[name] = t;
+    for (auto& [name, t] : loadSafetensors(single, std::nullopt, mapped).tensors) ck.tensors[name] = t;
     return ck;
   }
   if (!fs::exists(index))
@@ -60,7 +54,7 @@ Checkpoint readCheckpoint(const std::string& dir) {
   ck.source = "the shards of model.safetensors.index.json";
   json::Value root;
   try {
-    root = json::parse(readText(index));
+    root = json::parse(readTextFile(index, kMaxIndexJsonBytes, "model.safetensors.index.json"));
   } catch (const json::ParseError& e) {
     throw Error("invalid " + index + ": not valid JSON: " + e.what());
   }
@@ -78,7 +72,7 @@ Checkpoint readCheckpoint(const std::string& dir) {
     const std::string path = dir + "/" + file;
     if (!fs::exists(path)) throw Error("cannot load Llama model from '" + dir + "': shard " + file + " named in model.safetensors.index.json is missing");
     std::map<std::string, at::Tensor> inFile;
-    for (auto& [name, t] : loadSafetensors(path, std::nullopt).tensors) inFile[name] = t;
+    for (auto& [name, t] : loadSafetensors(path, std::nullopt, mapped).tensors) inFile[name] = t;
     for (const auto& name : names) {
       auto it = inFile.find(name);
       if (it == inFile.end())
@@ -114,13 +108,13 @@ at::Tensor ropeInvFreq(const LlamaConfig& c) {
 }
 
 std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::optional<at::Device> device,
-                                             std::optional<at::ScalarType> dtype) {
+                                             std::optional<at::ScalarType> dtype, bool mapped) {
   if (dir.empty() || dir.find('\0') != std::string::npos) throw TypeError("invalid path: LlamaModel.load() needs a directory path");
   if (!fs::is_directory(dir)) throw Error("cannot load Llama model: '" + dir + "' is not a directory");
   auto m = std::shared_ptr<LlamaModel>(new LlamaModel());
   m->config_ = readConfig(dir);
   const LlamaConfig& c = m->config_;
-  Checkpoint ck = readCheckpoint(dir);
+  Checkpoint ck = readCheckpoint(dir, mapped);
 
   if (dtype && !(*dtype == at::kFloat || *dtype == at::kDouble || *dtype == at::kBFloat16 || *dtype == at::kHalf))
     throw TypeError("dtype mismatch: LlamaModel.load() dtype must be float32, float64, bfloat16 or float16, got " + dtypeName(*dtype));
@@ -131,7 +125,9 @@ std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::option
     auto it = ck.tensors.find(name);
     if (it == ck.tensors.end())
       throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' is missing from " + ck.source);
-    const at::Tensor& t = it->second;
+    // Taken out of the checkpoint: a weight that load() copies (packing, a dtype change) frees its file copy at once.
+    const at::Tensor t = std::move(it->second);
+    ck.tensors.erase(it);
     if (!t.sizes().equals(shape))
       throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' has shape " + shapeString(t.sizes()) +
                   " in " + ck.source + ", expected " + shapeString(shape) + " from config.json");
@@ -389,6 +385,13 @@ void checkIndexTensor(const at::Tensor& t, const char* name, int64_t B, int64_t 
 
 }  // namespace
 
+void checkSequenceLength(const LlamaConfig& c, int64_t length, const char* fn) {
+  if (length > c.maxPositionEmbeddings)
+    throw RangeError("out of range: LlamaModel " + std::string(fn) + " got a sequence of " + std::to_string(length) +
+                     " tokens, more than the model's " + std::to_string(c.maxPositionEmbeddings) +
+                     " positions (max_position_embeddings in config.json); shorten or truncate the input");
+}
+
 at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) const {
   const LlamaConfig& c = config_;
   if (embed_.defined() == false) throw TypeError("disposed model: this LlamaModel was disposed");
@@ -424,6 +427,9 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
       throw TypeError("dtype mismatch: LlamaModel past keys and values must be " + dtypeName(dtype()) + " (from prefix())");
     P = pk.size(3);
   }
+
+  checkSequenceLength(c, P + T, "forward()");
+  checkKeyStartValues(o.keyStart, P + T);
 
   AttentionOptions ao;
   ao.causal = true;
@@ -477,6 +483,8 @@ std::pair<at::Tensor, at::Tensor> LlamaModel::prefix(const at::Tensor& idsIn, co
   if (lo < 0 || hi >= config_.vocabSize)
     throw RangeError("index out of range: LlamaModel token ids must be in [0, " + std::to_string(config_.vocabSize) + "), got " +
                      std::to_string(lo < 0 ? lo : hi));
+  checkSequenceLength(config_, P, "prefix()");
+  checkKeyStartValues(keyStart, P);
   KVCache cache = newCache(B, P);
   extend(ids, keyStart.defined() ? keyStart.to(device()) : at::Tensor(), cache);
   return {at::stack(cache.k), at::stack(cache.v)};

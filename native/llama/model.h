@@ -60,9 +60,10 @@ struct KVCache {
 class LlamaModel {
  public:
   // dir: config.json + model.safetensors or model.safetensors.index.json with its shards. dtype: the weights'
-  // dtype in memory (default: as on disk). Parameters start with requires_grad false.
+  // dtype in memory (default: as on disk). Parameters start with requires_grad false. The weights own their memory;
+  // `mapped`: CPU weights of the on-disk dtype view the mapped files instead (see loadSafetensors for the risk).
   static std::shared_ptr<LlamaModel> load(const std::string& dir, std::optional<at::Device> device,
-                                          std::optional<at::ScalarType> dtype);
+                                          std::optional<at::ScalarType> dtype, bool mapped = false);
 
   // ids int64 [B, T] -> final hidden states after the last RMSNorm [B, T, hidden].
   at::Tensor hidden(const at::Tensor& ids, const ForwardOptions& o) const;
@@ -118,6 +119,9 @@ class LlamaModel {
   at::Tensor invFreq_;
   bool checkpointing_ = false;  // float32 [headDim / 2] on the model device, as transformers computes it
 };
+
+// Throws RangeError when a sequence of `length` tokens exceeds the model's positions (max_position_embeddings).
+void checkSequenceLength(const LlamaConfig& c, int64_t length, const char* fn);
 
 // inv_freq as transformers' ROPE_INIT_FUNCTIONS compute it (float32, CPU).
 at::Tensor ropeInvFreq(const LlamaConfig& c);

@@ -6,10 +6,16 @@ import { Tensor, toNative } from '../tensor/tensor';
 export type LlamaConfig = NativeLlamaConfig;
 
 export interface LlamaLoadOptions {
-  /** 'cpu' (default; float weights of the on-disk dtype stay zero-copy views of the files), 'cuda', 'cuda:N'. */
+  /** 'cpu' (default), 'cuda', 'cuda:N'. */
   device?: string;
   /** Weights' dtype in memory: float32, float64, bfloat16 or float16 (default: as on disk). */
   dtype?: Dtype;
+  /**
+   * Map the safetensors files instead of reading them (default false): on the CPU, weights of the on-disk dtype are
+   * then zero-copy views of the files. Risk: a file truncated or overwritten in place (`cp` over model.safetensors)
+   * while the model lives kills the process with SIGBUS at its next forward. By default the weights own their memory.
+   */
+  mmap?: boolean;
 }
 
 export interface LlamaForwardOptions {
@@ -131,8 +137,9 @@ export class LlamaModel {
    */
   static async load(dir: string, opts: LlamaLoadOptions = {}): Promise<LlamaModel> {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.load() dir must be a non-empty string');
-    if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: LlamaModel.load() options must be an object {device, dtype}');
-    return new LlamaModel(await native.llamaLoad(dir, opts.device, opts.dtype));
+    if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: LlamaModel.load() options must be an object {device, dtype, mmap}');
+    if (opts.mmap !== undefined && typeof opts.mmap !== 'boolean') throw new TypeError('wrong argument type: LlamaModel.load() mmap must be a boolean');
+    return new LlamaModel(await native.llamaLoad(dir, opts.device, opts.dtype, opts.mmap ?? false));
   }
 
   private get h(): NativeLlama {

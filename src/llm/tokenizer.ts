@@ -8,6 +8,7 @@ import * as path from 'path';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 
 import { ChatMessage, ChatRenderOptions, ChatTemplate } from './chat-template';
+import { readModelFile } from './read-model-file';
 
 export type { ChatMessage } from './chat-template';
 
@@ -46,13 +47,8 @@ const LLAMA3_PAD = '<|finetune_right_pad_id|>';
 const EOT = '<|eot_id|>';
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${path.basename(file)} in ${path.dirname(file)}: ${(e as Error).message}`);
-  }
+  const text = readModelFile(file, required);
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
