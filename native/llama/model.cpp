@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "native/attention/attention.h"
