@@ -49,6 +49,16 @@ describe('a safetensors file truncated or overwritten under a running process', 
     model.dispose();
   });
 
+  test('LlamaModel.load({mmap: true}) gives the same model (the mapped path still works)', async () => {
+    const ids = tensor([[1, 20, 21, 22, 5]], { dtype: 'int64' });
+    const owned = await LlamaModel.load(TINY);
+    const mapped = await LlamaModel.load(TINY, { mmap: true });
+    expect(noGrad(() => mapped.forward(ids).toArray())).toEqual(noGrad(() => owned.forward(ids).toArray()));
+    await expect(LlamaModel.load(TINY, { mmap: 'yes' as never })).rejects.toThrow(/mmap must be a boolean/);
+    owned.dispose();
+    mapped.dispose();
+  });
+
   // The mapped mode (an explicit option) keeps the documented risk; a child process (the compiled dist/, as the CLI
   // tests use) shows both modes, since the mapped one dies of SIGBUS.
   test('only the explicit mmap option maps the file (and then SIGBUS is the documented risk)', () => {
