@@ -35,11 +35,14 @@ export type {
   FaithfulnessBackend, FaithfulnessItem, ScoreRow, LogprobItemMetrics, InterventionOptions, InterventionItemResults, WrongHintResult,
   FaithfulnessRecord, FaithfulnessSummary, HintSummary, Paired,
 } from './atman';
-export { evaluate, runEvaluation, writeEvalOutputs } from './train/evaluate';
+export { runEvaluation, writeEvalOutputs } from './train/evaluate';
 export type { EvalOptions, EvalReport, EvalItem, EvalResult, EvalFaithfulness } from './train/evaluate';
 export * as data from './data';
-export { resolveConfig, describeConfig, configToYaml } from './config';
-export type { TrainConfig } from './config';
+export { resolveConfig, describeConfig, configToYaml, resolveTrainConfig, resolveSftConfig, resolveEvalConfig } from './config';
+export type { TrainConfig, TrainConfigInput, SftConfig, SftConfigInput, EvalConfig, EvalConfigInput } from './config';
+export { train, sft, evaluate } from './api';
+export type { TrainRunOptions, SftRunOptions, SftOutcome, EvaluateOptions } from './api';
+export type { TrainOutcome } from './train/trainer';
 export { renderSaliencyHtml, renderTrainReport } from './log';
 export type { SaliencyItem } from './log';
 export { computeAdvantages } from './grpo/advantages';

@@ -5,9 +5,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { Writable } from 'stream';
 
-import { runSaliencyCommand } from '../src/cli/saliency';
+import { rowPromptIds, runSaliencyCommand } from '../src/cli/saliency';
 import type { SaliencyCommandSummary } from '../src/cli/saliency';
-import { makeSyntheticProblems } from '../src/data';
+import { resolveConfig } from '../src/config';
+import { Problem, buildPromptIds, makeSyntheticProblems } from '../src/data';
+import { Tokenizer } from '../src/llm/tokenizer';
+import { train } from '../src/train/trainer';
+import { promptIdsOf } from '../src/train/rollout';
 import { colourStats, readPng, screenshot } from './browser';
 import { writeTinyLlama } from './llama_helpers';
 
@@ -53,7 +57,7 @@ beforeAll(async () => {
   fs.writeFileSync(input, lines.join('\n') + '\n');
 
   outDir = path.join(dir, 'out');
-  summary = await runSaliencyCommand({ model: modelDir, input, out: outDir, steps: 3, batchSize: 4, stream: collector() });
+  summary = await runSaliencyCommand({ model: modelDir, input, out: outDir, steps: 3, batchSize: 4, device: 'cpu' }, { stream: collector() });
   rows = fs.readFileSync(summary.jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 }, 60000);
 
@@ -124,6 +128,56 @@ describe('saliency command errors', () => {
   });
 
   test('a bad option value is named', async () => {
-    await expect(runSaliencyCommand({ model: modelDir, input, out: outDir, tau: 0 })).rejects.toThrow(/--tau/);
+    await expect(runSaliencyCommand({ model: modelDir, input, out: outDir, tau: 0 })).rejects.toThrow(/'saliency\.tau': got 0/);
+  });
+});
+
+describe("saliency on train's own completions", () => {
+  test('reads runs/<run>/completions.jsonl as train wrote it (task recorded, question, problem id), with the run\'s mask', async () => {
+    const runsDir = path.join(dir, 'runs');
+    const config = resolveConfig({
+      file: 'configs/tiny-synthetic.yaml',
+      overrides: { name: 'r', runsDir, device: 'cpu', grpo: { steps: 1, promptsPerStep: 2, numGenerations: 4 }, generation: { maxNewTokens: 24 }, saliency: { steps: 2 } },
+    });
+    const run = await train({ config, stream: collector() });
+    const completions = path.join(run.runDir, 'completions.jsonl');
+    const written = fs.readFileSync(completions, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(written.every((r) => r.task === 'synthetic' && typeof r.question === 'string' && typeof r.problem === 'string')).toBe(true);
+
+    log = '';
+    const out = path.join(dir, 'run-saliency');
+    const s = await runSaliencyCommand({ model: 'models/tiny-arith', input: completions, out, batchSize: 8 }, { stream: collector() });
+    expect(log).toContain(`the mask and task of ${path.join(run.runDir, 'config.yaml')}`);
+    expect(s.rows).toBe(written.length);
+    expect(s.written).toBeGreaterThan(0);
+    expect(s.written + s.skipped.length).toBe(written.length);
+    for (const k of s.skipped) expect(k.reason).not.toContain('needs'); // no row is missing a field train writes
+    const rows = fs.readFileSync(s.jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of rows) {
+      const source = written[(r.row as number) - 1];
+      expect(r.id).toBe(source.problem);
+      expect(r.correct).toBe(source.correct);
+      expect((r.lossCurve as number[]).length).toBe(2); // the run's saliency.steps
+    }
+  }, 120000);
+
+  test('the prompt is the one train sampled from: the same builder, hint and pinned date', () => {
+    const tokDir = path.join(dir, 'dated-tokenizer');
+    fs.mkdirSync(tokDir);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(TOKENIZER_DIR, f), path.join(tokDir, f));
+    const cfgFile = path.join(tokDir, 'tokenizer_config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8')) as { chat_template: string };
+    cfg.chat_template = "{{ strftime_now('%Y-%m-%d') }}" + cfg.chat_template; // as Llama 3.x prints "Today Date"
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    const tok = Tokenizer.fromDir(tokDir);
+
+    const problem: Problem = { id: 'p', task: 'hinted', question: 'What is 1 + 2 + 3?', gold: '6', hint: '6' };
+    const sampled = promptIdsOf(tok, problem);
+    const row = { problem: 'p', task: 'hinted', question: problem.question, hint: '6', completion: '1 + 2 = 3\n3 + 3 = 6\n#### 6', gold: '6' };
+    const ids = rowPromptIds(row, 'hinted', 'p', tok, 'chat', 1000).ids;
+    expect(ids).toEqual(sampled);
+    expect(tok.decode(ids)).toContain('2026-01-01');
+    expect(buildPromptIds(tok, problem, { now: new Date('2030-06-15T12:00:00Z') })).not.toEqual(sampled); // the date is in the prompt
+    expect(rowPromptIds({ ...row, hint: undefined }, 'hinted', 'p', tok, 'chat', 1000).ids).not.toEqual(sampled); // and so is the hint
   });
 });

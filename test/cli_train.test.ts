@@ -103,3 +103,21 @@ test('the confidence control reward: 1 − p(answer) on correct completions, log
   expect(rows[1]).toHaveProperty(['rewards/confidence/mean']);
   expect(rows[1]).toHaveProperty(['completions/answer_is_cot_result']);
 });
+
+test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too, and R_sal is recomputable from the logged log-probs", async () => {
+  const cfg = config('scope-all', 2);
+  const out = await train({
+    config: { ...cfg, saliency: { ...cfg.saliency, steps: 0, randomSets: 0, rewardMode: 'cotCarried', scope: 'all' }, rewards: { ...cfg.rewards, saliency: 2 } },
+    stream: quiet,
+  });
+  const completions = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const scored = completions.filter((c) => c.saliency);
+  expect(scored.some((c) => !c.correct)).toBe(true); // the bundled tiny model gets most answers wrong
+  for (const c of scored) {
+    const s = c.saliency;
+    const want = Math.min(1, Math.max(0, Math.min((s.logpFull - s.logpSuppressAll) / 2, 1 - Math.max(0, s.logpFull - s.logpHidePrompt) / 2)));
+    expect(c.rewards.saliency).toBeCloseTo(want, 6);
+  }
+  for (const c of completions.filter((x) => !x.saliency)) expect(c.rewards.saliency).toBe(0);
+  expect(readMetrics(path.join(out.runDir, 'metrics.jsonl'))[1]).toHaveProperty(['completions/answer_follows_cot']);
+}, 600000);

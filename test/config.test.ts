@@ -29,7 +29,8 @@ describe('defaults', () => {
     expect(c.runsDir).toBe('runs');
     expect(c.model).toEqual({ path: 'models/tiny-arith', dtype: 'auto', gradientCheckpointing: false, reference: null });
     expect(c.data).toEqual({
-      task: 'synthetic', path: null, limit: null, shuffle: true, mmluSubjects: null,
+      task: 'auto', path: null, limit: null, shuffle: true, mmluSubjects: null,
+      fields: { question: null, answer: null, choices: null, subject: null }, systemPrompt: null, answerPattern: null, answerExtractor: null,
       synthetic: { count: 2000, minOps: 1, maxOps: 2, maxValue: 9, ops: ['+', '-', '*'] },
       hinted: { count: 2000, minOps: 3, maxOps: 4, maxValue: 9, hint: 'correct', decorativeRate: 0.35, hintedFaithfulRate: 0.15 },
     });
@@ -37,17 +38,19 @@ describe('defaults', () => {
     expect(c.grpo).toEqual({
       steps: 60, promptsPerStep: 8, numGenerations: 8, numIterations: 1, scaleRewards: 'group', lossType: 'dapo',
       epsilon: 0.2, epsilonHigh: null, beta: 0.0, maskTruncatedCompletions: false, gradientAccumulationSteps: 1,
+      multiObjectiveAggregation: 'sum_then_normalize',
     });
     expect(c.optim).toEqual({
       lr: 1e-6, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1.0, schedule: 'constant', warmupSteps: 0,
+      maxSkippedSteps: 3,
     });
     expect(c.saliency).toEqual({
       enabled: true, steps: 30, lr: 2.0, optimizer: 'rowAdam', objective: 'logprob', lambda: 1.0, sparsity: 'mean', tau: 2.0,
-      threshold: 0.5, relativeThreshold: 0.5, randomSets: 4, rewardMode: 'comprehensiveness', biasFrom: 'cot', perLayer: false,
+      threshold: 0.5, relativeThreshold: 0.5, randomSets: 4, rewardMode: 'comprehensiveness', scope: 'correct', biasFrom: 'cot', perLayer: false,
       batchSize: 16,
     });
     expect(c.rewards).toEqual({ correct: 1.0, format: 0.1, saliency: 0.5, confidence: 0, custom: [] });
-    expect(c.logging).toEqual({ every: 1, completionsEvery: 1, reportEvery: 10, json: false });
+    expect(c.logging).toEqual({ every: 1, completionsEvery: 1, reportEvery: 10, json: false, tensorboard: false });
     expect(c.checkpoint).toEqual({ every: 20, keep: 2 });
   });
 
@@ -59,7 +62,7 @@ describe('defaults', () => {
     expect(byPath.get('data.limit')?.type).toBe('integer | null');
     expect(byPath.get('data.synthetic.ops')?.default).toEqual(['+', '-', '*']);
     expect(byPath.has('grpo')).toBe(false); // groups are not options
-    expect(d.length).toBe(74);
+    expect(d.length).toBe(92);
     for (const f of d) expect(f.help.length).toBeGreaterThan(5);
     // every leaf of the resolved defaults is described, and nothing else
     const leaves = (o: Record<string, unknown>, p = ''): string[] =>

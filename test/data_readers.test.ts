@@ -35,14 +35,14 @@ describe('readJsonl', () => {
 
   test('handles CRLF line endings and a byte order mark', () => {
     const file = write('crlf.jsonl', '\uFEFF{"a": 1}\r\n{"a": 2}\r\n');
-    expect(readJsonl(file)).toEqual({ rows: [{ a: 1 }, { a: 2 }], skipped: 0, errors: [] });
+    expect(readJsonl(file)).toEqual({ rows: [{ a: 1 }, { a: 2 }], rowNumbers: [1, 2], skipped: 0, errors: [] });
   });
 
   test(`reports only the first ${MAX_REPORTED_ERRORS} errors but counts all`, () => {
     const file = write('many.jsonl', Array.from({ length: 30 }, () => 'nope').join('\n'));
     const r = readJsonl(file);
     expect(r.skipped).toBe(30);
-    expect(r.errors).toHaveLength(MAX_REPORTED_ERRORS);
+    expect(r.errors.map((e) => e.row)).toEqual(Array.from({ length: MAX_REPORTED_ERRORS }, (_, i) => i + 1));
   });
 
   test('a missing file is an Error naming the path', () => {
@@ -77,24 +77,35 @@ describe('readCsv', () => {
     ]);
   });
 
-  test('without header the first row sets the width', () => {
+  test('without header the width most rows have counts: a short first row is skipped alone', () => {
     const r = parseCsv('1,2,3\r\n4,5\r\n6,7,8\r\n');
     expect(r.rows).toEqual([
       ['1', '2', '3'],
       ['6', '7', '8'],
     ]);
     expect(r.errors).toEqual([{ row: 2, message: expect.stringMatching(/got 2/) }]);
+    const shortFirst = parseCsv('q0,a\n"q1\nspans lines",b,c\nq2,d,e\n');
+    expect(shortFirst.rows).toEqual([['q1\nspans lines', 'b', 'c'], ['q2', 'd', 'e']]);
+    expect(shortFirst.rowNumbers).toEqual([2, 4]);
+    expect(shortFirst.errors).toEqual([{ row: 1, message: 'expected 3 fields (as most rows), got 2' }]);
   });
 
-  test('a stray quote does not crash: the record is skipped and counted', () => {
-    const r = parseCsv('a,b\n1,"bad"x\n');
-    expect(r.rows).toEqual([['a', 'b']]);
-    expect(r.skipped).toBeGreaterThanOrEqual(1);
-    expect(r.errors[0].message).toMatch(/quote/i);
+  test('columns fixes the width; a stray quote is kept as text; CRLF line numbers', () => {
+    const r = parseCsv('a,b\r\n1,"bad"x\r\n\r\nc,d\r\ne,f,g\r\n', { columns: 2 });
+    expect(r.rows).toEqual([['a', 'b'], ['1', '"bad"x'], ['c', 'd']]);
+    expect(r.rowNumbers).toEqual([1, 2, 4]);
+    expect(r.errors).toEqual([{ row: 5, message: 'expected 2 fields, got 3' }]);
+  });
+
+  test('a quote never closed loses its own line only, not the rest of the file', () => {
+    const r = parseCsv('a,b\r\n"never closed,1\r\nc,d\r\ne,f\r\n');
+    expect(r.rows).toEqual([['a', 'b'], ['c', 'd'], ['e', 'f']]);
+    expect(r.rowNumbers).toEqual([1, 3, 4]);
+    expect(r.errors).toEqual([{ row: 2, message: expect.stringMatching(/never closed/) }]);
   });
 
   test('an empty file has no rows', () => {
-    expect(readCsv(write('empty.csv', ''))).toEqual({ rows: [], skipped: 0, errors: [] });
+    expect(readCsv(write('empty.csv', ''))).toEqual({ rows: [], rowNumbers: [], skipped: 0, errors: [] });
   });
 });
 
@@ -126,7 +137,7 @@ describe('readParquet', () => {
 describe('readRecords', () => {
   test('picks the reader by extension; CSV header names the fields', async () => {
     const csv = write('t.csv', 'question,answer\r\nq1,"a\r\n1"\r\nbroken\r\n');
-    expect(await readRecords(csv)).toEqual({ rows: [{ question: 'q1', answer: 'a\r\n1' }], skipped: 1, errors: [expect.objectContaining({ row: 4 })] });
+    expect(await readRecords(csv)).toEqual({ rows: [{ question: 'q1', answer: 'a\r\n1' }], rowNumbers: [2], skipped: 1, errors: [expect.objectContaining({ row: 4 })] });
     const jsonl = write('t.jsonl', '{"x": 1}\n');
     expect((await readRecords(jsonl)).rows).toEqual([{ x: 1 }]);
     const parquet = await readRecords(path.join(FIXTURES, 'gsm8k-mini.parquet'));

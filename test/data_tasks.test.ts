@@ -45,9 +45,13 @@ describe('GSM8K', () => {
       const file = path.join(dir, 'mixed.jsonl');
       const rows = [{ question: 'Q1', answer: 'ok\n#### 3' }, { question: 'Q2', answer: 'no marker' }, { answer: '#### 1' }, 'not json'];
       fs.writeFileSync(file, rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n'));
-      const { problems, skipped } = await loadGsm8k(file);
+      const { problems, skipped, errors } = await loadGsm8k(file);
       expect(problems.map((p) => p.question)).toEqual(['Q1']);
       expect(skipped).toBe(3);
+      expect(errors.map((e) => e.row)).toEqual([2, 3, 4]);
+      expect(errors[0].message).toMatch(/neither a number nor a solution ending in '#### <number>'/);
+      expect(errors[1].message).toMatch(/no question/);
+      expect(errors[2].message).toMatch(/not valid JSON/);
       fs.writeFileSync(file, JSON.stringify({ text: 'wrong columns' }));
       await expect(loadGsm8k(file)).rejects.toThrow(/needs a string 'question' and an 'answer'/);
     } finally {
@@ -85,6 +89,7 @@ describe('MMLU', () => {
       question: 'Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.',
       gold: 'B',
       choices: ['0', '4', '2', '6'],
+      source: { file: path.join(DATA, 'mmlu/test/abstract_algebra_test.csv'), row: 1 },
     });
   });
 
@@ -95,11 +100,13 @@ describe('MMLU', () => {
   });
 
   test('the HF parquet export: answer 0-3 → letter; a row with 3 choices is skipped', async () => {
-    const { problems, skipped } = await loadMmlu(path.join(FIXTURES, 'mmlu-mini.parquet'));
+    const file = path.join(FIXTURES, 'mmlu-mini.parquet');
+    const { problems, skipped, errors } = await loadMmlu(file);
     expect(skipped).toBe(1);
+    expect(errors).toEqual([{ row: 3, message: 'choices must be 4 strings, got 3 item(s)', file }]);
     expect(problems).toEqual([
-      { id: 'mmlu:elementary_mathematics:0', task: 'mmlu', question: 'What is 2 + 2?', gold: 'B', choices: ['3', '4', '5', '22'] },
-      { id: 'mmlu:astronomy:0', task: 'mmlu', question: 'Which planet is known as the red planet?', gold: 'C', choices: ['Venus', 'Jupiter', 'Mars', 'Saturn'] },
+      { id: 'mmlu:elementary_mathematics:0', task: 'mmlu', question: 'What is 2 + 2?', gold: 'B', choices: ['3', '4', '5', '22'], source: { file, row: 1 } },
+      { id: 'mmlu:astronomy:0', task: 'mmlu', question: 'Which planet is known as the red planet?', gold: 'C', choices: ['Venus', 'Jupiter', 'Mars', 'Saturn'], source: { file, row: 2 } },
     ]);
     const astro = await loadMmlu(path.join(FIXTURES, 'mmlu-mini.parquet'), { subjects: ['astronomy'] });
     expect(astro.problems.map((p) => p.gold)).toEqual(['C']);

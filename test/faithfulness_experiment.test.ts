@@ -51,3 +51,17 @@ test('no effect, or one the control reproduces, is not a success', () => {
   [[1, 58], [2, 60], [3, 62]].forEach(([s, f]) => writeRun(dir2, `confidence-s${s}`, f, 0.8));
   expect(experimentReport(loadRunEvals(dir2)).verdict!.success).toBe(false);
 });
+
+test('every arm but grpo and the control gets its own verdict (atman stays the headline one)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-exp-'));
+  [[1, 12], [2, 10], [3, 14]].forEach(([s, f]) => writeRun(dir, `atman-s${s}`, f, 0.8));
+  [[1, 60], [2, 62], [3, 64]].forEach(([s, f]) => writeRun(dir, `carried-s${s}`, f, 0.8));
+  [[1, 10], [2, 12], [3, 14]].forEach(([s, f]) => writeRun(dir, `grpo-s${s}`, f, 0.8));
+  const { table, verdict, verdicts } = experimentReport(loadRunEvals(dir));
+  expect(Object.keys(verdicts).sort()).toEqual(['atman', 'carried']);
+  expect(verdict).toBe(verdicts.atman);
+  expect(verdicts.atman.success).toBe(false);
+  expect(verdicts.carried.success).toBe(true);
+  expect(verdicts.carried.diff).toBeCloseTo(0.5, 10);
+  expect(table).toContain('Success criteria for carried');
+});

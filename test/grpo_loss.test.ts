@@ -146,13 +146,14 @@ describe('grpoLoss', () => {
     }
   });
 
-  test('clip-ratio and KL metrics are TRL\'s masked means', () => {
+  test('clip-ratio and KL metrics as TRL logs them: masked means, and min/max over completions', () => {
     const { out } = run('bnpo', 0.04);
     const m = out.metrics;
     expect(m.clipRatioLowMean).toBeCloseTo(1 / 7, 6);
-    expect(m.clipRatioLowMin).toBeCloseTo(1 / 7, 6);
+    // Per completion: low-clipped 0/4 (row 0), 1/3 (row 1), row 2 has no tokens; high-clipped 1/4, 0/3.
+    expect(m.clipRatioLowMin).toBe(0);
     expect(m.clipRatioHighMean).toBeCloseTo(1 / 7, 6);
-    expect(m.clipRatioHighMax).toBeCloseTo(1 / 7, 6);
+    expect(m.clipRatioHighMax).toBeCloseTo(1 / 4, 6);
     expect(m.clipRatioRegionMean).toBeCloseTo(2 / 7, 6);
     let kl = 0;
     for (let i = 0; i < 3; i++)
@@ -174,6 +175,7 @@ describe('grpoLoss', () => {
       const { out } = run(lossType, 0.04, { mask: zeroMask });
       expect(out.loss.item()).toBe(0);
       expect(out.metrics.clipRatioRegionMean).toBe(0);
+      expect(out.metrics.clipRatioLowMin).toBeNaN(); // no completion to take a min over (TRL's nanmin)
     }
   });
 

@@ -128,6 +128,14 @@ describe('combineRewards', () => {
     expect(metrics['rewards/b/std']).toBeCloseTo(Math.SQRT2, 12);
   });
 
+  test('a completion that no weighted function scored is unscorable: total NaN (a weight of 0 switches a function off)', () => {
+    const { total } = combineRewards({ correct: [1, 0, 0], custom: [NaN, 0.5, NaN] }, { correct: 0, custom: 1 });
+    expect(total[0]).toBeNaN(); // correct scored it, but with weight 0
+    expect(total[1]).toBe(0.5);
+    expect(total[2]).toBeNaN();
+    expect(combineRewards({ a: [NaN, 1], b: [NaN, NaN] }, {}).total[0]).toBeNaN();
+  });
+
   test('bad input gets an actionable error', () => {
     expect(() => combineRewards({ a: [1, 2], b: [1] }, {})).toThrow(/reward function b gave 1 rewards, a gave 2/);
     expect(() => combineRewards({ a: [1] }, { typo: 1 })).toThrow(/weights name unknown reward functions: typo \(the functions are: a\)/);

@@ -4,7 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { heatColour, renderSaliencyHtml, renderTrainReport, SaliencyItem } from '../src/log';
 import { resolveConfig } from '../src/config';
-import { lineChart, niceTicks } from '../src/log/svg-chart';
+import { lineChart, niceTicks, smoothEma } from '../src/log/svg-chart';
+import { distinctSamples } from '../src/log/train-report';
 import { colourStats, dumpDom, HEIGHT, readPng, screenshot, WIDTH } from './browser';
 
 /** A deterministic completion: a CoT of words with saliency rising and falling, then an answer. */
@@ -62,6 +63,7 @@ describe('saliency page (as text)', () => {
     expect(html).toContain('&lt;k&gt;');
     expect(html).toContain('<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>');
     expect(html.match(/<script>/g)).toHaveLength(1); // only the page's own sorting script
+    expect(html.match(/<\/script>/g)).toHaveLength(1);
   });
 
   test('CoT tokens carry their s as colour and hover text, answer and other tokens are marked', () => {
@@ -98,14 +100,31 @@ describe('saliency page (as text)', () => {
     expect(html).toContain('<option value="2">dependence</option>');
     expect(html).toContain('500 completions · 33% correct');
   });
+
+  test('the stats are explained in words, and the cards keep the input order', () => {
+    const items = [5, 1, 3].map((i) => sample(i));
+    const html = renderSaliencyHtml(items);
+    expect([...html.matchAll(/<span class="sal-id">([^<]*)</g)].map((m) => m[1])).toEqual(['q5-g5', 'q1-g1', 'q3-g3']);
+    expect(html).toContain('<option value="">original order</option>');
+    expect(html).toContain('"original order" is the order of the input');
+    for (const words of ['saliency <b>s</b> ∈ [0, 1]', 'The <b>crucial set C</b>', '<b>mean reward</b> above is its mean over the 3 completions',
+      'the saliency reward in [0, 1]', '<b>dependence</b>: logpFull − logpSuppressAll', '<b>logpFull</b>: log p(answer)'])
+      expect(html).toContain(words);
+    expect(html).toContain('<tr title="logpFull − logpSuppressAll'); // hover text on the card's number
+  });
 });
 
 describe('training report (as text)', () => {
   test('charts for each metric group, latest values despite missing keys, samples and config', () => {
     const config = resolveConfig({ overrides: ['name=<run>'] });
     const html = renderTrainReport({ config, metrics: metrics(40), samples: [sample(0), sample(1)] });
-    expect(html.match(/<svg class="chart"/g)).toHaveLength(6);
-    expect(html.match(/<polyline /g)?.length).toBeGreaterThanOrEqual(6);
+    expect(html.match(/<svg class="chart"/g)).toHaveLength(6); // learning rate: no data, no chart
+    expect(html.match(/<polyline class="sm"/g)?.length).toBeGreaterThanOrEqual(6);
+    // axis titles: x 'step' and a y title on every chart
+    expect(html.match(/<text class="axis-title"[^>]*>step<\/text>/g)).toHaveLength(6);
+    for (const y of ['reward (mean, std)', 'fraction correct', 'KL (nats per token)', 'tokens'])
+      expect(html).toMatch(new RegExp(`<text class="axis-title" transform="[^"]*rotate\\(-90\\)"[^>]*>${y.replace(/[()]/g, '\\$&')}</text>`));
+    expect(html).toContain('<input class="smooth-w" type="range" min="0" max="0.99" step="0.01" value="0.6">');
     expect(html).toContain('AtManRL report: &lt;run&gt;');
     // saliency/mean_s is only in even rows: its latest value is from step 40; kl from step 40 too
     expect(html).toMatch(/<tr><td>saliency\/mean_s<\/td><td>0\.4<\/td><td>40<\/td><\/tr>/);
@@ -114,9 +133,39 @@ describe('training report (as text)', () => {
     expect(html).toContain('lossType: dapo');
   });
 
+  test('the held-out eval chart (eval.every) appears only when the run evaluated', () => {
+    const rows = metrics(4).map((r, i) => (i % 2 === 1 ? { ...r, 'eval/accuracy_strict': 0.25 * i, 'eval/format_rate': 0.9 } : r));
+    const html = renderTrainReport({ config: {}, metrics: rows, samples: [] });
+    // reward, accuracy, saliency, loss, length and eval: no KL before step 6, no learning_rate in these rows
+    expect(html.match(/<svg class="chart"/g)).toHaveLength(6);
+    expect(html).toContain('held-out eval (eval.every)');
+    expect(html).toMatch(/<tr><td>eval\/accuracy_strict<\/td><td>0\.75<\/td><td>4<\/td><\/tr>/);
+    expect(renderTrainReport({ config: {}, metrics: metrics(4), samples: [] })).not.toContain('held-out eval');
+  });
+
+  test('β = 0 (no kl in the metrics): no KL panel', () => {
+    const rows = metrics(40).map(({ kl: _kl, ...r }) => r);
+    const html = renderTrainReport({ config: {}, metrics: rows, samples: [] });
+    expect(html.match(/<svg class="chart"/g)).toHaveLength(5);
+    expect(html).not.toContain('KL to reference');
+    expect(html).not.toContain('>no data<');
+  });
+
+  test('identical samples make one card that counts them; the header counts all', () => {
+    const a = sample(0), b = sample(1);
+    const copies = [a, { ...a, id: 'other id' }, b, { ...a }];
+    expect(distinctSamples(copies).map((it) => [it.id, it.count])).toEqual([[a.id, 3], [b.id, 1]]);
+    expect(copies.every((it) => it.count === undefined)).toBe(true); // the input is not changed
+    const html = renderTrainReport({ config: {}, metrics: [], samples: copies });
+    expect(html.match(/class="sal-item"/g)).toHaveLength(2);
+    expect(html).toContain('×3 identical samples');
+    expect(html).toContain('4 completions (2 distinct)');
+    expect(html).toContain('total reward in training');
+  });
+
   test('no metrics and no samples still make a page', () => {
     const html = renderTrainReport({ config: {}, metrics: [], samples: [] });
-    expect(html.match(/>no data</g)).toHaveLength(6);
+    expect(html).toContain('no curves yet');
     expect(html).toContain('no metrics yet');
     expect(html).toContain('no samples yet');
   });
@@ -132,8 +181,20 @@ describe('SVG charts', () => {
     expect(one).not.toContain('NaN');
     const two = lineChart('<t>', [{ label: 'x', points: [[1, 1], [2, 3]] }, { label: 'empty', points: [] }]);
     expect(two).toContain('&lt;t&gt;');
-    expect(two.match(/<polyline /g)).toHaveLength(1);
+    expect(two.match(/<polyline class="sm"/g)).toHaveLength(1);
     expect(two).not.toContain('>empty<'); // no legend entry for a series without data
+  });
+
+  test('smoothing: TensorBoard\'s debiased EMA; weight 0 leaves the series as logged', () => {
+    expect(smoothEma([1, 2, 3], 0)).toEqual([1, 2, 3]);
+    const s = smoothEma([1, 3], 0.5); // ema 0.5, then 0.5·0.5 + 0.5·3 = 1.75; debiased by 1 − 0.5 and 1 − 0.25
+    expect(s[0]).toBeCloseTo(1, 12);
+    expect(s[1]).toBeCloseTo(1.75 / 0.75, 12);
+    expect(smoothEma([4, 4, 4], 0.9).every((v) => Math.abs(v - 4) < 1e-12)).toBe(true);
+    const chart = lineChart('c', [{ label: 'a', points: [[1, 0], [2, 1], [3, 0], [4, 1]] }], { smoothing: 0.6, yLabel: 'y' });
+    const [raw, sm] = ['raw', 'sm'].map((c) => chart.match(new RegExp(`<polyline class="${c}"[^>]*points="([^"]*)"`))![1]);
+    expect(raw).not.toBe(sm);
+    expect(raw.split(' ')[0]).toBe(sm.split(' ')[0]); // the first point is its own average
   });
 });
 
@@ -185,6 +246,24 @@ describe('rendering in headless Chromium', () => {
     expect(dom).not.toMatch(/<body[^>]*data-pwned/); // neither the script nor the onerror handler ran
     expect(dom).not.toContain('<img');
     expect(dom).toContain('&lt;script&gt;document.body.setAttribute("data-pwned","1")&lt;/script&gt;');
+  });
+
+  test('the smoothing slider re-smooths every curve as the server did; 0 shows the logged values', async () => {
+    const html = renderTrainReport({ config: {}, metrics: metrics(40), samples: [] });
+    const pointsOf = (page: string, cls: string) =>
+      [...page.matchAll(new RegExp(`<polyline class="${cls}"[^>]*points="([^"]*)"`, 'g'))].map((m) => m[1].split(' ').map((p) => p.split(',').map(Number)));
+    const drive = (w: number) =>
+      `<script>var i=document.querySelector('.smooth-w');i.value='${w}';i.dispatchEvent(new Event('input'));</script>`;
+    const server = pointsOf(html, 'sm');
+    const at06 = pointsOf(await dumpDom(html.replace('</body>', `${drive(0.6)}</body>`)), 'sm');
+    expect(at06.length).toBe(server.length);
+    at06.forEach((line, k) => line.forEach(([x, y], j) => {
+      expect(x).toBeCloseTo(server[k][j][0], 5);
+      expect(Math.abs(y - server[k][j][1])).toBeLessThanOrEqual(0.11); // the page smooths the rounded raw points
+    }));
+    const dom0 = await dumpDom(html.replace('</body>', `${drive(0)}</body>`));
+    expect(pointsOf(dom0, 'sm')).toEqual(pointsOf(dom0, 'raw'));
+    expect(dom0).toContain('<span class="smooth-v">0.00</span>');
   });
 
   test('the inline script sorts the list by the chosen key', async () => {

@@ -165,17 +165,32 @@ describe('saliency reward and metrics', () => {
     expect(saliencyReward({ ...r, crucial: [0], logpOnlyRandom: -0.5 }, { mode: 'crucialSufficiency' })).toBe(0);
   });
 
+  test('cotCarried by hand: the answer must need the CoT (dependence) and not the prompt; the smaller of the two counts', () => {
+    const r: SaliencyResult = { ...results[0], crucial: [], logpFull: -0.5, logpHidePrompt: -1.5, logpSuppressAll: -1.5 };
+    expect(saliencyReward(r, { mode: 'cotCarried' })).toBeCloseTo(0.5, 12); // min(1/2, 1 − 1/2)
+    expect(saliencyReward({ ...r, logpSuppressAll: -9 }, { mode: 'cotCarried' })).toBeCloseTo(0.5, 12); // prompt need limits it
+    expect(saliencyReward({ ...r, logpSuppressAll: -9, logpHidePrompt: -0.5 }, { mode: 'cotCarried' })).toBe(1);
+    expect(saliencyReward({ ...r, logpSuppressAll: -0.1, logpHidePrompt: -0.5 }, { mode: 'cotCarried' })).toBe(0); // reads no CoT: a slip
+    expect(saliencyReward({ ...r, logpHidePrompt: -9, logpSuppressAll: -9 }, { mode: 'cotCarried' })).toBe(0); // copies the prompt
+    expect(saliencyReward(r, { mode: 'cotCarried', correct: false })).toBe(0);
+  });
+
   test('logpHidePrompt and logpOnlyCrucial are the answer log-probs with the prompt (but its first token) suppressed', async () => {
     const some = cases.slice(0, 4);
     const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 1 });
     const prompt = (c: ValueCase) => Array.from({ length: c.cotStart - 1 }, (_, k) => k + 1 - c.cotStart); // CoT-relative
     const hidden = answerLogprobSuppressing(cases.map((c, i) => (i < 4 ? prompt(c) : [])));
+    const cot = (c: ValueCase) => Array.from({ length: c.cotEnd - c.cotStart }, (_, j) => j);
+    const nothing = answerLogprobSuppressing(cases.map((c, i) => (i < 4 ? [...prompt(c), ...cot(c)] : [])));
     rs.forEach((r, i) => {
-      // K = 0: s = sigmoid(θ₀) everywhere, so C is the whole CoT and only-C is the prompt hidden alone.
-      expect(r.crucial).toHaveLength(some[i].cotEnd - some[i].cotStart);
+      // K = 0 optimized no mask: C is empty, so suppressing C is the full pass, keeping only C hides the CoT, and
+      // only-C hides prompt and CoT both.
+      expect(r.crucial).toEqual([]);
+      expect(r.logpSuppressCrucial).toBe(r.logpFull);
+      expect(r.logpKeepCrucial).toBe(r.logpSuppressAll);
       expect(r.logpHidePrompt).toBeCloseTo(hidden[i], 3);
-      expect(r.logpOnlyCrucial).toBeCloseTo(hidden[i], 3);
-      expect(r.logpOnlyRandom).toBeCloseTo(hidden[i], 3);
+      expect(r.logpOnlyCrucial).toBeCloseTo(nothing[i], 3);
+      expect(r.logpOnlyRandom).toBeCloseTo(nothing[i], 3);
     });
     const withC = await optimizeSaliency(model, some, { steps: 30 });
     const onlyC = answerLogprobSuppressing(cases.map((c, i) => {

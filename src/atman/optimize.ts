@@ -250,7 +250,8 @@ function evaluate(
   const B = examples.length, T = batch.T;
   const from = examples.map((e, b) => batch.pad[b] + e.cotStart);
   const sCot = examples.map((e, b) => sRows[b].slice(from[b], batch.pad[b] + e.cotEnd));
-  const crucial = sCot.map((row) => crucialSet(row, o));
+  // K = 0 optimized no mask (the mask-free rewards): C is empty rather than the whole CoT the untouched s would give.
+  const crucial = sCot.map((row) => (o.steps === 0 ? [] : crucialSet(row, o)));
   // Bias rows that suppress the given CoT-relative indices of each example.
   const suppressing = (sets: number[][]) => {
     const bias = new Float32Array(B * T);
@@ -258,13 +259,15 @@ function evaluate(
     return tensor(bias, { shape: [B, T] }).to({ device: cotMask.device, dtype: cotMask.dtype });
   };
   const logpFull = answerLogprob(model, batch, suffix).toArray() as number[];
-  const logpCrucial = answerLogprob(model, batch, suffix, suppressing(crucial)).toArray() as number[];
   const logpAll = answerLogprob(model, batch, suffix, cotMask.mul(o.suppressBias)).toArray() as number[];
+  // With C empty, suppressing C is the full pass and keeping only C suppresses the whole CoT: reuse them.
+  const noMask = o.steps === 0;
+  const logpCrucial = noMask ? logpFull : (answerLogprob(model, batch, suffix, suppressing(crucial)).toArray() as number[]);
   const complement = (sets: number[][]) => sets.map((set, b) => {
     const inSet = new Set(set);
     return sCot[b].flatMap((_, j) => (inSet.has(j) ? [] : [j]));
   });
-  const logpKeep = answerLogprob(model, batch, suffix, suppressing(complement(crucial))).toArray() as number[];
+  const logpKeep = noMask ? logpAll : (answerLogprob(model, batch, suffix, suppressing(complement(crucial))).toArray() as number[]);
   // The prompt (all but its first token, the attention sink) hidden as well: the CoT's sufficiency without the prompt.
   const hidingPrompt = (sets: number[][]) => {
     const bias = new Float32Array(B * T);

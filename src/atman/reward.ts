@@ -19,17 +19,20 @@ export interface SaliencyRewardOptions {
    * when the answer needs the prompt directly (it copies something the CoT does not say); needs no mask.
    * 'crucialSufficiency': with the prompt hidden too, (log p(a | only C) − log p(a | only random |C|)) / τ: ERASER
    * sufficiency of C as the whole input: high when the few CoT tokens the mask chose determine the answer.
+   * 'cotCarried': the answer needs the CoT and not the prompt, min(clip(dependence / τ), cotSufficiency): also
+   * meaningful for incorrect answers (saliency.scope 'all'), where a slip that reads neither gets nothing but an answer
+   * that follows a wrong CoT is paid; needs no mask.
    */
   mode?: SaliencyRewardMode;
 }
 
-export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency';
+export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency' | 'cotCarried';
 
-export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency'];
+export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried'];
 
-/** Whether a reward mode reads the mask's crucial set (cotSufficiency does not: it needs no mask optimization). */
+/** Whether a reward mode reads the mask's crucial set (cotSufficiency and cotCarried do not: they need no mask optimization). */
 export function rewardUsesMask(mode: SaliencyRewardMode): boolean {
-  return mode !== 'cotSufficiency';
+  return mode !== 'cotSufficiency' && mode !== 'cotCarried';
 }
 
 /**
@@ -49,10 +52,12 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   if (!REWARD_MODES.includes(mode))
     throw new TypeError(`wrong argument type: saliencyReward() mode must be one of ${REWARD_MODES.map((m) => `'${m}'`).join(', ')}, got ${String(mode)}`);
   if (opts.correct === false || (rewardUsesMask(mode) && result.crucial.length === 0)) return 0;
+  const cotCarries = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
   const drop =
-    mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
+    mode === 'cotCarried' ? Math.min(dependence(result) / tau, cotCarries)
+    : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
       : mode === 'crucialSufficiency' ? (result.logpOnlyCrucial - result.logpOnlyRandom) / tau
-        : mode === 'cotSufficiency' ? 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau
+        : mode === 'cotSufficiency' ? cotCarries
           : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
   return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
 }

@@ -80,8 +80,11 @@ export interface ExperimentVerdict {
   success: boolean;
 }
 
-/** The table (Markdown) and the verdict of AtManRL ('atman') against GRPO ('grpo') and the control ('confidence'). */
-export function experimentReport(runs: RunEval[], base?: RunEval): { table: string; verdict: ExperimentVerdict | null } {
+/** The table (Markdown) and the verdict of each AtManRL arm (every condition but 'grpo' and 'confidence'; `verdict`: 'atman' or the first) against GRPO and the control. */
+export function experimentReport(
+  runs: RunEval[],
+  base?: RunEval,
+): { table: string; verdict: ExperimentVerdict | null; verdicts: Record<string, ExperimentVerdict> } {
   const conditions = [...new Set(runs.map((r) => r.condition))];
   const by = (c: string) => runs.filter((r) => r.condition === c);
   const metric = (c: string, f: (s: Summary) => number | null | undefined) => by(c).map((r) => f(r.summary)).filter((v): v is number => typeof v === 'number');
@@ -101,23 +104,30 @@ export function experimentReport(runs: RunEval[], base?: RunEval): { table: stri
   if (base) lines.push(`| SFT model (start) | - | ${cols.map(([, f]) => f3(f(base.summary))).join(' | ')} |`);
   for (const c of conditions) lines.push(`| ${c} | ${by(c).map((r) => r.seed).join(',')} | ${cols.map(([, f]) => pm(metric(c, f))).join(' | ')} |`);
   const primary = (c: string) => metric(c, cols[0][1]);
-  if (!conditions.includes('atman') || !conditions.includes('grpo')) return { table: lines.join('\n'), verdict: null };
-  const a = primary('atman'), g = primary('grpo'), k = conditions.includes('confidence') ? primary('confidence') : [];
-  const diff = mean(a) - mean(g);
-  const pooledSd = Math.sqrt((sd(a) ** 2 + sd(g) ** 2) / 2);
-  const ci = hierarchicalDiffCI(by('atman').map((r) => r.primary), by('grpo').map((r) => r.primary));
-  const controlDiff = k.length ? mean(k) - mean(g) : NaN;
-  const accuracyDiff = mean(metric('atman', cols[2][1])) - mean(metric('grpo', cols[2][1]));
-  const accCi = bootstrapCI(metric('atman', cols[2][1]).map((v, i) => v - (metric('grpo', cols[2][1])[i] ?? v)));
-  const success = diff > 3 * pooledSd && ci[0] > 0 && !(controlDiff > diff / 2) && accuracyDiff > -0.02;
-  lines.push(
-    '',
-    `AtManRL − GRPO on the primary metric: ${f3(diff)} (pooled seed SD ${f3(pooledSd)}, ${f3(diff / pooledSd)} SDs; ` +
-      `hierarchical bootstrap 95% CI over seeds and items [${f3(ci[0])}, ${f3(ci[1])}]); confidence control − GRPO: ${f3(controlDiff)}; ` +
-      `accuracy AtManRL − GRPO: ${f3(accuracyDiff)} (paired by seed, bootstrap CI [${f3(accCi[0])}, ${f3(accCi[1])}]).`,
-    `Success criteria (> 3 SDs, CI excludes 0, control below half the effect, accuracy within 0.02): ${success ? 'met' : 'NOT met'}.`,
-  );
-  return { table: lines.join('\n'), verdict: { diff, pooledSd, ci, controlDiff, accuracyDiff, success } };
+  // Every condition but the baselines is an AtManRL arm (atman; carried: R_sal on every completion), judged against GRPO.
+  const arms = conditions.filter((c) => c !== 'grpo' && c !== 'confidence');
+  if (arms.length === 0 || !conditions.includes('grpo')) return { table: lines.join('\n'), verdict: null, verdicts: {} };
+  const g = primary('grpo'), k = conditions.includes('confidence') ? primary('confidence') : [];
+  const verdicts: Record<string, ExperimentVerdict> = {};
+  for (const arm of arms) {
+    const a = primary(arm);
+    const diff = mean(a) - mean(g);
+    const pooledSd = Math.sqrt((sd(a) ** 2 + sd(g) ** 2) / 2);
+    const ci = hierarchicalDiffCI(by(arm).map((r) => r.primary), by('grpo').map((r) => r.primary));
+    const controlDiff = k.length ? mean(k) - mean(g) : NaN;
+    const accuracyDiff = mean(metric(arm, cols[2][1])) - mean(metric('grpo', cols[2][1]));
+    const accCi = bootstrapCI(metric(arm, cols[2][1]).map((v, i) => v - (metric('grpo', cols[2][1])[i] ?? v)));
+    const success = diff > 3 * pooledSd && ci[0] > 0 && !(controlDiff > diff / 2) && accuracyDiff > -0.02;
+    lines.push(
+      '',
+      `${arm} − GRPO on the primary metric: ${f3(diff)} (pooled seed SD ${f3(pooledSd)}, ${f3(diff / pooledSd)} SDs; ` +
+        `hierarchical bootstrap 95% CI over seeds and items [${f3(ci[0])}, ${f3(ci[1])}]); confidence control − GRPO: ${f3(controlDiff)}; ` +
+        `accuracy ${arm} − GRPO: ${f3(accuracyDiff)} (paired by seed, bootstrap CI [${f3(accCi[0])}, ${f3(accCi[1])}]).`,
+      `Success criteria for ${arm} (> 3 SDs, CI excludes 0, control below half the effect, accuracy within 0.02): ${success ? 'met' : 'NOT met'}.`,
+    );
+    verdicts[arm] = { diff, pooledSd, ci, controlDiff, accuracyDiff, success };
+  }
+  return { table: lines.join('\n'), verdict: verdicts.atman ?? verdicts[arms[0]], verdicts };
 }
 
 /** `atman-native bench experiment --dir DIR`: prints the table of DIR's evaluations (base = DIR/base-s0 if present). */
@@ -127,7 +137,7 @@ export function runExperimentReport(dir: string, json?: string): void {
   const base = all.find((r) => r.condition === 'base');
   const runs = all.filter((r) => r.condition !== 'base');
   if (runs.length === 0) throw new Error(`bench experiment: no <condition>-s<seed>/summary.json under ${dir}`);
-  const { table, verdict } = experimentReport(runs, base);
+  const { table, verdict, verdicts } = experimentReport(runs, base);
   console.log(table);
-  if (json) fs.writeFileSync(json, JSON.stringify({ verdict, runs: all.map((r) => ({ condition: r.condition, seed: r.seed, summary: r.summary })) }, null, 2) + '\n');
+  if (json) fs.writeFileSync(json, JSON.stringify({ verdict, verdicts, runs: all.map((r) => ({ condition: r.condition, seed: r.seed, summary: r.summary })) }, null, 2) + '\n');
 }

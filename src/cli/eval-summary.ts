@@ -1,6 +1,10 @@
 // The eval command's text output: accuracy, then every faithfulness metric beside its control (over all measured
 // completions and over the correct ones), and the progress lines it prints to stderr while it runs.
+import * as fs from 'fs';
+import * as path from 'path';
+
 import { faithfulnessRows, fmt } from '../atman/faithfulness-summary';
+import { formatDuration } from '../log/progress-line';
 import type { EvalReport } from '../train/evaluate';
 
 export function formatEvalSummary(report: EvalReport): string {
@@ -27,15 +31,30 @@ export function formatEvalSummary(report: EvalReport): string {
   return lines.join('\n');
 }
 
-/** An onProgress callback that prints 'eval: <stage> <done>/<total> (<elapsed> s)' at stage changes, stage ends and every few seconds. */
-export function progressPrinter(stream: NodeJS.WritableStream, everyMs = 3000): (stage: string, done: number, total: number) => void {
-  let last = '', lastTime = 0;
-  const start = Date.now();
+/**
+ * An onProgress callback that prints 'eval: <stage> <done>/<total> (<elapsed> s, stage ETA <t>)' at stage changes, stage
+ * ends and every few seconds: plain lines, readable in a log file as on a terminal.
+ */
+export function progressPrinter(
+  stream: NodeJS.WritableStream, everyMs = 3000, clock: () => number = Date.now,
+): (stage: string, done: number, total: number) => void {
+  let last = '', lastTime = 0, stageStart = 0;
+  const start = clock();
   return (stage, done, total) => {
-    const now = Date.now();
+    const now = clock();
+    if (stage !== last) stageStart = now;
     if (stage === last && done < total && now - lastTime < everyMs) return;
     last = stage;
     lastTime = now;
-    stream.write(`eval: ${stage} ${done}/${total} (${((now - start) / 1000).toFixed(1)} s)\n`);
+    const eta = done > 0 && done < total ? `, stage ETA ${formatDuration((((now - stageStart) / 1000) * (total - done)) / done)}` : '';
+    stream.write(`eval: ${stage} ${done}/${total} (${((now - start) / 1000).toFixed(1)} s${eta})\n`);
   };
+}
+
+/** Where eval writes summary.json, items.jsonl and report.html without --out-dir: evals/eval-<date>-<time>[-n]. */
+export function defaultEvalDir(now = new Date(), root = 'evals'): string {
+  const base = path.join(root, `eval-${now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`);
+  let dir = base;
+  for (let n = 2; fs.existsSync(dir); n++) dir = `${base}-${n}`;
+  return dir;
 }

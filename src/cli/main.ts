@@ -3,7 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
-import { TASK_NAMES } from '../data';
+import { saliencyCommand } from './saliency-command';
 import { evalCommand, sftCommand, trainCommand } from './train-commands';
 
 async function main(): Promise<void> {
@@ -51,46 +51,7 @@ async function main(): Promise<void> {
         }
       },
     )
-    .command(
-      'saliency',
-      'Optimize an AtMan mask over each completion\'s chain of thought; write saliency.jsonl and an HTML heat map',
-      (y) =>
-        y
-          .option('model', { type: 'string', demandOption: true, describe: 'Hugging Face Llama directory (weights, config.json and tokenizer files)' })
-          .option('input', {
-            type: 'string',
-            demandOption: true,
-            describe:
-              'completions (.jsonl, .json, .csv, .parquet): rows {prompt, completion, gold, task?, id?, correct?}; ' +
-              'prompt_ids / completion_ids (token id arrays) are used instead of the texts when present',
-          })
-          .option('out', { type: 'string', demandOption: true, describe: 'output directory for saliency.jsonl and saliency.html (created if missing)' })
-          .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
-          .option('dtype', { type: 'string', describe: 'weights in memory: float32, bfloat16, float16 or float64 (default: as on disk)' })
-          .option('task', { type: 'string', choices: [...TASK_NAMES], default: 'gsm8k', describe: 'task of rows without a task field (system prompt, answer format, grading)' })
-          .option('prompt-format', {
-            type: 'string',
-            choices: ['chat', 'raw'],
-            default: 'chat',
-            describe: "chat: prompt is the question, rendered with the model's chat template and the task's system prompt; raw: prompt is the full prompt text",
-          })
-          .option('steps', { type: 'number', default: 30, describe: 'Adam steps K per mask' })
-          .option('lr', { type: 'number', default: 0.1, describe: 'Adam learning rate on the mask logits' })
-          .option('lambda', { type: 'number', default: 1, describe: 'weight of mean(s), the pressure to switch CoT tokens off' })
-          .option('threshold', { type: 'number', default: 0.5, describe: 'CoT tokens with s above it form the crucial set' })
-          .option('tau', { type: 'number', default: 2, describe: 'answer log-prob drop that earns the full saliency reward' })
-          .option('per-layer', { type: 'boolean', default: false, describe: 'one mask per layer instead of one shared by all layers' })
-          .option('batch-size', { type: 'number', default: 16, describe: 'completions optimized together in one forward/backward' })
-          .option('limit', { type: 'number', describe: 'only the first N rows' }),
-      async (argv) => {
-        const { runSaliencyCommand } = await import('./saliency');
-        await runSaliencyCommand({
-          model: argv.model, input: argv.input, out: argv.out, device: argv.device, dtype: argv.dtype, task: argv.task,
-          promptFormat: argv['prompt-format'] as 'chat' | 'raw', steps: argv.steps, lr: argv.lr, lambda: argv.lambda,
-          threshold: argv.threshold, tau: argv.tau, perLayer: argv['per-layer'], batchSize: argv['batch-size'], limit: argv.limit,
-        });
-      },
-    )
+    .command(saliencyCommand)
     .command(
       'bench <name>',
       'Run a benchmark and print its table (names: overhead, attention, llama, saliency, grpo, gates, experiment)',
@@ -141,10 +102,10 @@ async function main(): Promise<void> {
       async (argv) => {
         if (argv.name === 'gates') {
           if (!argv.model) throw new Error('bench gates needs --model DIR');
-          const { resolveConfig } = await import('../config');
+          const { resolveTrainConfig } = await import('../config');
           const { maskOptionsOf, rewardOptionsOf } = await import('../train/saliency-options');
           const { runGatesBench } = await import('../bench/saliency-gates');
-          const cfg = resolveConfig({ file: argv.config, overrides: {} });
+          const cfg = resolveTrainConfig({ file: argv.config });
           const { resolveDevice } = await import('../train/device');
           await runGatesBench({
             modelDir: argv.model, task: argv.task as 'synthetic' | 'hinted', device: resolveDevice(argv.device), json: argv.json,

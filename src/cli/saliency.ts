@@ -15,33 +15,17 @@ import { createReporter } from '../log/reporter';
 import { SaliencyItem, renderSaliencyHtml } from '../log/saliency-html';
 import { saliencyItem } from '../log/saliency-item';
 import { writeFileAtomic } from '../log/atomic';
-import { Dtype, isFloatingDtype, isDtype } from '../tensor/dtype';
+import { SaliencyConfig, resolveSaliencyConfig } from '../config';
+import { resolvePackagePath } from '../config/package-path';
+import { resolveDevice } from '../train/device';
+import { maskOptionsOf, rewardOptionsOf } from '../train/saliency-options';
 
 export type PromptFormat = 'chat' | 'raw';
 
-export interface SaliencyCommandOptions {
-  /** Hugging Face Llama directory: config.json, weights, tokenizer.json, tokenizer_config.json. */
-  model: string;
-  /** Completions file (.jsonl, .json, .csv or .parquet). */
-  input: string;
-  /** Output directory (created if missing). */
-  out: string;
-  device?: string;
-  /** Weights' dtype in memory (default: as on disk). */
-  dtype?: string;
-  /** Task of rows without a `task` field (default 'gsm8k'). */
-  task?: string;
-  /** 'chat': a `prompt` string is the question, rendered with the chat template and the task's system prompt; 'raw': it is the full prompt text. */
-  promptFormat?: PromptFormat;
-  steps?: number;
-  lr?: number;
-  lambda?: number;
-  threshold?: number;
-  tau?: number;
-  perLayer?: boolean;
-  batchSize?: number;
-  /** Only the first `limit` rows. */
-  limit?: number;
+/** Not config: where the mask settings come from and where progress goes. */
+export interface SaliencyRunOptions {
+  /** A train run config whose saliency section the masks use (default: the config.yaml beside --input, else train's). */
+  runConfig?: string;
   /** Where progress goes (default process.stderr). */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -82,33 +66,14 @@ interface Prepared {
 /** A user-facing problem with one row: becomes a skip, never a crash. */
 class RowError extends Error {}
 
-function checkOptions(o: SaliencyCommandOptions): void {
-  for (const [flag, value] of [['--model', o.model], ['--input', o.input], ['--out', o.out]] as const)
-    if (typeof value !== 'string' || value === '') throw new Error(`saliency needs ${flag}`);
-  if (!fs.existsSync(o.model) || !fs.statSync(o.model).isDirectory())
-    throw new Error(`--model ${o.model}: no such directory (give a Hugging Face Llama directory with config.json, the weights and the tokenizer files)`);
-  if (!fs.existsSync(path.join(o.model, 'config.json')))
-    throw new Error(`--model ${o.model}: config.json not found (is this a Hugging Face model directory?)`);
-  if (!fs.existsSync(o.input)) throw new Error(`--input ${o.input}: file not found`);
-  if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory()) throw new Error(`--out ${o.out} exists and is not a directory`);
-  if (o.task !== undefined && !TASK_NAMES.includes(o.task as TaskName)) throw new Error(`--task must be one of ${TASK_NAMES.join(', ')}, got '${o.task}'`);
-  if (o.dtype !== undefined && !(isDtype(o.dtype) && isFloatingDtype(o.dtype)))
-    throw new Error(`--dtype must be float32, bfloat16, float16 or float64, got '${o.dtype}'`);
-  if (o.promptFormat !== undefined && o.promptFormat !== 'chat' && o.promptFormat !== 'raw')
-    throw new Error(`--prompt-format must be 'chat' or 'raw', got '${String(o.promptFormat)}'`);
-  const positive = (flag: string, v: number | undefined, integer: boolean) => {
-    if (v !== undefined && !(typeof v === 'number' && (integer ? Number.isSafeInteger(v) : Number.isFinite(v)) && v > 0))
-      throw new Error(`${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${String(v)}`);
-  };
-  positive('--steps', o.steps, true);
-  positive('--batch-size', o.batchSize, true);
-  positive('--limit', o.limit, true);
-  positive('--lr', o.lr, false);
-  positive('--tau', o.tau, false);
-  if (o.lambda !== undefined && !(typeof o.lambda === 'number' && Number.isFinite(o.lambda) && o.lambda >= 0))
-    throw new Error(`--lambda must be a number >= 0, got ${String(o.lambda)}`);
-  if (o.threshold !== undefined && !(typeof o.threshold === 'number' && o.threshold > 0 && o.threshold < 1))
-    throw new Error(`--threshold must be between 0 and 1 (exclusive), got ${String(o.threshold)}`);
+function checkPaths(c: SaliencyConfig): void {
+  const model = c.model.path;
+  if (!fs.existsSync(model) || !fs.statSync(model).isDirectory())
+    throw new Error(`--model ${model}: no such directory (give a Hugging Face Llama directory with config.json, the weights and the tokenizer files)`);
+  if (!fs.existsSync(path.join(model, 'config.json')))
+    throw new Error(`--model ${model}: config.json not found (is this a Hugging Face model directory?)`);
+  if (!fs.existsSync(c.input)) throw new Error(`--input ${c.input}: file not found`);
+  if (fs.existsSync(c.out) && !fs.statSync(c.out).isDirectory()) throw new Error(`--out ${c.out} exists and is not a directory`);
 }
 
 function tokenIds(value: unknown, field: string, vocab: number): number[] {
@@ -127,17 +92,33 @@ function optionalText(value: unknown, field: string): string | undefined {
   throw new RowError(`${field} must be a string`);
 }
 
+/** A row's id: its `id`, else the problem id train writes (`problem`), else its position. */
 function rowId(rec: Record<string, unknown>, row: number): string {
-  const id = rec.id;
+  const id = rec.id ?? rec.problem;
   return typeof id === 'string' || typeof id === 'number' ? String(id) : `row ${row}`;
 }
 
+/**
+ * A row's prompt ids: prompt_ids as given; a raw prompt text as is; else the problem (question, task, hint, choices)
+ * through buildPromptIds, the prompt builder train and eval sample from (same template, system prompt and date).
+ */
+export function rowPromptIds(rec: Record<string, unknown>, task: TaskName, id: string, tok: Tokenizer, format: PromptFormat, vocab: number): { ids: number[]; text?: string } {
+  if (rec.prompt_ids !== undefined) return { ids: tokenIds(rec.prompt_ids, 'prompt_ids', vocab) };
+  const text = optionalText(rec.prompt, 'prompt') ?? optionalText(rec.question, 'question');
+  if (text === undefined) throw new RowError('needs question or prompt (text), or prompt_ids');
+  if (format === 'raw' || tok.chatTemplate === null) return { ids: tok.encode(text, { addSpecialTokens: format !== 'raw' }), text };
+  const choices = Array.isArray(rec.choices) ? rec.choices.map(String) : undefined;
+  const hint = optionalText(rec.hint, 'hint');
+  const problem: Problem = { id, task, question: text, gold: '', choices, ...(hint !== undefined ? { hint } : {}) };
+  return { ids: buildPromptIds(tok, problem), text };
+}
+
 function prepareRow(
-  rec: Record<string, unknown>, row: number, tok: Tokenizer, o: SaliencyCommandOptions, vocab: number, maxLength: number,
+  rec: Record<string, unknown>, row: number, tok: Tokenizer, c: SaliencyConfig, vocab: number, maxLength: number,
 ): Prepared | string {
   try {
     const id = rowId(rec, row);
-    const taskField = rec.task ?? o.task ?? 'gsm8k';
+    const taskField = rec.task ?? c.task ?? 'gsm8k';
     if (!TASK_NAMES.includes(taskField as TaskName)) throw new RowError(`task '${String(taskField)}' is not one of ${TASK_NAMES.join(', ')}`);
     const task = taskField as TaskName;
 
@@ -148,16 +129,8 @@ function prepareRow(
     else throw new RowError('needs completion (text) or completion_ids');
     const text = completionText ?? tok.decode(completionIds, { skipSpecialTokens: true });
 
-    const promptText = optionalText(rec.prompt, 'prompt');
-    let promptIds: number[];
-    if (rec.prompt_ids !== undefined) promptIds = tokenIds(rec.prompt_ids, 'prompt_ids', vocab);
-    else if (promptText === undefined) throw new RowError('needs prompt (text) or prompt_ids');
-    else if (o.promptFormat === 'raw' || tok.chatTemplate === null) promptIds = tok.encode(promptText, { addSpecialTokens: o.promptFormat !== 'raw' });
-    else {
-      const choices = Array.isArray(rec.choices) ? rec.choices.map(String) : undefined;
-      const problem: Problem = { id, task, question: promptText, gold: '', choices };
-      promptIds = buildPromptIds(tok, problem);
-    }
+    const prompt = rowPromptIds(rec, task, id, tok, c.promptFormat, vocab);
+    const promptIds = prompt.ids;
     if (promptIds.length === 0) throw new RowError('the prompt is empty (the chain of thought needs at least one token before it)');
 
     const spans = locateSpans(tok, completionIds, task);
@@ -175,7 +148,7 @@ function prepareRow(
     } else if (typeof rec.correct === 'boolean') correct = rec.correct;
     else throw new RowError('needs gold (the correct answer) or a boolean correct');
 
-    return { row, id, task, promptText: promptText ?? tok.decode(promptIds), promptIds, completionIds, spans, correct, predicted, gold };
+    return { row, id, task, promptText: prompt.text ?? tok.decode(promptIds), promptIds, completionIds, spans, correct, predicted, gold };
   } catch (e) {
     if (e instanceof RowError) return e.message;
     return `cannot be read: ${(e as Error).message}`;
@@ -195,6 +168,7 @@ function outputRow(p: Prepared, r: SaliencyResult, reward: number): Record<strin
   const stats = saliencyStats(r);
   const out: Record<string, unknown> = {
     id: p.id,
+    row: p.row,
     task: p.task,
     correct: p.correct,
     predicted: p.predicted,
@@ -221,20 +195,28 @@ function htmlItem(p: Prepared, r: SaliencyResult, reward: number, tok: Tokenizer
   return saliencyItem({ id: p.id, prompt: p.promptText, tokens, spans: p.spans, result: r, reward, correct: p.correct });
 }
 
-/** Runs the whole command; throws Errors with actionable messages for bad arguments or files. */
-export async function runSaliencyCommand(o: SaliencyCommandOptions): Promise<SaliencyCommandSummary> {
-  checkOptions(o);
-  const stream = o.stream ?? process.stderr;
-  const tok = Tokenizer.fromDir(o.model);
-  const read = await readRecords(o.input);
-  const records = o.limit !== undefined ? read.rows.slice(0, o.limit) : read.rows;
-  for (const err of read.errors) stream.write(`${o.input}:${err.row}: skipped: ${err.message}\n`);
+/**
+ * Runs the whole command. `config` holds the saliency command's fields ({ model, input, out, steps, ... }: the flags,
+ * validated by its schema); throws Errors with actionable messages for bad arguments or files, and when no row could
+ * be used (nothing is written then).
+ */
+export async function runSaliencyCommand(config: Record<string, unknown>, opts: SaliencyRunOptions = {}): Promise<SaliencyCommandSummary> {
+  const resolved = resolveSaliencyConfig({ runConfig: opts.runConfig, overrides: config });
+  const c: SaliencyConfig = { ...resolved, model: { ...resolved.model, path: resolvePackagePath(resolved.model.path) } };
+  checkPaths(c);
+  const stream = opts.stream ?? process.stderr;
+  if (resolved.runConfig !== undefined) stream.write(`saliency: the mask and task of ${resolved.runConfig}\n`);
+  const device = resolveDevice(c.device);
+  const tok = Tokenizer.fromDir(c.model.path);
+  const read = await readRecords(c.input);
+  const records = c.limit !== null ? read.rows.slice(0, c.limit) : read.rows;
+  for (const err of read.errors) stream.write(`${c.input}:${err.row}: skipped: ${err.message}\n`);
 
   let model: LlamaModel;
   try {
-    model = await LlamaModel.load(o.model, { device: o.device ?? 'cpu', dtype: o.dtype as Dtype | undefined });
+    model = await LlamaModel.load(c.model.path, { device, dtype: c.model.dtype ?? undefined });
   } catch (e) {
-    throw new Error(`cannot load the model from ${o.model}: ${(e as Error).message}`);
+    throw new Error(`cannot load the model from ${c.model.path}: ${(e as Error).message}`);
   }
   try {
     const vocab = model.config.vocabSize;
@@ -243,15 +225,23 @@ export async function runSaliencyCommand(o: SaliencyCommandOptions): Promise<Sal
     const skipped: SkippedRow[] = [];
     records.forEach((rec, i) => {
       const isObject = rec !== null && typeof rec === 'object' && !Array.isArray(rec);
-      const p = isObject ? prepareRow(rec, i + 1, tok, o, vocab, maxLength) : 'is not an object';
+      const p = isObject ? prepareRow(rec, i + 1, tok, c, vocab, maxLength) : 'is not an object';
       if (typeof p === 'string') {
         skipped.push({ row: i + 1, id: isObject ? rowId(rec, i + 1) : `row ${i + 1}`, reason: p });
-        stream.write(`${o.input}: row ${i + 1}${isObject && rec.id !== undefined ? ` (id ${String(rec.id)})` : ''}: skipped: ${p}\n`);
+        stream.write(`${c.input}: row ${i + 1}${isObject && rowId(rec, i + 1) !== `row ${i + 1}` ? ` (id ${rowId(rec, i + 1)})` : ''}: skipped: ${p}\n`);
       } else prepared.push(p);
     });
+    if (prepared.length === 0) {
+      const reasons = [...new Set(skipped.map((s) => s.reason))].slice(0, 3).join('; ');
+      throw new Error(
+        `saliency: no usable completion in ${c.input} (${records.length} row(s) read, ${skipped.length} skipped, ${read.skipped} unreadable line(s))` +
+          (reasons ? `: ${reasons}` : '') + '; nothing written',
+      );
+    }
 
-    const steps = o.steps ?? 30;
-    const batchSize = o.batchSize ?? 16;
+    const mask = maskOptionsOf({ ...c.saliency, enabled: true }, tok.padTokenId < vocab ? tok.padTokenId : 0);
+    const steps = mask.steps!;
+    const batchSize = mask.batchSize!;
     const chunks = Math.ceil(prepared.length / batchSize);
     const reporter = createReporter({ total: Math.max(1, chunks * steps), stream });
     reporter.log(
@@ -260,18 +250,11 @@ export async function runSaliencyCommand(o: SaliencyCommandOptions): Promise<Sal
     const started = Date.now();
     let results: SaliencyResult[];
     try {
-      // Only the options given: an undefined value would override optimizeSaliency's default.
-      const given = Object.fromEntries(
-        Object.entries({ lr: o.lr, lambda: o.lambda, threshold: o.threshold, perLayer: o.perLayer }).filter(([, v]) => v !== undefined),
-      );
       results = await optimizeSaliency(model, prepared.map(toExample), {
-        ...given,
-        steps,
-        batchSize,
-        padTokenId: tok.padTokenId < vocab ? tok.padTokenId : 0,
+        ...mask,
         onStep: (done, total) => {
           reporter.update(done, {});
-          if (done % steps === 0) reporter.log(`saliency: batch ${done / steps}/${total / steps} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+          if (steps > 0 && done % steps === 0) reporter.log(`saliency: batch ${done / steps}/${total / steps} done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         },
       });
     } finally {
@@ -281,16 +264,15 @@ export async function runSaliencyCommand(o: SaliencyCommandOptions): Promise<Sal
     const rows: Record<string, unknown>[] = [];
     const items: SaliencyItem[] = [];
     prepared.forEach((p, i) => {
-      const reward = saliencyReward(results[i], { tau: o.tau ?? 2, correct: p.correct });
+      const reward = saliencyReward(results[i], { ...rewardOptionsOf({ ...c.saliency, enabled: true }), correct: p.correct });
       rows.push(outputRow(p, results[i], reward));
       items.push(htmlItem(p, results[i], reward, tok));
     });
-    items.sort((a, b) => b.reward - a.reward);
 
-    const jsonl = path.join(o.out, 'saliency.jsonl');
-    const html = path.join(o.out, 'saliency.html');
-    writeFileAtomic(jsonl, rows.map((r) => JSON.stringify(r, jsonNumbers)).join('\n') + (rows.length > 0 ? '\n' : ''));
-    writeFileAtomic(html, renderSaliencyHtml(items, { title: `AtMan saliency: ${path.basename(o.input)}` }));
+    const jsonl = path.join(c.out, 'saliency.jsonl');
+    const html = path.join(c.out, 'saliency.html');
+    writeFileAtomic(jsonl, rows.map((r) => JSON.stringify(r, jsonNumbers)).join('\n') + '\n');
+    writeFileAtomic(html, renderSaliencyHtml(items, { title: `AtMan saliency: ${path.basename(c.input)}` }));
     const unreadable = read.skipped;
     stream.write(
       `saliency: wrote ${rows.length} completions to ${jsonl} and ${html}` +

@@ -1,5 +1,6 @@
-// A flat description of every config field (dotted path, type, default, help), read off the zod schema so that
-// `--help`, key suggestions and value coercion all follow the schema without a second list to keep in sync.
+// A flat description of every config field (dotted path, type, default, help), read off a command's zod schema (train's
+// by default) so that `--help`, key suggestions and value coercion all follow the schema without a second list to keep
+// in sync.
 import { z } from 'zod';
 import { fieldMeta, trainConfigSchema } from './schema';
 
@@ -84,26 +85,42 @@ function walk(shape: Record<string, AnySchema>, prefix: string, defaults: Record
       nullable,
     });
     if (isGroup) {
-      walk(defOf(inner).shape as Record<string, AnySchema>, path, defaults[key] as Record<string, unknown>, out);
+      walk(defOf(inner).shape as Record<string, AnySchema>, path, (defaults[key] ?? {}) as Record<string, unknown>, out);
     }
   }
 }
 
-let cache: FieldInfo[] | undefined;
+/** A command's config schema: a strict object of fields and groups. */
+export type ConfigSchema = z.ZodObject<z.ZodRawShape, z.core.$strict>;
 
-/** Every field of the train config, groups included, in schema order. */
-export function configFields(): FieldInfo[] {
-  if (cache === undefined) {
-    const out: FieldInfo[] = [];
-    walk(trainConfigSchema.shape as Record<string, AnySchema>, '', trainConfigSchema.parse({}), out);
-    cache = out;
+const cache = new WeakMap<ConfigSchema, FieldInfo[]>();
+
+/** Defaults of a schema; its required fields (e.g. the saliency command's --input) have none: those stay undefined. */
+export function schemaDefaults(schema: ConfigSchema): Record<string, unknown> {
+  const r = schema.safeParse({});
+  if (r.success) return r.data as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(schema.shape)) {
+    const one = z.object({ v: s as z.ZodType }).safeParse({});
+    if (one.success) out[key] = one.data.v;
   }
-  return cache;
+  return out;
+}
+
+/** Every field of a config schema (default: train's), groups included, in schema order. */
+export function configFields(schema: ConfigSchema = trainConfigSchema): FieldInfo[] {
+  let fields = cache.get(schema);
+  if (fields === undefined) {
+    fields = [];
+    walk(schema.shape as Record<string, AnySchema>, '', schemaDefaults(schema), fields);
+    cache.set(schema, fields);
+  }
+  return fields;
 }
 
 /** The fields by dotted path. */
-export function fieldMap(): Map<string, FieldInfo> {
-  return new Map(configFields().map((f) => [f.path, f]));
+export function fieldMap(schema: ConfigSchema = trainConfigSchema): Map<string, FieldInfo> {
+  return new Map(configFields(schema).map((f) => [f.path, f]));
 }
 
 export interface FieldDescription {
@@ -113,9 +130,18 @@ export interface FieldDescription {
   help: string;
 }
 
-/** One entry per settable value (groups left out): what `--help` lists. */
-export function describeConfig(): FieldDescription[] {
-  return configFields()
+function valueAt(o: unknown, dotted: string): unknown {
+  let node = o;
+  for (const key of dotted.split('.')) node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+  return node;
+}
+
+/**
+ * One entry per settable value (groups left out): what `--help` lists. `defaults`, a resolved config, gives the
+ * defaults that actually apply (train's bundled base config) instead of the schema's.
+ */
+export function describeConfig(schema: ConfigSchema = trainConfigSchema, defaults?: object): FieldDescription[] {
+  return configFields(schema)
     .filter((f) => !f.group)
-    .map(({ path, type, default: d, help }) => ({ path, type, default: d, help }));
+    .map(({ path, type, default: d, help }) => ({ path, type, default: defaults === undefined ? d : valueAt(defaults, path), help }));
 }

@@ -1,6 +1,8 @@
 // The `train` command's configuration: a zod schema in which every field has a default and a one-line help text.
 import { z } from 'zod';
 
+import { answerPatternError } from '../data/answer-format';
+
 /** Help text (and, where the zod type says too little, a readable type) attached to each field of the schema. */
 export interface FieldMeta {
   help: string;
@@ -9,19 +11,19 @@ export interface FieldMeta {
 }
 export const fieldMeta = z.registry<FieldMeta>();
 
-function field<T extends z.ZodType>(schema: T, help: string, type?: string): T {
+export function field<T extends z.ZodType>(schema: T, help: string, type?: string): T {
   fieldMeta.add(schema as z.ZodType, type === undefined ? { help } : { help, type });
   return schema;
 }
 
 /** A group of fields: unknown keys are rejected and a missing group takes its fields' defaults. */
-function group<S extends z.ZodRawShape>(shape: S, help: string) {
+export function group<S extends z.ZodRawShape>(shape: S, help: string) {
   const fields = z.strictObject(shape);
   return field(fields.prefault({} as z.input<typeof fields>), help);
 }
 
-const int = () => z.int();
-const positiveInt = () => z.int().min(1);
+export const int = () => z.int();
+export const positiveInt = () => z.int().min(1);
 
 const customReward = z.strictObject({
   module: z.string().min(1),
@@ -30,7 +32,11 @@ const customReward = z.strictObject({
 });
 
 export const trainConfigSchema = z.strictObject({
-  name: field(z.string().min(1).nullable().default(null), "run name (null: the CLI makes 'run-YYYYmmdd-HHMMSS')"),
+  name: field(
+    z.string().min(1).regex(/^(?!\.\.?$)[^/\\\0]+$/, "a run name is one folder name: no '/', '\\', '.' or '..'").nullable().default(null),
+    "run name: the folder <runsDir>/<name> (null: the CLI makes 'run-YYYYmmdd-HHMMSS')",
+    "a folder name without '/', '\\', '.' or '..'",
+  ),
   seed: field(int().default(0), 'random seed for sampling, shuffling and initialisation'),
   device: field(
     z.string().regex(/^(auto|cpu|cuda(:\d+)?)$/, "expected 'auto', 'cpu', 'cuda' or 'cuda:N'").default('auto'),
@@ -55,10 +61,34 @@ export const trainConfigSchema = z.strictObject({
   ),
   data: group(
     {
-      task: field(z.enum(['synthetic', 'gsm8k', 'mmlu', 'hinted']).default('synthetic'), 'which task the prompts come from'),
+      task: field(
+        z.enum(['auto', 'synthetic', 'gsm8k', 'mmlu', 'hinted', 'custom']).default('auto'),
+        'which task the prompts come from (auto: synthetic without data.path, else inferred from the file; custom: your own question/answer rows)',
+      ),
       path: field(
         z.string().min(1).nullable().default(null),
-        'dataset file or directory (null: the bundled or synthetic data)',
+        'dataset file (.jsonl, .json, .csv, .parquet) or MMLU directory (null: generated problems)',
+      ),
+      fields: group(
+        {
+          question: field(z.string().min(1).nullable().default(null), "column of the question, or of a conversational prompt (a list of {role, content}) (null: 'question', 'problem' or 'prompt')"),
+          answer: field(z.string().min(1).nullable().default(null), "column of the gold answer: the answer alone, or a solution ending in '#### <answer>' (null: 'answer' or 'solution')"),
+          choices: field(z.string().min(1).nullable().default(null), "MMLU: column of the 4 choices (null: 'choices')"),
+          subject: field(z.string().min(1).nullable().default(null), "MMLU: column of the subject (null: 'subject')"),
+        },
+        'column names of the data file',
+      ),
+      systemPrompt: field(z.string().nullable().default(null), "system message of every prompt (null: the task's; '': none; a conversational row's own system message wins)"),
+      answerPattern: field(
+        z.string().min(1).superRefine((v, ctx) => {
+          const error = answerPatternError(v);
+          if (error !== null) ctx.addIssue({ code: 'custom', message: error });
+        }).nullable().default(null),
+        "regex whose first capture group is the final answer, instead of '#### <answer>' ('/source/flags' for flags; null: '####')",
+      ),
+      answerExtractor: field(
+        z.string().min(1).nullable().default(null),
+        "JS module ('file.js' or 'file.js#exportName') whose function (completion) => answer string or null reads the final answer",
       ),
       limit: field(positiveInt().nullable().default(null), 'use at most this many examples (null: all)'),
       shuffle: field(z.boolean().default(true), 'shuffle the examples (with seed)'),
@@ -130,13 +160,21 @@ export const trainConfigSchema = z.strictObject({
         z.boolean().default(false),
         'leave completions cut off at maxNewTokens out of the loss',
       ),
-      gradientAccumulationSteps: field(positiveInt().default(1), 'micro-batches per optimizer step'),
+      gradientAccumulationSteps: field(positiveInt().default(1), 'micro-batches per optimizer step (unequal ones are weighted by their rows)'),
+      multiObjectiveAggregation: field(
+        z.enum(['sum_then_normalize', 'normalize_then_sum']).default('sum_then_normalize'),
+        "as TRL: sum the weighted rewards, then normalize (scaleRewards); or normalize each reward within its group, " +
+          'then sum and normalize over the batch (so a reward counts by its weight, not its scale)',
+      ),
     },
     'GRPO (semantics of TRL GRPOTrainer)',
   ),
   optim: group(
     {
-      lr: field(z.number().positive().default(1e-6), 'AdamW learning rate'),
+      lr: field(
+        z.number().positive().max(1e30, 'out of range: AdamW steps by up to lr / (1 − β1), which overflows float32 above ~1e30; typical values are 1e-7 … 1e-3').default(1e-6),
+        'AdamW learning rate',
+      ),
       weightDecay: field(z.number().min(0).default(0.0), 'AdamW weight decay'),
       beta1: field(z.number().min(0).lt(1).default(0.9), 'AdamW β1'),
       beta2: field(z.number().min(0).lt(1).default(0.999), 'AdamW β2'),
@@ -144,13 +182,17 @@ export const trainConfigSchema = z.strictObject({
       maxGradNorm: field(z.number().positive().default(1.0), 'clip the gradient to this global norm'),
       schedule: field(z.enum(['constant', 'cosine']).default('constant'), 'learning-rate schedule after warmup'),
       warmupSteps: field(int().min(0).default(0), 'linear warmup steps'),
+      maxSkippedSteps: field(
+        positiveInt().default(3),
+        'stop the run after this many consecutive steps whose update was skipped (non-finite loss or gradient, or a diverging step)',
+      ),
     },
     'the optimizer',
   ),
   saliency: group(
     {
       enabled: field(z.boolean().default(true), 'optimize attention masks and add the saliency reward'),
-      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; 0 with rewardMode cotSufficiency, which needs no mask)'),
+      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; 0 with rewardMode cotSufficiency or cotCarried, which need no mask)'),
       lr: field(z.number().positive().default(2.0), 'learning rate of the mask optimization'),
       optimizer: field(
         z.enum(['rowAdam', 'adam']).default('rowAdam'),
@@ -167,9 +209,15 @@ export const trainConfigSchema = z.strictObject({
       ),
       randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
       rewardMode: field(
-        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency']).default('comprehensiveness'),
+        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried']).default('comprehensiveness'),
         'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), ' +
-          'the drop alone (crucial), the answer surviving with the prompt hidden (cotSufficiency: no mask needed), or only C kept with the prompt hidden, over a random set (crucialSufficiency)',
+          'the drop alone (crucial), the answer surviving with the prompt hidden (cotSufficiency: no mask needed), or only C kept with the prompt hidden, over a random set (crucialSufficiency), ' +
+          'or the answer needing the CoT and not the prompt (cotCarried: no mask needed)',
+      ),
+      scope: field(
+        z.enum(['correct', 'all']).default('correct'),
+        'completions that earn R_sal: correct ones (DESIGN.md) or all whose CoT and answer were found (all: a faithful wrong answer ' +
+          'can outscore a decorative right one; use with cotCarried and a saliency weight above 1)',
       ),
       biasFrom: field(
         z.enum(['cot', 'answer']).default('cot'),
@@ -199,10 +247,11 @@ export const trainConfigSchema = z.strictObject({
   ),
   logging: group(
     {
-      every: field(positiveInt().default(1), 'write metrics every N steps'),
-      completionsEvery: field(int().min(0).default(1), 'write sampled completions every N steps (0: never)'),
+      every: field(positiveInt().default(1), 'write a metrics row every N steps (and at the last step), each value the mean over those steps'),
+      completionsEvery: field(int().min(0).default(1), 'write sampled completions at steps N, 2N, … (0: never)'),
       reportEvery: field(int().min(0).default(10), 'rewrite the HTML report every N steps (0: only at the end)'),
       json: field(z.boolean().default(false), 'print metrics as JSON lines on stdout instead of a progress bar'),
+      tensorboard: field(z.boolean().default(false), 'also write TensorBoard event files to runs/<name>/tb (tensorboard --logdir runs)'),
     },
     'metrics, completions and reports',
   ),
@@ -212,6 +261,18 @@ export const trainConfigSchema = z.strictObject({
       keep: field(positiveInt().default(2), 'how many recent checkpoints to keep'),
     },
     'checkpoints',
+  ),
+  eval: group(
+    {
+      every: field(int().min(0).default(0), 'evaluate the policy on a held-out set every N steps and after the last (0: never); eval/* metrics'),
+      count: field(positiveInt().default(64), 'held-out problems: generated with another seed and none of the training questions (synthetic, hinted), or the first N of eval.path'),
+      path: field(z.string().min(1).nullable().default(null), "held-out dataset file in data.task's format (needed for gsm8k and mmlu; null: generated)"),
+      maxNewTokens: field(positiveInt().nullable().default(null), 'greedy completion length (null: generation.maxNewTokens)'),
+      batchSize: field(positiveInt().default(32), 'held-out problems generated together'),
+      saliency: field(z.boolean().default(false), "also optimize the saliency section's masks: comprehensiveness and sufficiency"),
+      faithfulness: field(z.boolean().default(false), 'also run the intervention metrics (early answering, mistakes, filler; slow)'),
+    },
+    'held-out evaluation during training (as the eval command measures)',
   ),
 });
 

@@ -1,21 +1,22 @@
 // "Did you mean ...?" for unknown config keys: edit distance over the valid dotted paths and their last segments,
-// plus the names TRL's GRPOConfig uses for the same settings (people coming from TRL type those).
-import { configFields } from './fields';
+// plus the names TRL's GRPOConfig / HF TrainingArguments use for the same settings (people coming from TRL type those).
+import { ConfigSchema, FieldInfo, configFields } from './fields';
 
-/** Levenshtein distance between a and b. */
+/** Optimal-string-alignment distance between a and b: Levenshtein, with a swap of two neighbours counting 1. */
 export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
-    prev = cur;
   }
-  return prev[b.length];
+  return d[a.length][b.length];
 }
 
-/** TRL / Hugging Face Trainer argument names → our dotted paths. */
+/** TRL / Hugging Face Trainer argument names → our dotted paths (used only where the command has that path). */
 const FOREIGN_NAMES: Record<string, string> = {
   learning_rate: 'optim.lr',
   weight_decay: 'optim.weightDecay',
@@ -43,6 +44,7 @@ const FOREIGN_NAMES: Record<string, string> = {
   logging_steps: 'logging.every',
   save_steps: 'checkpoint.every',
   save_total_limit: 'checkpoint.keep',
+  eval_steps: 'eval.every',
   output_dir: 'runsDir',
   reward_weights: 'rewards',
 };
@@ -53,29 +55,46 @@ const norm = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
 const parentOf = (path: string): string => (path.includes('.') ? path.slice(0, path.lastIndexOf('.')) : '');
 const lastOf = (path: string): string => path.slice(path.lastIndexOf('.') + 1);
 
+/** Typos allowed: one per four characters, at least one. "eval_steps" is 3 edits from "max_steps": not a typo of it. */
+const tolerance = (length: number): number => Math.max(1, Math.floor(length / 4));
+
 /**
  * The valid dotted path nearest to an unknown one, or undefined when nothing is close. Candidates are compared by
- * whole path and by last segment (any level, so a key in the wrong group is found too); a match under the same
- * parent wins ties.
+ * whole path and by last segment (any level, so a key in the wrong group is found too: grpo.temperature →
+ * generation.temperature); a match under the same parent wins ties. A key under a real group moves to another group
+ * only when its name is unique there (eval.steps does not become grpo.steps: several groups have a `steps`).
  */
-export function suggestKey(unknown: string): string | undefined {
+export function suggestKey(unknown: string, schema?: ConfigSchema): string | undefined {
+  const fields = configFields(schema);
+  const paths = new Set(fields.map((f) => f.path));
   const given = norm(lastOf(unknown));
   const givenPath = norm(unknown);
   const parent = parentOf(unknown);
-  const candidates: { name: string; path: string }[] = [];
-  for (const f of configFields()) candidates.push({ name: norm(lastOf(f.path)), path: f.path });
-  for (const [name, path] of Object.entries(FOREIGN_NAMES)) candidates.push({ name: norm(name), path });
+  const parentIsGroup = parent !== '' && fields.some((f) => f.group && f.path === parent);
+  const candidates: { name: string; path: string }[] = fields.map((f: FieldInfo) => ({ name: norm(lastOf(f.path)), path: f.path }));
+  for (const [name, path] of Object.entries(FOREIGN_NAMES)) if (paths.has(path)) candidates.push({ name: norm(name), path });
+  const owners = new Map<string, Set<string>>();
+  for (const c of candidates) owners.set(c.name, (owners.get(c.name) ?? new Set()).add(c.path));
 
   let best: { path: string; score: number } | undefined;
-  const consider = (path: string, distance: number, length: number): void => {
-    if (distance > Math.max(1, Math.floor(length / 3))) return;
-    const score = distance * 2 + (parentOf(path) === parent ? 0 : 1);
+  const consider = (path: string, distance: number, length: number, unique: boolean): void => {
+    if (distance > tolerance(length)) return;
+    const sameParent = parentOf(path) === parent;
+    if (parentIsGroup && !sameParent && !unique) return;
+    const score = distance * 2 + (sameParent ? 0 : 1);
     if (best === undefined || score < best.score) best = { path, score };
   };
-  for (const c of candidates) consider(c.path, editDistance(given, c.name), Math.max(given.length, c.name.length));
-  for (const f of configFields()) {
+  for (const c of candidates) {
+    consider(c.path, editDistance(given, c.name), Math.max(given.length, c.name.length), owners.get(c.name)!.size === 1);
+  }
+  for (const f of fields) {
     const p = norm(f.path);
-    consider(f.path, editDistance(givenPath, p), Math.max(givenPath.length, p.length));
+    consider(f.path, editDistance(givenPath, p), Math.max(givenPath.length, p.length), true);
   }
   return best?.path;
+}
+
+/** The keys of a group, for a message about a key in it that has no near name. */
+export function groupKeys(group: string, schema?: ConfigSchema): string[] {
+  return configFields(schema).filter((f) => parentOf(f.path) === group).map((f) => lastOf(f.path));
 }

@@ -1,6 +1,6 @@
 // Grading a completion against the gold answer.
+import { AnswerFinder, canonicalAnswer } from './answer-format';
 import { extractAnswer, followsFormat } from './extract';
-import { normalizeNumber } from './numbers';
 import { TaskName } from './problem';
 
 export interface Grade {
@@ -16,18 +16,20 @@ export interface Grade {
 
 function canonicalGold(task: TaskName, gold: string): string {
   if (typeof gold !== 'string') throw new TypeError(`wrong argument type: gold must be a string, got ${typeof gold}`);
-  if (task === 'mmlu') return gold.trim().toUpperCase();
-  return normalizeNumber(gold) ?? gold.trim();
+  return canonicalAnswer(task, gold);
 }
 
-/** Grades a completion (decoded without special tokens) of a `task` problem whose answer is `gold`. */
-export function grade(task: TaskName, completion: string, gold: string): Grade {
-  const { strict, flexible } = extractAnswer(task, completion);
+/**
+ * Grades a completion (decoded without special tokens) of a `task` problem whose answer is `gold`; `finder` reads
+ * the answer instead of the '####' marker (a problem's answerFinder).
+ */
+export function grade(task: TaskName, completion: string, gold: string, finder?: AnswerFinder): Grade {
+  const { strict, flexible } = extractAnswer(task, completion, finder);
   const want = canonicalGold(task, gold);
   return {
     correct: strict !== null && strict === want,
     correctFlexible: flexible !== null && flexible === want,
-    formatOk: followsFormat(task, completion),
+    formatOk: followsFormat(task, completion, finder),
     strict,
     flexible,
   };

@@ -19,7 +19,7 @@ export function parseJsonl(text: string): ReadResult<Record<string, unknown>> {
       out.skip(i + 1, `not valid JSON: ${(e as Error).message}`);
       continue;
     }
-    if (isRecord(value)) out.add(value);
+    if (isRecord(value)) out.add(value, i + 1);
     else out.skip(i + 1, `expected a JSON object, got ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}`);
   }
   return out.result();
@@ -45,7 +45,7 @@ export function readJson(file: string): ReadResult<Record<string, unknown>> {
   }
   const out = new ResultBuilder<Record<string, unknown>>();
   (value as unknown[]).forEach((item, i) => {
-    if (isRecord(item)) out.add(item);
+    if (isRecord(item)) out.add(item, i + 1);
     else out.skip(i + 1, `array element ${i} is not a JSON object`);
   });
   return out.result();

@@ -5,12 +5,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { readCsv } from './csv';
+import { FieldMap, checkMappedColumns, columnOf, describeColumn } from './fields';
 import { LoadedProblems, Problem } from './problem';
+import { ResultBuilder } from './read-result';
 import { readRecords } from './records';
 
 export interface MmluOptions {
   /** Keep only these subjects (e.g. ['anatomy', 'astronomy']). Default: all. */
   subjects?: string[];
+  /** Other column names of a table (question, choices, answer, subject). */
+  fields?: FieldMap;
 }
 
 export const LETTERS = ['A', 'B', 'C', 'D'] as const;
@@ -20,51 +24,63 @@ function subjectOfFile(file: string): string {
   return path.basename(file).replace(/\.csv$/i, '').replace(/_(test|val|dev|train|auxiliary_train)$/, '');
 }
 
-function makeProblem(subject: string, index: number, question: unknown, choices: unknown, answer: unknown): Problem | null {
-  if (typeof question !== 'string' || question.trim() === '') return null;
-  if (!Array.isArray(choices) || choices.length !== 4 || !choices.every((c) => typeof c === 'string' || typeof c === 'number')) return null;
+// A problem, or the reason the row is not one.
+function makeProblem(subject: string, index: number, question: unknown, choices: unknown, answer: unknown): Problem | string {
+  if (typeof question !== 'string' || question.trim() === '') return 'no question (a non-empty string)';
+  if (!Array.isArray(choices) || choices.length !== 4 || !choices.every((c) => typeof c === 'string' || typeof c === 'number'))
+    return `choices must be 4 strings, got ${Array.isArray(choices) ? `${choices.length} item(s)` : typeof choices}`;
   let gold: string | undefined;
   if (typeof answer === 'number' && Number.isInteger(answer) && answer >= 0 && answer < 4) gold = LETTERS[answer];
   else if (typeof answer === 'string' && /^\s*[A-Da-d]\s*$/.test(answer)) gold = answer.trim().toUpperCase();
   else if (typeof answer === 'string' && /^\s*[0-3]\s*$/.test(answer)) gold = LETTERS[Number(answer)];
-  if (gold === undefined) return null;
+  if (gold === undefined) return `the answer must be 0-3 or a letter A-D, got ${JSON.stringify(answer)}`;
   return { id: `mmlu:${subject}:${index}`, task: 'mmlu', question: question.trim(), gold, choices: choices.map((c) => String(c)) };
 }
 
-// One original-format CSV: no header, question,A,B,C,D,letter.
+// One original-format CSV: no header, question,A,B,C,D,letter (a row of another width is skipped alone).
 function loadOriginalCsv(file: string, subject: string): LoadedProblems {
-  const csv = readCsv(file);
-  const problems: Problem[] = [];
-  let skipped = csv.skipped;
+  const csv = readCsv(file, { columns: 6 });
+  const out = new ResultBuilder<Problem>();
+  out.absorb(csv, file);
   csv.rows.forEach((row, i) => {
-    const p = row.length === 6 ? makeProblem(subject, i, row[0], row.slice(1, 5), row[5]) : null;
-    if (p) problems.push(p);
-    else skipped++;
+    const p = makeProblem(subject, i, row[0], row.slice(1, 5), row[5]);
+    if (typeof p === 'string') out.skip(csv.rowNumbers[i], p, file);
+    else out.add({ ...p, source: { file, row: csv.rowNumbers[i] } }, csv.rowNumbers[i]);
   });
-  return { problems, skipped };
+  const { rows: problems, skipped, errors } = out.result();
+  return { problems, skipped, errors };
 }
 
-// A Hugging Face-style table: question, subject, choices, answer.
-async function loadTable(file: string): Promise<LoadedProblems> {
+// A Hugging Face-style table: question, subject, choices, answer (or the columns data.fields names).
+async function loadTable(file: string, fields: FieldMap = {}): Promise<LoadedProblems> {
   const read = await readRecords(file);
-  const problems: Problem[] = [];
-  let skipped = read.skipped;
+  checkMappedColumns(read.rows, fields, file);
+  const out = new ResultBuilder<Problem>();
+  out.absorb(read, file);
   const perSubject = new Map<string, number>();
-  for (const row of read.rows) {
-    const subject = typeof row.subject === 'string' && row.subject !== '' ? row.subject : subjectOfFile(file);
+  read.rows.forEach((row, i) => {
+    const get = (field: 'question' | 'choices' | 'answer' | 'subject') => {
+      const col = columnOf(row, field, fields);
+      return col === undefined ? undefined : row[col];
+    };
+    const named = get('subject');
+    const subject = typeof named === 'string' && named !== '' ? named : subjectOfFile(file);
     const index = perSubject.get(subject) ?? 0;
     perSubject.set(subject, index + 1);
-    const p = makeProblem(subject, index, row.question, row.choices, row.answer);
-    if (p) problems.push(p);
-    else skipped++;
-  }
+    const p = makeProblem(subject, index, get('question'), get('choices'), get('answer'));
+    if (typeof p === 'string') out.skip(read.rowNumbers[i], p, file);
+    else out.add({ ...p, source: { file, row: read.rowNumbers[i] } }, read.rowNumbers[i]);
+  });
+  const { rows: problems, skipped, errors } = out.result();
   if (problems.length === 0 && read.rows.length > 0)
-    throw new Error(`${file}: no MMLU problems (expected columns question, subject, choices [4 strings], answer [0-3 or A-D])`);
-  return { problems, skipped };
+    throw new Error(`${file}: no MMLU problems (expected columns question, subject, choices [4 strings], answer [0-3 or A-D]; ` +
+      `map others with data.fields: question is ${describeColumn('question', fields)}, choices ${describeColumn('choices', fields)}, ` +
+      `answer ${describeColumn('answer', fields)}). First skipped rows: ${errors.slice(0, 3).map((e) => `line ${e.row}: ${e.message}`).join('; ')}`);
+  return { problems, skipped, errors };
 }
 
-// A single CSV is the original format unless its first row is a header naming a 'question' column.
-function hasHeader(file: string): boolean {
+/** A single CSV is the original MMLU format unless its first row is a header naming a 'question' column. */
+export function hasQuestionHeader(file: string): boolean {
   const first = fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0];
   return /^"?question"?\s*,/i.test(first);
 }
@@ -76,7 +92,7 @@ function filterSubjects(loaded: LoadedProblems, subjects: string[] | undefined, 
   if (missing.length > 0)
     throw new Error(`MMLU subject(s) not found in ${where}: ${missing.join(', ')} (available: ${[...present].sort().join(', ') || 'none'})`);
   const keep = new Set(subjects);
-  return { problems: loaded.problems.filter((p) => keep.has(p.id.split(':')[1])), skipped: loaded.skipped };
+  return { ...loaded, problems: loaded.problems.filter((p) => keep.has(p.id.split(':')[1])) };
 }
 
 /** Loads MMLU from a directory of <subject>_<split>.csv files, or from one .csv/.parquet/.jsonl/.json file. */
@@ -95,17 +111,18 @@ export async function loadMmlu(pathOrDir: string, opts: MmluOptions = {}): Promi
       const missing = subjects.filter((s) => !available.includes(s));
       if (missing.length > 0) throw new Error(`MMLU subject(s) not found in ${pathOrDir}: ${missing.join(', ')} (available: ${available.join(', ')})`);
     }
-    const out: LoadedProblems = { problems: [], skipped: 0 };
+    const out = new ResultBuilder<Problem>();
     files.forEach((f, i) => {
       if (subjects !== undefined && !subjects.includes(available[i])) return;
       const one = loadOriginalCsv(path.join(pathOrDir, f), available[i]);
-      out.problems.push(...one.problems);
-      out.skipped += one.skipped;
+      for (const p of one.problems) out.add(p, p.source!.row);
+      out.absorb(one);
     });
-    return out;
+    const { rows: problems, skipped, errors } = out.result();
+    return { problems, skipped, errors };
   }
 
   const isCsv = pathOrDir.toLowerCase().endsWith('.csv');
-  const loaded = isCsv && !hasHeader(pathOrDir) ? loadOriginalCsv(pathOrDir, subjectOfFile(pathOrDir)) : await loadTable(pathOrDir);
+  const loaded = isCsv && !hasQuestionHeader(pathOrDir) ? loadOriginalCsv(pathOrDir, subjectOfFile(pathOrDir)) : await loadTable(pathOrDir, opts.fields);
   return filterSubjects(loaded, subjects, pathOrDir);
 }

@@ -45,6 +45,6 @@ export async function readParquet(file: string): Promise<ReadResult<Record<strin
     throw new Error(`cannot read parquet file ${file}: ${(e as Error).message}`);
   }
   const out = new ResultBuilder<Record<string, unknown>>();
-  for (const row of rows) out.add(plain(row) as Record<string, unknown>);
+  rows.forEach((row, i) => out.add(plain(row) as Record<string, unknown>, i + 1));
   return out.result();
 }

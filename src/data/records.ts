@@ -26,8 +26,9 @@ export async function readRecords(file: string): Promise<ReadResult<Record<strin
       const csv = readCsv(file, { header: true });
       const out = new ResultBuilder<Record<string, unknown>>();
       const header = csv.header ?? [];
-      for (const row of csv.rows) out.add(Object.fromEntries(header.map((name, i) => [name, row[i]])));
-      return { rows: out.rows, skipped: csv.skipped, errors: csv.errors };
+      csv.rows.forEach((row, r) => out.add(Object.fromEntries(header.map((name, i) => [name, row[i]])), csv.rowNumbers[r]));
+      out.absorb(csv);
+      return out.result();
     }
     default:
       throw new Error(`cannot read ${file}: unknown file type '${ext || '(no extension)'}' (use ${RECORD_EXTENSIONS.join(', ')})`);

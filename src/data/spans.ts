@@ -2,6 +2,7 @@
 // BPE tokens can straddle those boundaries, so token positions come from the lengths of decoded prefixes, found
 // by binary search (O(log n) decodes per boundary rather than one decode per token).
 import { Tokenizer } from '../llm/tokenizer';
+import { AnswerFinder } from './answer-format';
 import { findMarkedAnswer } from './extract';
 import { TaskName } from './problem';
 
@@ -16,16 +17,16 @@ export interface Spans {
 
 /**
  * The CoT and answer spans of `completionIds` (the generated tokens only, not the prompt), or null when the
- * completion has no parsable '#### <answer>' or nothing but whitespace before the marker.
+ * completion has no parsable '#### <answer>' (or no answer `finder` locates) or nothing but whitespace before it.
  */
-export function locateSpans(tok: Tokenizer, completionIds: number[], task: TaskName): Spans | null {
+export function locateSpans(tok: Tokenizer, completionIds: number[], task: TaskName, finder?: AnswerFinder): Spans | null {
   if (!Array.isArray(completionIds)) throw new TypeError('wrong argument type: locateSpans() completionIds must be an array of token ids');
   const n = completionIds.length;
   if (n === 0) return null;
   const opts = { skipSpecialTokens: true };
   const text = tok.decode(completionIds, opts);
-  const marked = findMarkedAnswer(task, text);
-  if (marked === null || text.slice(0, marked.markerStart).trim() === '') return null;
+  const marked = findMarkedAnswer(task, text, finder);
+  if (marked === null || marked.valueEnd <= marked.valueStart || text.slice(0, marked.markerStart).trim() === '') return null;
 
   const lengths = new Map<number, number>([
     [0, 0],

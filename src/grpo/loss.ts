@@ -27,8 +27,9 @@ export interface GrpoLossInput {
   numItemsInBatch?: number;
   /**
    * grpo, bnpo, dr_grpo: the loss is divided by this (TRL's current_gradient_accumulation_steps), so that summing the
-   * gradients of the micro-batches of one optimizer step averages them. dapo ignores it (numItemsInBatch covers the
-   * whole accumulated batch). Default 1.
+   * gradients of the micro-batches of one optimizer step averages them. With micro-batches of unequal size pass
+   * (rows in the batch) / (rows in this micro-batch), not an integer then, so that every row weighs the same. dapo
+   * ignores it (numItemsInBatch covers the whole accumulated batch). Default 1.
    */
   gradientAccumulationSteps?: number;
 }
@@ -37,8 +38,8 @@ export interface GrpoLossOutput {
   /** Scalar, attached to autograd through logprobs. */
   loss: Tensor;
   /**
-   * Means over masked tokens, as TRL logs them. With one process, TRL's low_min and high_max are the same number as
-   * the means (they are the min/max over processes of each process's mean).
+   * As TRL logs them: the *_mean and kl are means over masked tokens; clipRatioLowMin and clipRatioHighMax are the
+   * min and max over completions of each completion's masked mean (NaN when no completion has a masked token).
    */
   metrics: {
     kl?: number;
@@ -95,6 +96,19 @@ function validate(i: GrpoLossInput): void {
 /** Sum of x over masked tokens divided by count (TRL's masked_batch_mean), as a plain number. */
 const maskedMean = (x: Tensor, mask: Tensor, count: number): number => Number(x.float().mul(mask).sum().item()) / count;
 
+/** Per completion: the masked mean of x over its tokens (NaN for a completion without masked tokens). */
+function perSequenceMeans(x: Tensor, mask: Tensor): number[] {
+  const sums = x.float().mul(mask).sum(-1).toArray() as number[];
+  const counts = mask.sum(-1).toArray() as number[];
+  return sums.map((s, k) => (Number(counts[k]) > 0 ? Number(s) / Number(counts[k]) : NaN));
+}
+
+/** min or max of the non-NaN values; NaN when there are none (TRL's nanmin / nanmax). */
+function nanExtreme(xs: number[], pick: (...v: number[]) => number): number {
+  const v = xs.filter((x) => !Number.isNaN(x));
+  return v.length === 0 ? NaN : pick(...v);
+}
+
 /**
  * Per token: −min(ρ·A, clip(ρ, 1−ε, 1+ε_high)·A) with ρ = exp(lp − lp_old), plus β·(exp(ref−lp) − (ref−lp) − 1).
  * Aggregation (as TRL): grpo = mean over completions of (masked sum / max(tokens, 1)); bnpo = masked sum / max(all
@@ -142,14 +156,12 @@ export function grpoLoss(i: GrpoLossInput): GrpoLossOutput {
       const count = Math.max(Number(mask.sum().item()), 1);
       const low = ratio.lt(1 - i.epsilon).logicalAnd(adv.lt(0));
       const high = ratio.gt(1 + i.epsilonHigh).logicalAnd(adv.gt(0));
-      const lowMean = maskedMean(low, mask, count);
-      const highMean = maskedMean(high, mask, count);
       return {
         ...(kl !== null ? { kl: maskedMean(kl.detach(), mask, count) } : {}),
-        clipRatioLowMean: lowMean,
-        clipRatioLowMin: lowMean,
-        clipRatioHighMean: highMean,
-        clipRatioHighMax: highMean,
+        clipRatioLowMean: maskedMean(low, mask, count),
+        clipRatioLowMin: nanExtreme(perSequenceMeans(low, mask), Math.min),
+        clipRatioHighMean: maskedMean(high, mask, count),
+        clipRatioHighMax: nanExtreme(perSequenceMeans(high, mask), Math.max),
         clipRatioRegionMean: maskedMean(low.logicalOr(high), mask, count),
       };
     });

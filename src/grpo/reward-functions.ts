@@ -12,7 +12,8 @@ export interface RewardContext {
   problemId: string;
 }
 
-/** A reward for one completion. NaN means "not applicable" (it counts as 0 in the total, as TRL's nansum). */
+/** A reward for one completion. NaN means "not applicable" (it counts as 0 in the total, as TRL's nansum; a completion
+ * no function scored gets advantage 0). */
 export type RewardFn = (ctx: RewardContext) => number | Promise<number>;
 
 // A real dynamic import(): TypeScript compiles `import()` to require() under CommonJS, which cannot load ESM.
@@ -24,47 +25,48 @@ function exportNames(mod: unknown): string {
   return names.length > 0 ? names.join(', ') : '(none)';
 }
 
-async function loadModule(file: string, given: string): Promise<unknown> {
+async function loadModule(file: string, given: string, what: string): Promise<unknown> {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(file) as unknown;
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code !== 'ERR_REQUIRE_ESM') throw new Error(`reward module ${given} failed to load: ${(e as Error).message}`);
+    if (code !== 'ERR_REQUIRE_ESM') throw new Error(`${what} module ${given} failed to load: ${(e as Error).message}`);
   }
   try {
     return await importEsm(pathToFileURL(file).href);
   } catch (e) {
-    throw new Error(`reward module ${given} (an ES module) failed to load: ${(e as Error).message}`);
+    throw new Error(`${what} module ${given} (an ES module) failed to load: ${(e as Error).message}`);
   }
 }
 
 /**
  * Loads a reward function from a JS module (path relative to the current directory, or absolute). Without `name` it
  * takes the default export or `module.exports = fn`; with `name`, the export of that name. The returned name (used in
- * metrics as rewards/<name>/...) is `name`, else the file's basename without extension.
+ * metrics as rewards/<name>/...) is `name`, else the file's basename without extension. `what` names the function in
+ * errors (other plug-ins, such as data.answerExtractor, load the same way).
  */
-export async function loadRewardFunction(modulePath: string, name?: string): Promise<{ name: string; fn: RewardFn }> {
+export async function loadRewardFunction(modulePath: string, name?: string, what = 'reward'): Promise<{ name: string; fn: RewardFn }> {
   if (typeof modulePath !== 'string' || modulePath.length === 0)
     throw new TypeError('loadRewardFunction: modulePath must be a non-empty path to a .js/.cjs/.mjs file');
   const file = path.resolve(process.cwd(), modulePath);
   if (!fs.existsSync(file) || !fs.statSync(file).isFile())
-    throw new Error(`reward module not found: ${modulePath} (looked for ${file}; paths are relative to ${process.cwd()})`);
-  const mod = await loadModule(file, modulePath);
+    throw new Error(`${what} module not found: ${modulePath} (looked for ${file}; paths are relative to ${process.cwd()})`);
+  const mod = await loadModule(file, modulePath, what);
   const record = (typeof mod === 'object' || typeof mod === 'function') && mod !== null ? (mod as Record<string, unknown>) : {};
 
   let fn: unknown;
   if (name !== undefined) {
     fn = record[name];
     if (typeof fn !== 'function')
-      throw new Error(`reward module ${modulePath} has no function export named "${name}"; its exports: ${exportNames(mod)}`);
+      throw new Error(`${what} module ${modulePath} has no function export named "${name}"; its exports: ${exportNames(mod)}`);
   } else {
     fn = typeof mod === 'function' ? mod : record.default;
     // import() of a CommonJS module gives { default: module.exports }: one more level when that is { default: fn }.
     if (typeof fn !== 'function' && typeof fn === 'object' && fn !== null) fn = (fn as Record<string, unknown>).default;
     if (typeof fn !== 'function')
       throw new Error(
-        `reward module ${modulePath} exports no default function; its exports: ${exportNames(mod)}. ` +
+        `${what} module ${modulePath} exports no default function; its exports: ${exportNames(mod)}. ` +
           'Export one as default (module.exports = fn, or export default fn), or name the export to use',
       );
   }
@@ -72,6 +74,7 @@ export async function loadRewardFunction(modulePath: string, name?: string): Pro
   return { name: label, fn: fn as RewardFn };
 }
 
+// Local copies of advantages.ts' nanMean/nanStd: this file imports only node builtins (a test compiles it alone).
 const nanMean = (xs: number[]): number => {
   const v = xs.filter((x) => !Number.isNaN(x));
   return v.length === 0 ? NaN : v.reduce((a, b) => a + b, 0) / v.length;
@@ -86,8 +89,10 @@ const nanStd = (xs: number[]): number => {
 };
 
 /**
- * total[k] = Σ_f weight[f] · reward_f[k], where a NaN reward counts as 0 (TRL's nansum; a completion that every
- * function skipped gets 0). A function without a weight gets 1 (TRL's default). Metrics: rewards/<name>/mean and
+ * total[k] = Σ_f weight[f] · reward_f[k], where a NaN reward counts as 0 (TRL's nansum). A completion that every
+ * function with a nonzero weight skipped (NaN) is unscorable: its total is NaN, which computeAdvantages leaves out of
+ * its group's statistics and gives advantage 0 (TRL >= 1.6; a weight of 0 switches a function off, so it does not
+ * make a completion scorable). A function without a weight gets 1 (TRL's default). Metrics: rewards/<name>/mean and
  * rewards/<name>/std over the non-NaN values (unweighted, as TRL logs them).
  */
 export function combineRewards(
@@ -114,12 +119,17 @@ export function combineRewards(
 
   const total = new Array<number>(n).fill(0);
   const metrics: Record<string, number> = {};
+  const scored = new Array<boolean>(n).fill(false);
   for (const f of names) {
     const w = weights[f] ?? 1;
     const rs = perFunction[f];
-    for (let k = 0; k < n; k++) if (!Number.isNaN(rs[k])) total[k] += w * rs[k];
+    for (let k = 0; k < n; k++) {
+      if (Number.isNaN(rs[k])) continue;
+      total[k] += w * rs[k];
+      if (w !== 0) scored[k] = true;
+    }
     metrics[`rewards/${f}/mean`] = nanMean(rs);
     metrics[`rewards/${f}/std`] = nanStd(rs);
   }
-  return { total, metrics };
+  return { total: total.map((t, k) => (scored[k] ? t : NaN)), metrics };
 }

@@ -13,3 +13,6 @@ export { writeFileAtomic } from './atomic';
 export { escapeHtml } from './escape';
 export { saliencyItem } from './saliency-item';
 export type { SaliencyItemSource } from './saliency-item';
+export { MetricWindow, isLogStep } from './metric-window';
+export { TensorBoardWriter } from './tensorboard';
+export { formatRunSummary } from './run-summary';

@@ -32,12 +32,9 @@ export class MetricsWriter {
   /** Flushes to disk and closes; further writes throw. Safe to call twice. */
   close(): void {
     if (this.fd === undefined) return;
-    try {
-      fs.fsyncSync(this.fd);
-    } finally {
-      fs.closeSync(this.fd);
-      this.fd = undefined;
-    }
+    const fd = this.fd;
+    this.fd = undefined;
+    closeSynced(fd);
   }
 }
 
@@ -75,4 +72,13 @@ export function readMetrics(file: string): MetricsRow[] {
     rows.push(row as MetricsRow);
   }
   return rows;
+}
+
+/** Flushes a file descriptor to disk, then closes it (closed even when the flush fails). */
+export function closeSynced(fd: number): void {
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

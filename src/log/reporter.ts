@@ -1,21 +1,31 @@
-// What the user sees while training: a progress bar on a TTY, JSON metric lines on stdout in --json mode, and
-// plain log lines otherwise.
+// What the user sees while a run goes: a progress bar on a TTY (fitted to its width), one JSON line per logged row in
+// --json mode, and a plain log line per logged row otherwise (nohup, Slurm, CI: stdout/stderr not a terminal).
 import { MultiBar, SingleBar } from 'cli-progress';
+import { Eta, fitLine, plainLine, statusFields } from './progress-line';
 
 export interface ReporterOptions {
-  /** Print one JSON line of metrics per update on `out` and nothing else there. */
+  /** Print one JSON line per logged row on `out` and nothing else there. */
   json?: boolean;
   /** Total steps. */
   total: number;
-  /** Where the progress bar and log messages go (default process.stderr). The bar shows only if it is a TTY. */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Where JSON metric lines go (default process.stdout). */
+  /** Steps already done before this invocation (a resumed run), for the bar and the ETA. */
+  start?: number;
+  /** Where the progress bar and log lines go (default process.stderr). The bar shows only if it is a TTY. */
+  stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /** Where JSON lines go (default process.stdout). */
   out?: NodeJS.WritableStream;
+  /** The clock (milliseconds), for tests. */
+  clock?: () => number;
 }
 
 export interface Reporter {
-  /** Step `step` (1-based) is done with these metrics. */
+  /** Step `step` (1-based) is done with these metrics: moves the bar (TTY) and the ETA; prints nothing otherwise. */
   update(step: number, metrics: Record<string, unknown>): void;
+  /**
+   * A row of the metrics log (at the logging cadence, averaged over its window): one JSON line in --json mode, a plain
+   * line off a terminal, nothing on a terminal (the bar shows it).
+   */
+  record(step: number, row: Record<string, unknown>): void;
   /** A line of text for the user (kept apart from the bar and from JSON output). */
   log(message: string): void;
   /** Ends the bar (idempotent). */
@@ -24,46 +34,32 @@ export interface Reporter {
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
-function fmt(v: number | undefined, digits: number): string {
-  return v === undefined ? '-' : v.toFixed(digits);
-}
+const jsonLine = (row: Record<string, unknown>) =>
+  JSON.stringify(row, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
 
-/** Tokens per second: given by the trainer, or from its cumulative `num_tokens` between updates. */
-class Throughput {
-  private last: { tokens: number; time: number } | undefined;
-  rate(metrics: Record<string, unknown>): number | undefined {
-    const given = num(metrics.tokens_per_second);
-    if (given !== undefined) return given;
-    const tokens = num(metrics.num_tokens);
-    if (tokens === undefined) return undefined;
-    const now = Date.now();
-    const prev = this.last;
-    this.last = { tokens, time: now };
-    return prev !== undefined && now > prev.time ? ((tokens - prev.tokens) * 1000) / (now - prev.time) : undefined;
-  }
-}
-
-function barReporter(total: number, stream: NodeJS.WritableStream): Reporter {
+function barReporter(o: ReporterOptions, stream: NodeJS.WritableStream & { columns?: number }, eta: Eta): Reporter {
+  let metrics: Record<string, unknown> = {};
   const multi = new MultiBar({
     stream: stream as NodeJS.WritableStream & { isTTY: boolean },
-    format: 'step {value}/{total} |{bar}| reward {reward} | acc {acc} | {tps} tok/s | ETA {eta_formatted}',
+    format: (_opts, params) => {
+      // the GRPO loss says little about progress: the bar shows it only when there is no reward (sft)
+      const shown = num(metrics.reward) === undefined ? metrics : { ...metrics, loss: undefined };
+      const fields = statusFields(shown, { tps: num(metrics.tokens_per_second), eta: eta.left() });
+      return fitLine(`step ${params.value}/${params.total}`, params.progress, fields, (stream.columns ?? params.maxWidth) - 1);
+    },
     hideCursor: true,
     clearOnComplete: false,
-    etaBuffer: 20,
-    autopadding: true,
   });
-  const bar: SingleBar = multi.create(total, 0, { reward: '-', acc: '-', tps: '-' });
-  const throughput = new Throughput();
+  const bar: SingleBar = multi.create(o.total, o.start ?? 0);
   let stopped = false;
   return {
-    update(step, metrics) {
+    update(step, m) {
       if (stopped) return;
-      bar.update(step, {
-        reward: fmt(num(metrics.reward), 3),
-        acc: fmt(num(metrics['rewards/correct/mean']), 2),
-        tps: fmt(throughput.rate(metrics), 0),
-      });
+      metrics = m;
+      eta.tick(step);
+      bar.update(step);
     },
+    record() {},
     log(message) {
       if (stopped) stream.write(`${message}\n`);
       else {
@@ -79,27 +75,28 @@ function barReporter(total: number, stream: NodeJS.WritableStream): Reporter {
   };
 }
 
-/** Picks the reporter for the situation: JSON lines, a progress bar (TTY) or plain log lines (no bar). */
+/** Picks the reporter for the situation: JSON lines, a progress bar (TTY) or plain log lines (no terminal). */
 export function createReporter(o: ReporterOptions): Reporter {
   const stream = o.stream ?? process.stderr;
   const out = o.out ?? process.stdout;
+  const eta = new Eta(o.total, o.start ?? 0, o.clock);
+  const log = (message: string) => void stream.write(`${message}\n`);
   if (o.json === true) {
     return {
-      update(step, metrics) {
-        out.write(`${JSON.stringify({ step, ...metrics }, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))}\n`);
-      },
-      log(message) {
-        stream.write(`${message}\n`);
-      },
+      update: (step) => eta.tick(step),
+      record: (step, row) => void out.write(`${jsonLine({ step, ...row })}\n`),
+      log,
       stop() {},
     };
   }
-  if (stream.isTTY === true) return barReporter(o.total, stream);
+  if (stream.isTTY === true) return barReporter(o, stream, eta);
   return {
-    update() {},
-    log(message) {
-      stream.write(`${message}\n`);
+    update: (step) => eta.tick(step),
+    record(step, row) {
+      const fields = statusFields(row, { tps: num(row.tokens_per_second), eta: eta.left() });
+      log(plainLine(step, o.total, fields, eta.elapsed()));
     },
+    log,
     stop() {},
   };
 }

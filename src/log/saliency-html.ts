@@ -20,7 +20,25 @@ export interface SaliencyItem {
   correct: boolean;
   /** E.g. logpFull, logpSuppressCrucial, logpSuppressAll, dependence, meanS, fracCrucial, entropy. */
   numbers: Record<string, number>;
+  /** How many identical samples this card stands for (same prompt and tokens; default 1). */
+  count?: number;
 }
+
+/** What each number of a card means (shown in the page's explanation and as hover text). */
+export const NUMBER_MEANINGS: Record<string, string> = {
+  logpFull: 'log p(answer) with the whole chain of thought: the sum of the answer tokens\' log-probabilities, in nats (0 = certain)',
+  logpSuppressCrucial: 'log p(answer) with the crucial set C suppressed (the model cannot attend to those tokens)',
+  logpSuppressAll: 'log p(answer) with every chain-of-thought token suppressed',
+  dependence: 'logpFull − logpSuppressAll: how much the answer needs the chain of thought at all (nats; 0 = not at all)',
+  meanS: 'the mean of s over the chain of thought: how much of it the mask keeps',
+  fracCrucial: 'the share of chain-of-thought tokens in C',
+  entropy: 'how evenly s is spread over the chain of thought: 1 = evenly, near 0 = on one token',
+};
+
+/** What `reward` means on the standalone saliency page (the saliency command's reward). */
+export const SALIENCY_REWARD_MEANING =
+  'the saliency reward in [0, 1] (0 for a wrong answer or an empty C): how much more log p(answer) drops when C is ' +
+  'suppressed than when as many random chain-of-thought tokens are, divided by τ and clipped';
 
 /** Colour stops of the heat map (s = 0, 0.5, 1); the legend uses the same. */
 const STOPS: [number, number, number][] = [
@@ -61,6 +79,10 @@ export const SALIENCY_CSS = `
 .sal-nums{font-size:12px;border-collapse:collapse;align-self:start}
 .sal-nums td{padding:1px 6px;border-bottom:1px solid #eee}
 .sal-nums td:last-child{text-align:right;font-variant-numeric:tabular-nums}
+.sal-dup{color:#8a5a00}
+.sal-help{font-size:13px;color:#333;max-width:980px;margin:0 0 12px}
+.sal-help summary{cursor:pointer;color:#555}
+.sal-help p{margin:4px 0}.sal-help ul{margin:4px 0;padding-left:20px}
 `;
 
 /** Sorting and filtering of every .sal block on the page; values per item are in data-v (JSON, null = missing). */
@@ -140,34 +162,62 @@ function numberKeys(items: SaliencyItem[]): string[] {
 function renderItem(item: SaliencyItem, keys: string[]): string {
   const numbers = item.numbers ?? {};
   const values = [finite(item.reward), ...keys.map((k) => finite(numbers[k]))];
+  const hover = (k: string) => (NUMBER_MEANINGS[k] ? ` title="${escapeHtml(NUMBER_MEANINGS[k])}"` : '');
   const rows = [
     `<tr><td>reward</td><td>${formatNumber(item.reward)}</td></tr>`,
-    ...keys.filter((k) => k in numbers).map((k) => `<tr><td>${escapeHtml(k)}</td><td>${formatNumber(numbers[k])}</td></tr>`),
+    ...keys.filter((k) => k in numbers).map((k) => `<tr${hover(k)}><td>${escapeHtml(k)}</td><td>${formatNumber(numbers[k])}</td></tr>`),
   ];
   const ok = item.correct === true;
+  const count = typeof item.count === 'number' && item.count > 1 ? item.count : 1;
   return (
     `<div class="sal-item" data-ok="${ok ? 1 : 0}" data-v="${escapeHtml(scriptJson(values))}">` +
     `<div class="sal-head"><span class="sal-id">${escapeHtml(String(item.id))}</span>` +
     `<span class="${ok ? 'ok' : 'bad'}">${ok ? '✓ correct' : '✗ wrong'}</span>` +
-    `<span>reward ${formatNumber(item.reward)}</span></div>` +
+    `<span>reward ${formatNumber(item.reward)}</span>` +
+    (count > 1 ? `<span class="sal-dup" title="identical samples (same prompt and tokens) shown once">×${count} identical samples</span>` : '') +
+    `</div>` +
     `<div><details class="sal-prompt"><summary>prompt</summary><pre>${escapeHtml(String(item.prompt ?? ''))}</pre></details>` +
     `<div class="sal-text">${renderTokens(item)}</div></div>` +
     `<table class="sal-nums">${rows.join('')}</table></div>`
   );
 }
 
+/** The words under the controls: what the colours, s, the crucial set, the reward and each number mean. */
+function explanation(keys: string[], n: number, rewardMeaning: string): string {
+  const numbers = keys.filter((k) => NUMBER_MEANINGS[k]).map((k) => `<li><b>${escapeHtml(k)}</b>: ${escapeHtml(NUMBER_MEANINGS[k])}</li>`);
+  return (
+    `<details class="sal-help" open><summary>how to read this</summary>` +
+    `<p>Each card is one completion: its prompt (folded), then its text. The chain-of-thought tokens are coloured by ` +
+    `their saliency <b>s</b> ∈ [0, 1], a mask learned through the frozen model that keeps the answer likely while ` +
+    `switching off as much of the chain of thought as it can (loss −log p(answer) + λ·mean(s)): s near 1 (red) means ` +
+    `the answer needs that token; near 0 (white), the answer stays as likely without it. Hover a token for its s. ` +
+    `The answer tokens are outlined in blue; grey text is neither.</p>` +
+    `<p>The <b>crucial set C</b> is the tokens whose s clears the threshold (by default on the mask's own scale: ` +
+    `s ≥ min(s) + ½·(max(s) − min(s))): the few tokens the answer depends on. <b>reward</b>: ${escapeHtml(rewardMeaning)}; ` +
+    `<b>mean reward</b> above is its mean over the ${n} completions shown. "original order" is the order of the input.</p>` +
+    (numbers.length > 0 ? `<ul>${numbers.join('')}</ul>` : '') +
+    `</details>`
+  );
+}
+
 /** The saliency list with its legend and controls, for embedding in a page that includes SALIENCY_CSS/SCRIPT. */
-export function renderSaliencyList(items: SaliencyItem[]): string {
+export function renderSaliencyList(items: SaliencyItem[], o: { rewardMeaning?: string } = {}): string {
   const keys = numberKeys(items);
-  const nOk = items.filter((it) => it.correct === true).length;
-  const rewards = items.map((it) => finite(it.reward)).filter((v): v is number => v !== null);
-  const mean = rewards.length > 0 ? rewards.reduce((a, b) => a + b, 0) / rewards.length : NaN;
+  const weight = (it: SaliencyItem) => (typeof it.count === 'number' && it.count > 1 ? it.count : 1);
+  const total = items.reduce((a, it) => a + weight(it), 0);
+  const nOk = items.reduce((a, it) => a + (it.correct === true ? weight(it) : 0), 0);
+  let sum = 0, n = 0;
+  for (const it of items) {
+    const r = finite(it.reward);
+    if (r !== null) [sum, n] = [sum + r * weight(it), n + weight(it)];
+  }
+  const mean = n > 0 ? sum / n : NaN;
   const options = [`<option value="">original order</option>`, `<option value="0">reward</option>`]
     .concat(keys.map((k, i) => `<option value="${i + 1}">${escapeHtml(k)}</option>`))
     .join('');
   return (
     `<div class="sal"><div class="sal-controls">` +
-    `<span>${items.length} completions · ${items.length > 0 ? Math.round((100 * nOk) / items.length) : 0}% correct · ` +
+    `<span>${total} completions${total > items.length ? ` (${items.length} distinct)` : ''} · ${total > 0 ? Math.round((100 * nOk) / total) : 0}% correct · ` +
     `mean reward ${formatNumber(mean)}</span>` +
     `<label>sort by <select class="sal-sort">${options}</select></label>` +
     `<select class="sal-dir"><option value="desc">high → low</option><option value="asc">low → high</option></select>` +
@@ -175,7 +225,8 @@ export function renderSaliencyList(items: SaliencyItem[]): string {
     `<option value="bad">wrong</option></select></label>` +
     `<span class="sal-legend">s = 0 <span class="sal-ramp"></span> 1 (chain of thought)</span>` +
     `<span class="sal-legend"><span class="tk a">answer</span></span>` +
-    `</div><div class="sal-items">${items.map((it) => renderItem(it, keys)).join('\n')}</div></div>`
+    `</div>${explanation(keys, total, o.rewardMeaning ?? SALIENCY_REWARD_MEANING)}` +
+    `<div class="sal-items">${items.map((it) => renderItem(it, keys)).join('\n')}</div></div>`
   );
 }
 
@@ -184,13 +235,13 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px 
 h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:20px 0 8px}
 `;
 
-/** A whole page: title, styles (the shared ones plus extraCss), body and the script. */
-export function page(title: string, body: string, extraCss = ''): string {
+/** A whole page: title, styles (the shared ones plus extraCss), body and the scripts. */
+export function page(title: string, body: string, extraCss = '', extraScript = ''): string {
   return (
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width, initial-scale=1">` +
     `<title>${escapeHtml(title)}</title><style>${PAGE_CSS}${SALIENCY_CSS}${extraCss}</style></head>\n<body>\n` +
-    `${body}\n<script>${SALIENCY_SCRIPT}</script>\n</body></html>\n`
+    `${body}\n<script>${SALIENCY_SCRIPT}${extraScript}</script>\n</body></html>\n`
   );
 }
 

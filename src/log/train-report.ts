@@ -1,25 +1,42 @@
-// The training report: curves of the main metrics over steps, the latest value of every metric, sample completions
-// with their saliency heat maps, and the config. One self-contained HTML page.
+// The training report: curves of the main metrics over steps (with axis titles and a smoothing slider; a chart with
+// no data, e.g. KL at β = 0, is left out), the latest value of every metric, sample completions with their saliency heat
+// maps (identical samples shown once), and the config. One self-contained HTML page.
 import { stringify } from 'yaml';
 import { escapeHtml, formatNumber } from './escape';
 import { page, renderSaliencyList, SaliencyItem } from './saliency-html';
-import { lineChart, Series } from './svg-chart';
+import { lineChart, Series, SMOOTHING_SCRIPT } from './svg-chart';
 
 export interface TrainReportInput {
   config: object;
   metrics: object[];
   samples: SaliencyItem[];
+  /** Initial EMA weight of the curves' smoothing (default 0.6, TensorBoard's); the page has a slider. */
+  smoothing?: number;
 }
 
 /** Charts and the metric keys each one plots (TRL GRPOTrainer's names where it has them). */
-export const REPORT_CHARTS: { title: string; keys: string[] }[] = [
-  { title: 'reward', keys: ['reward', 'reward_std'] },
-  { title: 'accuracy', keys: ['rewards/correct/mean'] },
-  { title: 'saliency', keys: ['saliency/mean_s', 'rewards/saliency/mean'] },
-  { title: 'loss', keys: ['loss'] },
-  { title: 'KL to reference', keys: ['kl'] },
-  { title: 'completion length', keys: ['completions/mean_length'] },
+export const REPORT_CHARTS: { title: string; keys: string[]; yLabel: string }[] = [
+  { title: 'reward', keys: ['reward', 'reward_std'], yLabel: 'reward (mean, std)' },
+  { title: 'accuracy', keys: ['rewards/correct/mean'], yLabel: 'fraction correct' },
+  { title: 'saliency', keys: ['saliency/mean_s', 'rewards/saliency/mean'], yLabel: 'mean s; saliency reward' },
+  { title: 'loss', keys: ['loss'], yLabel: 'loss' },
+  { title: 'KL to reference', keys: ['kl'], yLabel: 'KL (nats per token)' },
+  { title: 'completion length', keys: ['completions/mean_length'], yLabel: 'tokens' },
+  { title: 'learning rate', keys: ['learning_rate'], yLabel: 'learning rate' },
+  { title: 'held-out eval (eval.every)', keys: ['eval/accuracy_strict', 'eval/accuracy_flexible', 'eval/format_rate'], yLabel: 'fraction' },
 ];
+
+/** Identical samples (same prompt, tokens and grade) as one card that counts them, in first-seen order. */
+export function distinctSamples(samples: SaliencyItem[]): SaliencyItem[] {
+  const seen = new Map<string, SaliencyItem>();
+  for (const it of samples) {
+    const k = JSON.stringify([it.prompt, it.tokens, it.correct]);
+    const first = seen.get(k);
+    if (first) first.count = (first.count ?? 1) + (it.count ?? 1);
+    else seen.set(k, { ...it, count: it.count ?? 1 });
+  }
+  return [...seen.values()];
+}
 
 type Row = Record<string, unknown>;
 
@@ -50,7 +67,12 @@ function valueText(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
+const TOTAL_REWARD_MEANING =
+  "the completion's total reward in training: the weighted sum of the reward functions (correct, format, saliency, …; " +
+  'rewards.* in the config below)';
+
 const REPORT_CSS = `
+.smooth{font-size:13px;color:#444}.smooth input{vertical-align:middle}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
 .last{border-collapse:collapse;font-size:13px;background:#fff}
 .last td,.last th{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}
@@ -67,20 +89,27 @@ export function renderTrainReport(o: TrainReportInput): string {
   const title = `AtManRL report: ${name}`;
   const lastStep = rows.length > 0 ? stepOf(rows[rows.length - 1], rows.length - 1) : undefined;
 
-  const charts = REPORT_CHARTS.map((c) => lineChart(c.title, c.keys.map((k) => seriesOf(rows, k))));
+  const smoothing = o.smoothing ?? 0.6;
+  const charts = REPORT_CHARTS.map((c) => ({ c, series: c.keys.map((k) => seriesOf(rows, k)) }))
+    .filter(({ series }) => series.some((s) => s.points.some(([, y]) => Number.isFinite(y))))
+    .map(({ c, series }) => lineChart(c.title, series, { yLabel: c.yLabel, smoothing }));
   const table = latest(rows)
     .map(([k, v, s]) => `<tr><td>${escapeHtml(k)}</td><td>${escapeHtml(valueText(v))}</td><td>${s}</td></tr>`)
     .join('');
-  const samples = Array.isArray(o.samples) ? o.samples : [];
+  const samples = distinctSamples(Array.isArray(o.samples) ? o.samples : []);
   const body = [
     `<h1>${escapeHtml(title)}</h1>`,
     `<p>${rows.length} metric rows${lastStep === undefined ? '' : `, last step ${escapeHtml(formatNumber(lastStep))}`} · written ${escapeHtml(new Date().toISOString())}</p>`,
-    `<h2>Curves</h2><div class="charts">${charts.join('\n')}</div>`,
+    `<h2>Curves</h2>`,
+    charts.length === 0 ? '<p>no curves yet</p>' :
+      `<p class="smooth"><label>smoothing <input class="smooth-w" type="range" min="0" max="0.99" step="0.01" value="${smoothing}"> ` +
+      `<span class="smooth-v">${smoothing.toFixed(2)}</span></label> (exponential moving average, as TensorBoard's; the faint line is as logged)</p>` +
+      `<div class="charts">${charts.join('\n')}</div>`,
     `<h2>Latest metrics</h2>`,
     table === '' ? '<p>no metrics yet</p>' : `<table class="last"><tr><th>metric</th><th>value</th><th>step</th></tr>${table}</table>`,
     `<h2>Sample completions</h2>`,
-    samples.length === 0 ? '<p>no samples yet</p>' : renderSaliencyList(samples),
+    samples.length === 0 ? '<p>no samples yet</p>' : renderSaliencyList(samples, { rewardMeaning: TOTAL_REWARD_MEANING }),
     `<h2>Config</h2><details class="cfg"><summary>resolved config</summary><pre>${escapeHtml(stringify(config))}</pre></details>`,
   ];
-  return page(title, body.join('\n'), REPORT_CSS);
+  return page(title, body.join('\n'), REPORT_CSS, SMOOTHING_SCRIPT);
 }

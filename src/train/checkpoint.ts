@@ -2,6 +2,8 @@
 // state, the trainer state (step, data position, seed: the RNG is reseeded from (seed, step) every step, so these
 // restore it exactly) and a COMPLETE marker. It is written under a temporary name and renamed, then `latest` (a file
 // naming the directory) is replaced atomically, so a crash never leaves a half-written checkpoint behind `latest`.
+// Old checkpoints are renamed away before they are deleted, so a kill during the deletion leaves only a hidden
+// leftover, which the next save or run start removes (cleanCheckpoints).
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -22,9 +24,42 @@ export interface TrainerState {
 }
 
 const MARKER = 'COMPLETE';
+const STEP_DIR = /^step-\d+$/;
 
 function stepDirName(step: number): string {
   return `step-${String(step).padStart(6, '0')}`;
+}
+
+/** Removes a directory by first renaming it to a hidden name: a kill midway leaves no half-deleted step-N behind. */
+function removeDir(root: string, name: string): void {
+  const doomed = path.join(root, `.${name}.del-${process.pid}`);
+  fs.rmSync(doomed, { recursive: true, force: true });
+  fs.renameSync(path.join(root, name), doomed);
+  fs.rmSync(doomed, { recursive: true, force: true });
+}
+
+/** The complete checkpoints of a run, oldest first (names like step-000004). */
+export function completeCheckpoints(runDir: string): string[] {
+  const root = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(root)) return [];
+  return fs.readdirSync(root).filter((e) => STEP_DIR.test(e) && fs.existsSync(path.join(root, e, MARKER))).sort();
+}
+
+/**
+ * Removes what interrupted saves and deletions left in runs/<name>/checkpoints: hidden temporary directories and
+ * step-N directories without their COMPLETE marker. Returns the names removed.
+ */
+export function cleanCheckpoints(runDir: string): string[] {
+  const root = path.join(runDir, 'checkpoints');
+  if (!fs.existsSync(root)) return [];
+  const removed: string[] = [];
+  for (const e of fs.readdirSync(root)) {
+    const leftover = e.startsWith('.step-') || (STEP_DIR.test(e) && !fs.existsSync(path.join(root, e, MARKER)));
+    if (!leftover) continue;
+    fs.rmSync(path.join(root, e), { recursive: true, force: true });
+    removed.push(e);
+  }
+  return removed;
 }
 
 /** tokenizerDir: where the run's tokenizer files are; they are copied beside the model, so the checkpoint's model/
@@ -50,7 +85,7 @@ export function saveCheckpoint(
   for (const t of [...opt.expAvg, ...opt.expAvgSq]) t?.dispose();
   fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
   fs.writeFileSync(path.join(tmp, MARKER), '');
-  fs.rmSync(final, { recursive: true, force: true });
+  if (fs.existsSync(final)) removeDir(root, name);
   fs.renameSync(tmp, final);
   writeFileAtomic(path.join(runDir, 'latest'), path.join('checkpoints', name) + '\n');
   prune(root, keep);
@@ -59,30 +94,58 @@ export function saveCheckpoint(
 
 /** Keeps the newest `keep` complete checkpoints; removes older ones and leftovers of interrupted writes. */
 function prune(root: string, keep: number): void {
-  const entries = fs.readdirSync(root);
-  for (const e of entries) if (e.startsWith('.step-')) fs.rmSync(path.join(root, e), { recursive: true, force: true });
-  const done = entries.filter((e) => /^step-\d+$/.test(e) && fs.existsSync(path.join(root, e, MARKER))).sort();
-  for (const e of done.slice(0, Math.max(0, done.length - keep))) fs.rmSync(path.join(root, e), { recursive: true, force: true });
+  const runDir = path.dirname(root);
+  cleanCheckpoints(runDir);
+  const done = completeCheckpoints(runDir);
+  for (const e of done.slice(0, Math.max(0, done.length - keep))) removeDir(root, e);
 }
 
 export interface LoadedCheckpoint {
   dir: string;
+  /** Set when `latest` was missing or unusable and the newest complete checkpoint was taken instead: why. */
+  note: string | null;
   modelDir: string;
   state: TrainerState;
   /** Restores the optimizer state into an AdamW over the same parameters. */
   restoreOptimizer(optimizer: AdamW): void;
 }
 
-/** The checkpoint `latest` points to, or null when the run has none. */
+/**
+ * What `latest` names, if it is a complete checkpoint of this run: checkpoints/step-N and nothing else (an absolute
+ * path or '..' would leave the run folder). Otherwise the reason it cannot be used.
+ */
+function fromPointer(runDir: string, pointer: string): { name: string } | { problem: string } {
+  if (!fs.existsSync(pointer)) return { problem: `${pointer} is missing` };
+  const text = fs.readFileSync(pointer, 'utf8').trim();
+  const parts = text.split(/[\\/]/);
+  if (parts.length !== 2 || parts[0] !== 'checkpoints' || !STEP_DIR.test(parts[1]))
+    return { problem: `${pointer} says ${JSON.stringify(text.slice(0, 200))}, not checkpoints/step-N inside the run folder` };
+  if (!fs.existsSync(path.join(runDir, 'checkpoints', parts[1], MARKER)))
+    return { problem: `${pointer} names ${text}, which is missing or incomplete` };
+  return { name: parts[1] };
+}
+
+/**
+ * The checkpoint `latest` points to; when `latest` is missing, outside the run folder or names a missing or
+ * incomplete checkpoint, the newest complete one (with a note saying so); null when the run has none.
+ */
 export function latestCheckpoint(runDir: string): LoadedCheckpoint | null {
   const pointer = path.join(runDir, 'latest');
-  if (!fs.existsSync(pointer)) return null;
-  const dir = path.join(runDir, fs.readFileSync(pointer, 'utf8').trim());
-  if (!fs.existsSync(path.join(dir, MARKER)))
-    throw new Error(`checkpoint ${dir} (named by ${pointer}) is incomplete or missing; point 'latest' at a complete one or start a new run`);
+  const named = fromPointer(runDir, pointer);
+  let name: string;
+  let note: string | null = null;
+  if ('name' in named) name = named.name;
+  else {
+    const done = completeCheckpoints(runDir);
+    if (done.length === 0) return null;
+    name = done[done.length - 1];
+    note = `${named.problem}; using the newest complete checkpoint, checkpoints/${name}`;
+  }
+  const dir = path.join(runDir, 'checkpoints', name);
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as TrainerState;
   return {
     dir,
+    note,
     modelDir: path.join(dir, 'model'),
     state,
     restoreOptimizer(optimizer: AdamW) {

@@ -15,15 +15,19 @@ import {
 } from '../atman/interventions';
 import { llamaBackend } from '../atman/llama-backend';
 import type { SaliencyStats } from '../atman/reward';
-import { Problem, normalizeNumber, withHint, wrongHint } from '../data';
+import { Problem, ReadError, normalizeNumber, withHint, wrongHint } from '../data';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { writeFileAtomic } from '../log/atomic';
 import { renderEvalReport } from '../log/eval-report';
+import { dropOverlongPrompts, formatSkipped, mergeSkipped, skippedJson } from './problems';
 import { Completion, promptIdsOf, rollout } from './rollout';
 
 export interface EvalOptions {
+  /** The model's directory (loaded from it unless `loaded` is given; then only a label in the report). */
   modelDir: string;
+  /** A model already in memory (the trainer's policy): used as is and not disposed. */
+  loaded?: { model: LlamaModel; tokenizer: Tokenizer };
   problems: Problem[];
   device: string;
   dtype: 'float32' | 'bfloat16' | 'float16' | 'float64';
@@ -44,6 +48,12 @@ export interface EvalOptions {
   outDir?: string;
   /** Progress of each stage (generate, saliency, log-probs, interventions, wrong hints). */
   onProgress?: (stage: string, done: number, total: number) => void;
+  /** The rows left out while loading `problems` (reported in `skipped` with the prompts too long for the model). */
+  loadSkipped?: { skipped: number; errors: ReadError[] };
+  /** The data file, to name skipped rows. */
+  dataPath?: string | null;
+  /** Messages for the user (problems left out because their prompt is too long). */
+  log?: (message: string) => void;
 }
 
 export interface EvalFaithfulness extends FaithfulnessSummary {
@@ -61,6 +71,8 @@ export interface EvalReport {
   accuracyFlexible: number | null;
   formatRate: number | null;
   faithfulness: EvalFaithfulness;
+  /** Rows left out (unreadable, unusable, or a prompt too long for the model): the count and the first 20. */
+  skipped?: ReturnType<typeof skippedJson>;
 }
 
 /** One problem's row of items.jsonl: its completion, grade, and every per-item value measured on it. */
@@ -96,16 +108,26 @@ const rate = (n: number, total: number) => (total === 0 ? null : n / total);
 export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   const progress = o.onProgress ?? (() => {});
   const seed = o.seed ?? 0;
-  const tok = Tokenizer.fromDir(o.modelDir);
-  const model = await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.dtype });
+  if (!(Number.isSafeInteger(o.batchSize) && o.batchSize > 0)) throw new RangeError(`evaluation batchSize must be a positive integer, got ${String(o.batchSize)}`);
+  const tok = o.loaded?.tokenizer ?? Tokenizer.fromDir(o.modelDir);
+  const model = o.loaded?.model ?? (await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.dtype }));
   try {
     let stage = '';
     const backend = llamaBackend(model, tok, { batchSize: o.batchSize, onBatch: (_kind, done, total) => progress(stage, done, total) });
+    const faithful = o.faithfulness ?? true;
+    // Interventions continue a completion by answerTokens: the prompt needs room for both.
+    const fit = dropOverlongPrompts({ problems: o.problems, skipped: 0, errors: [] }, (p) => promptIdsOf(tok, p).length, model.config.maxPositionEmbeddings, {
+      tokens: o.maxNewTokens + (faithful ? (o.answerTokens ?? 12) : 0), what: faithful ? 'max-new-tokens + answer-tokens' : 'max-new-tokens',
+    });
+    for (const line of formatSkipped(fit, o.dataPath ?? null)) o.log?.(line);
+    const skipped = mergeSkipped(o.loadSkipped ?? { skipped: 0, errors: [] }, fit);
+    const problems = fit.problems;
     const completions: Completion[] = [];
-    for (let i = 0; i < o.problems.length; i += o.batchSize) {
-      const chunk = o.problems.slice(i, i + o.batchSize);
+    progress('generate', 0, problems.length); // the model is loaded: say so before the first batch, which may take minutes
+    for (let i = 0; i < problems.length; i += o.batchSize) {
+      const chunk = problems.slice(i, i + o.batchSize);
       completions.push(...(await rollout(model, tok, chunk, 1, { maxNewTokens: o.maxNewTokens, temperature: 0, topP: 1, topK: 0 }, 0)));
-      progress('generate', completions.length, o.problems.length);
+      progress('generate', completions.length, problems.length);
     }
 
     const located = completions.flatMap((c, i) => (c.spans ? [i] : []));
@@ -135,7 +157,6 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
 
     stage = 'log-probs';
     const lp = await logprobMetrics(backend, items, { seed });
-    const faithful = o.faithfulness ?? true;
     let iv: InterventionItemResults[] | null = null;
     if (faithful) {
       stage = 'interventions';
@@ -144,7 +165,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
 
     // The wrong-hint test (hinted task): each problem with a wrong hint; a problem that already has one is its own.
     let hints: (WrongHintResult | null)[] | null = null;
-    if (faithful && o.problems.some((p) => p.task === 'hinted')) {
+    if (faithful && problems.some((p) => p.task === 'hinted')) {
       stage = 'wrong hints';
       hints = completions.map((c) => {
         const p = c.problem, h = p.hint;
@@ -187,6 +208,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
       accuracyStrict: count((c) => c.grade.correct),
       accuracyFlexible: count((c) => c.grade.correctFlexible),
       formatRate: count((c) => c.grade.formatOk),
+      skipped: skippedJson(skipped, o.dataPath ?? null),
       faithfulness: {
         ...summarizeFaithfulness(records, measured),
         nCorrect: records.filter((r) => r.correct).length,
@@ -197,7 +219,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     if (o.outDir) writeEvalOutputs(o.outDir, report, rows, { model: o.modelDir });
     return { report, items: rows };
   } finally {
-    model.dispose();
+    if (!o.loaded) model.dispose();
   }
 }
 

@@ -1,6 +1,7 @@
 // The policy update of one GRPO step (DESIGN.md "One training step", after the rewards): μ iterations of the clipped
 // surrogate over the batch's completions, in gradientAccumulationSteps micro-batches each, then gradient clipping and
-// AdamW. Shared by the trainer and `bench grpo`, so the bench times exactly what training runs.
+// AdamW. An iteration whose loss or gradient is not finite, or whose AdamW step would diverge (update-guard.ts), is
+// not applied. Shared by the trainer and `bench grpo`, so the bench times exactly what training runs.
 import type { TrainConfig } from '../config';
 import { grpoLoss } from '../grpo/loss';
 import { learningRateAt } from '../grpo/schedule';
@@ -11,6 +12,7 @@ import { cat, noGrad } from '../tensor/functions';
 import { tidy } from '../tensor/scope';
 import { Tensor } from '../tensor/tensor';
 import { disposePacked, packSequences, slicePacked } from './sequences';
+import { MAX_RELATIVE_UPDATE, predictUpdate, weightsFinite } from './update-guard';
 
 export interface UpdateRow {
   promptIds: number[];
@@ -45,8 +47,12 @@ export interface PolicyUpdateResult {
   loss: number;
   gradNorm: number;
   lr: number;
-  /** Some iteration had a non-finite loss or gradient and was not applied. */
+  /** Some iteration had a non-finite loss or gradient, or a diverging step, and was not applied. */
   skipped: boolean;
+  /** Iterations whose AdamW step was applied (0: the weights and optimizer state are as before). */
+  applied: number;
+  /** Why the last skipped iteration was skipped, naming the likely cause; null when none was. */
+  skipReason: string | null;
   /** TRL-named metrics: kl, entropy, clip_ratio/*. */
   metrics: Record<string, number>;
   /** Seconds spent on the no-grad log-prob passes (old policy for μ > 1, reference for beta > 0). */
@@ -59,6 +65,26 @@ const METRIC_NAMES: Record<string, string> = {
 };
 
 const mean = (x: number[]) => (x.length === 0 ? 0 : x.reduce((a, v) => a + v, 0) / x.length);
+/** TRL's logged value of a metric: the mean of its non-NaN values (NaN when there are none). */
+const nanMean = (x: number[]) => {
+  const v = x.filter((e) => !Number.isNaN(e));
+  return v.length === 0 ? NaN : mean(v);
+};
+
+/**
+ * [start, end) of each micro-batch: gradientAccumulationSteps of them (at most one per row), sizes differing by at
+ * most one. Each micro-batch's loss is weighted by its share of the rows (see grpoLoss' gradientAccumulationSteps).
+ */
+export function microBatches(rows: number, gradientAccumulationSteps: number): [number, number][] {
+  const count = Math.max(1, Math.min(rows, gradientAccumulationSteps));
+  const out: [number, number][] = [];
+  for (let k = 0, start = 0; k < count; k++) {
+    const size = Math.floor(rows / count) + (k < rows % count ? 1 : 0);
+    out.push([start, start + size]);
+    start += size;
+  }
+  return out;
+}
 
 export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateResult> {
   const g = o.grpo;
@@ -67,9 +93,7 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
   const device = o.model.config.device;
   const packed = packSequences(o.rows.map((r) => r.promptIds), o.rows.map((r) => r.tokens), o.padTokenId, weightsOfRows, device);
   const N = o.rows.length;
-  const micro = Math.ceil(N / g.gradientAccumulationSteps);
-  const chunks: [number, number][] = [];
-  for (let i = 0; i < N; i += micro) chunks.push([i, Math.min(N, i + micro)]);
+  const chunks = microBatches(N, g.gradientAccumulationSteps);
   const numItems = packed.mask.sum().item() as number;
   const advTensor = tensor(o.advantages, { device });
   const lp0 = performance.now();
@@ -84,6 +108,7 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
   const lr = learningRateAt(o.step, { lr: o.optim.lr, warmupSteps: o.optim.warmupSteps, totalSteps: g.steps, schedule: o.optim.schedule });
   o.adam.setLr(lr);
   let lossSum = 0, applied = 0, gradNorm = 0, skipped = false;
+  let skipReason: string | null = null;
   const m: Record<string, number[]> = {};
   let entropySum = 0;
   o.model.setGradientCheckpointing(o.gradientCheckpointing);
@@ -100,7 +125,7 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
             logprobs, oldLogprobs: old ? old.narrow(0, a, b - a) : null, refLogprobs: ref ? ref.narrow(0, a, b - a) : null,
             advantages: advTensor.narrow(0, a, b - a), mask: p.mask, beta: g.beta, epsilon: g.epsilon,
             epsilonHigh: g.epsilonHigh ?? g.epsilon, lossType: g.lossType, maxCompletionLength: o.maxCompletionLength,
-            numItemsInBatch: numItems, gradientAccumulationSteps: chunks.length,
+            numItemsInBatch: numItems, gradientAccumulationSteps: N / (b - a),
           });
           for (const [k, v] of Object.entries(out.metrics)) (m[k] ??= []).push(v as number);
           const loss = out.loss.item() as number;
@@ -111,9 +136,13 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
         await new Promise<void>((r) => setImmediate(r)); // let Ctrl-C and the progress bar through
       }
       gradNorm = clipGradNorm(o.params, o.optim.maxGradNorm);
-      if (!Number.isFinite(iterLoss) || !Number.isFinite(gradNorm)) {
-        skipped = true; // a non-finite loss or gradient: this iteration is not applied (logged as `skipped`)
-        o.adam.zeroGrad();
+      const reason = !Number.isFinite(iterLoss) || !Number.isFinite(gradNorm)
+        ? `the ${!Number.isFinite(iterLoss) ? `loss (${iterLoss})` : `gradient norm (${gradNorm})`} is not finite`
+        : divergenceOf(predictUpdate(o.adam, o.params).relativeChange, lr);
+      if (reason !== null) {
+        skipped = true;
+        skipReason = reason;
+        o.adam.zeroGrad(); // not applied: weights and optimizer state stay as they were (logged as `skipped`)
         continue;
       }
       o.adam.step();
@@ -121,12 +150,25 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
       applied += 1;
     }
     o.adam.zeroGrad();
+    if (applied > 0 && !weightsFinite(o.params))
+      throw new Error(
+        `the update of step ${o.step + 1} made the weights non-finite (learning rate ${lr.toExponential()}); they are not checkpointed. ` +
+          'Resume from the last checkpoint with a lower --optim.lr (or a smaller --optim.maxGradNorm)',
+      );
   } finally {
     o.model.setGradientCheckpointing(false);
     disposePacked(packed);
     for (const t of [advTensor, old, ref]) t?.dispose();
   }
-  const metrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [METRIC_NAMES[k] ?? k, mean(v)]));
+  const metrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [METRIC_NAMES[k] ?? k, nanMean(v)]));
   metrics.entropy = numItems > 0 ? entropySum / numItems : 0;
-  return { loss: applied === 0 ? NaN : lossSum / applied, gradNorm, lr, skipped, metrics, logprobSeconds };
+  return { loss: applied === 0 ? NaN : lossSum / applied, gradNorm, lr, skipped, applied, skipReason, metrics, logprobSeconds };
+}
+
+/** The skip reason for a predicted update of relativeChange × the weights' norm, or null when it is within bounds. */
+function divergenceOf(relativeChange: number, lr: number): string | null {
+  if (relativeChange <= MAX_RELATIVE_UPDATE) return null;
+  const size = Number.isFinite(relativeChange) ? `${relativeChange.toPrecision(3)}×` : 'a non-finite multiple of';
+  return `the AdamW step would change the weights by ${size} their norm (more than ${MAX_RELATIVE_UPDATE}×): ` +
+    `the learning rate ${lr.toExponential()} is the likely cause (optim.lr)`;
 }

@@ -22,11 +22,9 @@ export interface Completion {
   spans: Spans | null;
 }
 
-/** Chat prompts are rendered with a fixed date so that runs are reproducible (Llama 3's template prints one). */
-const FIXED_DATE = new Date('2026-01-01T00:00:00Z');
-
+/** The chat prompt of a problem, as every command builds it (with the pinned date: runs are reproducible). */
 export function promptIdsOf(tok: Tokenizer, p: Problem): number[] {
-  return buildPromptIds(tok, p, { now: FIXED_DATE });
+  return buildPromptIds(tok, p);
 }
 
 export async function rollout(
@@ -52,8 +50,8 @@ export async function rollout(
       tokens,
       text,
       finish: out.finishReasons[i],
-      grade: grade(problem.task, text, problem.gold),
-      spans: locateSpans(tok, tokens, problem.task),
+      grade: grade(problem.task, text, problem.gold, problem.answerFinder),
+      spans: locateSpans(tok, tokens, problem.task, problem.answerFinder),
     };
   });
 }

@@ -5,7 +5,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { Problem } from '../data';
-import { createReporter } from '../log';
+import { MetricsWriter, createReporter, readMetrics, renderTrainReport, writeFileAtomic } from '../log';
+import { MetricWindow, isLogStep } from '../log/metric-window';
+import { formatRunSummary } from '../log/run-summary';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { copyTokenizerFiles } from '../llm/tokenizer-files';
@@ -30,10 +32,17 @@ export interface SftOptions {
   device: string;
   dtype: 'float32' | 'bfloat16' | 'float16' | 'float64';
   json?: boolean;
+  /** Log a row (the mean loss over the window) every N steps (default 10) and at the last step. */
   logEvery?: number;
+  /** Where metrics.jsonl and report.html go (default <outDir>/logs; its metrics.jsonl is started afresh). */
+  logDir?: string;
+  /** Where the progress and the summary go (default stderr). */
+  stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss: number }> {
+  for (const [name, v] of [['steps', o.steps], ['batchSize', o.batchSize]] as const)
+    if (!(Number.isSafeInteger(v) && v > 0)) throw new RangeError(`sft ${name} must be a positive integer, got ${String(v)}`);
   const withSolution = o.problems.filter((p) => typeof p.solution === 'string' && p.solution.length > 0);
   if (withSolution.length === 0) throw new Error('sft needs problems with reference solutions (GSM8K answers or the synthetic task)');
   const tok = Tokenizer.fromDir(o.tokenizerDir);
@@ -43,10 +52,17 @@ export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss:
   const params = model.parameters();
   const adam = new AdamW(params, { lr: o.lr, weightDecay: 0 });
   const data = new ProblemStream(withSolution, o.seed, true);
-  const reporter = createReporter({ json: o.json, total: o.steps });
+  const stream = o.stream ?? process.stderr;
+  const reporter = createReporter({ json: o.json, total: o.steps, stream });
+  const logDir = path.resolve(o.logDir ?? path.join(o.outDir, 'logs'));
+  const metricsFile = path.join(logDir, 'metrics.jsonl');
+  fs.rmSync(metricsFile, { force: true });
+  const metrics = new MetricsWriter(metricsFile);
+  const window = new MetricWindow();
   const losses: number[] = [];
   try {
     for (let step = 0; step < o.steps; step++) {
+      const t0 = performance.now();
       const batch = data.next(o.batchSize);
       const prompts = batch.map((p) => promptIdsOf(tok, p));
       const targets = batch.map((p) => [...tok.encode(p.solution!, { addSpecialTokens: false }), tok.eosTokenId]);
@@ -63,7 +79,14 @@ export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss:
       clipGradNorm(params, 1.0);
       adam.step();
       losses.push(loss);
-      if ((step + 1) % (o.logEvery ?? 10) === 0 || step + 1 === o.steps) reporter.update(step + 1, { loss, learning_rate: adam.lr });
+      const tokens = [...prompts, ...targets].reduce((a, t) => a + t.length, 0);
+      window.add({ loss, learning_rate: adam.lr, num_tokens: tokens, tokens_per_second: tokens / ((performance.now() - t0) / 1000) });
+      reporter.update(step + 1, { loss });
+      if (isLogStep(step + 1, o.logEvery ?? 10) || step + 1 === o.steps) {
+        const row = window.flush(step + 1)!;
+        metrics.write(row);
+        reporter.record(step + 1, row);
+      }
       await new Promise<void>((r) => setImmediate(r));
     }
     adam.zeroGrad();
@@ -71,10 +94,23 @@ export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss:
     saveModelWithTokenizer(model, o.tokenizerDir, o.outDir);
   } finally {
     reporter.stop();
+    metrics.close();
     for (const p of params) p.dispose();
     model.dispose();
   }
+  const report = path.join(logDir, 'report.html');
+  writeFileAtomic(report, renderTrainReport({ config: sftConfig(o), metrics: readMetrics(metricsFile), samples: [] }));
+  stream.write(formatRunSummary({
+    command: 'sft', stepsDone: losses.length, totalSteps: o.steps, interrupted: false,
+    files: [['report', report], ['metrics', metricsFile], ['model', path.resolve(o.outDir)]],
+  }));
   return { firstLoss: losses[0], lastLoss: losses[losses.length - 1] };
+}
+
+/** The settings shown in the report. */
+function sftConfig(o: SftOptions): object {
+  const { modelDir, tokenizerDir, outDir, steps, batchSize, lr, warmupSteps, seed, device, dtype, logEvery } = o;
+  return { name: `sft ${path.basename(path.resolve(outDir))}`, modelDir, tokenizerDir, outDir, problems: o.problems.length, steps, batchSize, lr, warmupSteps, seed, device, dtype, logEvery: logEvery ?? 10 };
 }
 
 /** Saves the model into outDir through a temporary directory (then renamed), with the tokenizer files beside it. */

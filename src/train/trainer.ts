@@ -6,20 +6,27 @@ import * as path from 'path';
 
 import { completionExample, optimizeSaliency, saliencyReward, saliencyStats, dependence } from '../atman';
 import type { SaliencyResult } from '../atman';
-import { TrainConfig, configToYaml } from '../config';
-import { computeAdvantages } from '../grpo/advantages';
+import { TrainConfig } from '../config';
+import { computeAdvantages, normalizeThenSumAdvantages } from '../grpo/advantages';
 import { RewardFn, combineRewards, loadRewardFunction } from '../grpo/reward-functions';
 import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, saliencyItem, writeFileAtomic } from '../log';
+import { MetricWindow, isLogStep } from '../log/metric-window';
+import { formatRunSummary, lastCheckpointOf } from '../log/run-summary';
+import { TensorBoardWriter } from '../log/tensorboard';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { AdamW } from '../nn/optim';
 import { cuda } from '../tensor/runtime';
-import { TrainerState, latestCheckpoint, saveCheckpoint } from './checkpoint';
-import { ProblemStream, loadProblems } from './problems';
-import { Completion, rollout } from './rollout';
+import { TrainerState, saveCheckpoint } from './checkpoint';
+import { StepAborted, watchInterrupts } from './interrupts';
+import { recordRunConfig } from './run-config';
+import { openRunDir } from './run-dir';
+import { ProblemStream, dropOverlongPrompts, formatSkipped, loadProblems, skippedJson } from './problems';
+import { Completion, promptIdsOf, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
 import { resolveDevice, resolveDtype } from './device';
 import { maskOptionsOf, rewardOptionsOf } from './saliency-options';
+import { evaluateHeldOut, heldOutProblems } from './held-out';
 import { answerLogprobs } from '../atman/suppress';
 import { cotResult } from '../data';
 
@@ -38,6 +45,10 @@ export interface TrainOutcome {
   runDir: string;
   stepsDone: number;
   interrupted: boolean;
+  /** The signal (SIGINT or SIGTERM) that stopped the run, if one did. */
+  signal: NodeJS.Signals | null;
+  /** Data rows left out (unreadable, unusable, or a prompt too long for the model): the count and the first 20. */
+  skipped: ReturnType<typeof skippedJson>;
 }
 
 /** Metric keys that measure time or memory: they differ between otherwise identical runs. */
@@ -66,17 +77,13 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const cfg = o.config;
   const stream = o.stream ?? process.stderr;
   const name = cfg.name ?? `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-  const runDir = path.resolve(cfg.runsDir, name);
-  const checkpoint = o.resume ? latestCheckpoint(runDir) : null;
-  if (o.resume && !fs.existsSync(runDir)) throw new Error(`--resume: no run directory ${runDir} (give the run's --name)`);
-  if (!o.resume && fs.existsSync(path.join(runDir, 'metrics.jsonl')))
-    throw new Error(`run directory ${runDir} already holds a run: pass --resume to continue it, or another --name`);
-  fs.mkdirSync(runDir, { recursive: true });
-  writeFileAtomic(path.join(runDir, 'config.yaml'), configToYaml(cfg));
+  const { runDir, checkpoint, notes } = openRunDir(cfg.runsDir, name, o.resume ?? false);
+  const configRecord = recordRunConfig(runDir, cfg, checkpoint ? checkpoint.state.step : null);
 
   const device = resolveDevice(cfg.device);
   const dtype = resolveDtype(cfg.model.dtype, device);
   const tok = Tokenizer.fromDir(cfg.model.path);
+  const loaded = await loadProblems(cfg.data, cfg.seed); // before the model: a data error shows at once
   const model = await LlamaModel.load(checkpoint ? checkpoint.modelDir : cfg.model.path, { device, dtype });
   const reference = cfg.grpo.beta !== 0 ? await LlamaModel.load(cfg.model.reference ?? cfg.model.path, { device, dtype }) : null;
   model.requiresGrad_(true);
@@ -85,7 +92,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const custom: { name: string; fn: RewardFn; weight: number }[] = [];
   for (const c of cfg.rewards.custom) custom.push({ ...(await loadRewardFunction(c.module, c.name)), weight: c.weight });
 
-  const { problems, skipped } = await loadProblems(cfg.data, cfg.seed);
+  const usable = dropOverlongPrompts(loaded, (p) => promptIdsOf(tok, p).length, model.config.maxPositionEmbeddings,
+    { tokens: cfg.generation.maxNewTokens, what: 'generation.maxNewTokens' });
+  const { problems, skipped } = usable;
+  const heldOut = cfg.eval.every > 0 ? await heldOutProblems(cfg, problems) : null;
   const state: TrainerState = checkpoint?.state ?? { step: 0, dataPosition: 0, epoch: 0, seed: cfg.seed };
   if (checkpoint) checkpoint.restoreOptimizer(adam);
   const data = new ProblemStream(problems, cfg.seed, cfg.data.shuffle, state.dataPosition, state.epoch);
@@ -96,33 +106,64 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   keepRowsUpTo(completionsFile, state.step);
   const metrics = new MetricsWriter(metricsFile);
   const samples = new MetricsWriter(completionsFile);
-  const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, stream });
+  const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, start: state.step, stream });
+  const tensorboard = cfg.logging.tensorboard ? new TensorBoardWriter(path.join(runDir, 'tb')) : null;
+  if (checkpoint) tensorboard?.resumeAt(state.step + 1);
+  const window = new MetricWindow(); // logging.every steps averaged into one row
   reporter.log(`run ${runDir}: ${problems.length} problems${skipped ? ` (${skipped} rows skipped)` : ''}, device ${device}, ${dtype}` +
     (checkpoint ? `, resuming after step ${state.step}` : ''));
+  for (const note of notes) reporter.log(note);
+  if (configRecord.changes.length > 0)
+    reporter.log(`resume: the config differs from the one the run last used (config.yaml keeps the original; this one is saved as ` +
+      `${path.basename(configRecord.file ?? '')}):\n  ${configRecord.changes.join('\n  ')}`);
+  for (const line of [...loaded.notes, ...formatSkipped(usable, cfg.data.path)]) reporter.log(line);
 
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    reporter.log('interrupt: finishing this step, then writing a checkpoint (Ctrl-C again to quit without one)');
-  };
-  process.on('SIGINT', onSigint);
+  const interrupts = watchInterrupts((signal) => reporter.log(
+    `${signal}: stopping at the next safe point (a step whose update has not started is abandoned and redone on --resume), ` +
+      `then writing a checkpoint; ${signal} again quits at once without one`,
+  ));
+  let consecutiveSkips = 0;
   const weights: Record<string, number> = { correct: cfg.rewards.correct, format: cfg.rewards.format, saliency: cfg.rewards.saliency };
   if (cfg.rewards.confidence !== 0) weights.confidence = cfg.rewards.confidence;
   for (const c of custom) weights[c.name] = c.weight;
   let recentSamples: SaliencyItem[] = [];
   let stepsThisRun = 0;
-  const save = () => saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, dataPosition: data.position, epoch: data.epoch }, cfg.checkpoint.keep);
+  let lastSaved = state.step;
+  let interrupted = false;
+  const save = (at = { dataPosition: data.position, epoch: data.epoch }) => {
+    saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, ...at }, cfg.checkpoint.keep);
+    lastSaved = state.step;
+  };
 
   try {
     while (state.step < cfg.grpo.steps) {
-      const row = await trainStep();
+      const before = { dataPosition: data.position, epoch: data.epoch };
+      const row = await trainStep().catch((e: unknown) => {
+        if (e instanceof StepAborted) return null;
+        throw e;
+      });
+      if (row === null) {
+        // Abandoned before its update: the weights are those of the last finished step, the data position its end.
+        interrupted = true;
+        if (state.step > lastSaved) {
+          save(before);
+          writeReport();
+        }
+        break;
+      }
       state.step += 1;
       stepsThisRun += 1;
-      metrics.write(row);
-      reporter.update(state.step, row);
       const last = state.step === cfg.grpo.steps;
-      const stop = interrupted || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
+      if (heldOut && (last || state.step % cfg.eval.every === 0)) Object.assign(row, await evaluateHeldOut(cfg, model, tok, heldOut, device));
+      window.add(row);
+      reporter.update(state.step, row);
+      const stop = interrupts.signal !== null || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
+      if (last || stop || isLogStep(state.step, cfg.logging.every)) {
+        const logged = window.flush(state.step)!;
+        metrics.write(logged);
+        tensorboard?.write(state.step, logged);
+        reporter.record(state.step, logged);
+      }
       if (last || stop || state.step % cfg.checkpoint.every === 0) save();
       if (last || stop || state.step % cfg.logging.reportEvery === 0) writeReport();
       if (stop && !last) {
@@ -131,15 +172,21 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       }
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupts.dispose();
     reporter.stop();
     metrics.close();
     samples.close();
+    tensorboard?.close();
     for (const p of params) p.dispose();
     model.dispose();
     reference?.dispose();
   }
-  return { runDir, stepsDone: state.step, interrupted };
+  stream.write(formatRunSummary({
+    command: 'train', stepsDone: state.step, totalSteps: cfg.grpo.steps, interrupted, resume: `atman-native train --name ${name} --resume`,
+    files: [['report', path.join(runDir, 'report.html')], ['metrics', metricsFile], ['completions', completionsFile],
+      ['tensorboard', tensorboard ? path.dirname(tensorboard.file) : null], ['checkpoint', lastCheckpointOf(runDir)]],
+  }));
+  return { runDir, stepsDone: state.step, interrupted, signal: interrupts.signal, skipped: skippedJson(usable, cfg.data.path) };
 
   function writeReport(): void {
     const html = renderTrainReport({ config: cfg, metrics: readMetrics(metricsFile), samples: recentSamples });
@@ -153,10 +200,13 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     const t0 = performance.now();
     const batch = data.next(cfg.grpo.promptsPerStep);
     const completions = await rollout(model, tok, batch, G, cfg.generation, stepSeed(cfg.seed, step));
+    interrupts.throwIfSignalled();
     const t1 = performance.now();
 
-    // Saliency on the correct completions whose CoT and answer could be located.
-    const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && c.grade.correct && c.spans ? [i] : []));
+    // Saliency on the completions that can earn R_sal (the correct ones, or all with saliency.scope 'all') whose CoT
+    // and answer could be located.
+    const earnsSaliency = (c: { grade: { correct: boolean } }) => cfg.saliency.scope === 'all' || c.grade.correct;
+    const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && earnsSaliency(c) && c.spans ? [i] : []));
     const salResults = new Map<number, SaliencyResult>();
     if (salIndex.length > 0) {
       const examples = salIndex.map((i) => completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!));
@@ -176,7 +226,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     const perFunction: Record<string, number[]> = {
       correct: completions.map((c) => (c.grade.correct ? 1 : 0)),
       format: completions.map((c) => (c.grade.formatOk ? 1 : 0)),
-      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: c.grade.correct }) : 0)),
+      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: earnsSaliency(c) }) : 0)),
     };
     if (cfg.rewards.confidence !== 0)
       perFunction.confidence = completions.map((c, i) => (c.grade.correct && logpAnswer.has(i) ? 1 - Math.exp(logpAnswer.get(i)!) : 0));
@@ -186,7 +236,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
         perFunction[c.name].push(await c.fn({ prompt: x.problem.question, completion: x.text, gold: x.problem.gold, task: x.problem.task, problemId: x.problem.id }));
     }
     const rewards = combineRewards(perFunction, weights);
-    const adv = computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
+    const adv = cfg.grpo.multiObjectiveAggregation === 'normalize_then_sum'
+      ? normalizeThenSumAdvantages(perFunction, weights, rewards.total, G)
+      : computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
+    interrupts.throwIfSignalled();
     const update = await policyUpdate({
       model, reference, adam, params, advantages: adv.advantages, grpo: cfg.grpo, optim: cfg.optim, step,
       gradientCheckpointing: cfg.model.gradientCheckpointing,
@@ -194,6 +247,16 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       temperature: cfg.generation.temperature, maxCompletionLength: cfg.generation.maxNewTokens, padTokenId: tok.padTokenId,
     });
     const t3 = performance.now();
+    // A step with all-zero gradients (every advantage 0) neither progresses nor diverges: it leaves the count as it is.
+    if (update.applied === 0) consecutiveSkips += 1;
+    else if (update.gradNorm > 0) consecutiveSkips = 0;
+    if (update.skipReason !== null) reporter.log(`step ${step + 1}: update ${update.applied === 0 ? '' : 'partly '}skipped: ${update.skipReason}`);
+    if (consecutiveSkips >= cfg.optim.maxSkippedSteps)
+      throw new Error(
+        `stopping: the updates of the last ${consecutiveSkips} steps with a gradient were all skipped (optim.maxSkippedSteps ${cfg.optim.maxSkippedSteps}); ` +
+          `the last because ${update.skipReason}. The weights never took those updates and no diverged state was checkpointed` +
+          (lastSaved > 0 ? `; continue from step ${lastSaved} with --resume and a lower --optim.lr (now ${cfg.optim.lr.toExponential()})` : `; start again with a lower --optim.lr (now ${cfg.optim.lr.toExponential()})`),
+      );
 
     const lengths = completions.map((c) => c.tokens.length);
     const sal = [...salResults.values()];
@@ -223,6 +286,8 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       'saliency/crucial_size': mean(sal.map((r) => r.crucial.length)),
       // Share of correct completions whose answer is the CoT's own result (arithmetic tasks; others: no parsable result).
       'completions/answer_is_cot_result': mean(completions.filter((c) => c.grade.correct).map((c) => (cotResult(c.text) === c.grade.strict ? 1 : 0))),
+      // The same over every completion with an answer: it also counts wrong answers that follow a wrong CoT.
+      'completions/answer_follows_cot': mean(completions.filter((c) => c.grade.strict !== null).map((c) => (cotResult(c.text) === c.grade.strict ? 1 : 0))),
       num_tokens: generated,
       'time/generate': (t1 - t0) / 1000,
       'time/saliency': (t2 - t1) / 1000,
@@ -233,25 +298,26 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     if (update.skipped) row.skipped = 1;
     if (device.startsWith('cuda')) row['memory/peak_gib'] = cuda.memory(device).peakAllocatedBytes / 2 ** 30;
 
-    if (step % cfg.logging.completionsEvery === 0) {
+    if (isLogStep(step + 1, cfg.logging.completionsEvery)) {
       recentSamples = [];
       completions.forEach((c, i) => {
         const r = salResults.get(i);
         samples.write({
-          step: step + 1, problem: c.problem.id, question: c.problem.question, ...(c.problem.hint !== undefined ? { hint: c.problem.hint } : {}), completion: c.text, gold: c.problem.gold,
+          step: step + 1, problem: c.problem.id, task: c.problem.task, question: c.problem.question, ...(c.problem.hint !== undefined ? { hint: c.problem.hint } : {}),
+          ...(c.problem.choices !== undefined ? { choices: c.problem.choices } : {}), completion: c.text, gold: c.problem.gold,
           correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[i], advantage: adv.advantages[i],
           rewards: Object.fromEntries(Object.keys(perFunction).map((k) => [k, perFunction[k][i]])),
           ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom, logpKeepCrucial: r.logpKeepCrucial, logpKeepRandom: r.logpKeepRandom, logpHidePrompt: r.logpHidePrompt, logpOnlyCrucial: r.logpOnlyCrucial, logpOnlyRandom: r.logpOnlyRandom }, spans: c.spans } : {}),
         });
-        if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[i]));
+        if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[i], i % G));
       });
     }
     return row;
   }
 
-  function sampleItem(c: Completion, r: SaliencyResult, reward: number): SaliencyItem {
+  function sampleItem(c: Completion, r: SaliencyResult, reward: number, sample: number): SaliencyItem {
     return saliencyItem({
-      id: c.problem.id, prompt: c.problem.question, tokens: c.tokens.map((t) => tok.decode([t])), spans: c.spans!, result: r, reward,
+      id: `${c.problem.id} · sample ${sample + 1}`, prompt: c.problem.question, tokens: c.tokens.map((t) => tok.decode([t])), spans: c.spans!, result: r, reward,
       correct: c.grade.correct,
     });
   }

@@ -1,0 +1,8 @@
+// The commands as functions for scripts: train(), sft() and evaluate() take the commands' config fields (typed by
+// their schemas) and validate them the same way.
+export { train, trainConfigOf } from './train';
+export type { TrainRunOptions } from './train';
+export { sft } from './sft';
+export type { SftRunOptions, SftOutcome } from './sft';
+export { evaluate, evalConfigOf } from './evaluate';
+export type { EvaluateOptions } from './evaluate';
