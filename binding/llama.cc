@@ -276,6 +276,10 @@ Napi::Value llamaConfig(const Napi::CallbackInfo& info) {
     LlamaModel& m = modelOf(info[0]);
     const atman::llama::LlamaConfig& c = m.config();
     Napi::Object o = Napi::Object::New(env);
+    o.Set("modelType", c.modelType);
+    o.Set("attentionBias", c.qkvBias);
+    o.Set("qkNorm", c.qkNorm);
+    o.Set("slidingWindow", c.window.effective > 0 ? Napi::Number::New(env, static_cast<double>(c.window.effective)) : env.Null());
     o.Set("hiddenSize", static_cast<double>(c.hiddenSize));
     o.Set("intermediateSize", static_cast<double>(c.intermediateSize));
     o.Set("numHiddenLayers", static_cast<double>(c.numLayers));

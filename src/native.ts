@@ -58,7 +58,21 @@ export interface NativeLlama {
   readonly __nativeLlama: unique symbol;
 }
 
+/** The config.json model_type values native/llama/family.h supports. */
+export type ModelType = 'llama' | 'qwen2' | 'qwen3' | 'mistral';
+
 export interface NativeLlamaConfig {
+  /** config.json model_type: which family was loaded. */
+  modelType: ModelType;
+  /** Biases on the q, k and v projections (qwen2). */
+  attentionBias: boolean;
+  /** RMSNorm over each head of q and k before the rotary embedding (qwen3). */
+  qkNorm: boolean;
+  /**
+   * The sliding window some layer attends within (mistral's sliding_window, or qwen's with use_sliding_window), or
+   * null. Not implemented: sequences longer than it are refused (up to it the window changes nothing).
+   */
+  slidingWindow: number | null;
   hiddenSize: number;
   intermediateSize: number;
   numHiddenLayers: number;
