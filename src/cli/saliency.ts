@@ -9,6 +9,7 @@ import { buildPromptIds } from '../data/prompts';
 import { grade } from '../data/grade';
 import { readRecords } from '../data/records';
 import { Spans, locateSpans } from '../data/spans';
+import { sequenceLimit } from '../llm/families';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { createReporter } from '../log/reporter';
@@ -220,7 +221,7 @@ export async function runSaliencyCommand(config: Record<string, unknown>, opts: 
   }
   try {
     const vocab = model.config.vocabSize;
-    const maxLength = model.config.maxPositionEmbeddings > 0 ? model.config.maxPositionEmbeddings : Infinity;
+    const maxLength = sequenceLimit(model.config).tokens;
     const prepared: Prepared[] = [];
     const skipped: SkippedRow[] = [];
     records.forEach((rec, i) => {
