@@ -5,7 +5,7 @@ import * as path from 'path';
 
 import { MODEL_FILE_LIMITS } from './read-model-file';
 
-export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json'];
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
 
 /** Copies those of TOKENIZER_FILES that exist in fromDir into toDir; each must be a regular file within its size cap. */
 export function copyTokenizerFiles(fromDir: string, toDir: string): void {
