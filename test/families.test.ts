@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { LlamaModel, MODEL_TYPES, ModelType, Tensor, load, loadModel, noGrad, optimizeSaliency, optim, sequenceLimit, tensor, tidy } from '../src';
+import { writeRandomLlama } from '../src/llm/init';
 import { ReferenceModel, disposeReference, readReference, referenceLogits } from './family_reference';
 import { TinyLlamaOptions, greedyByForward, writeTinyLlama } from './llama_helpers';
 
@@ -221,6 +222,28 @@ describe('family options in detail', () => {
     expect(m.config.slidingWindow).toBeNull();
     expect(sequenceLimit(m.config)).toEqual({ tokens: 256, what: 'max_position_embeddings' });
     m.dispose();
+  });
+
+  test('writeRandomLlama (the init of `sft`) writes every family: qwen2 zero biases, qwen3 unit q/k norms', async () => {
+    for (const [family, arch] of [['qwen2', 'Qwen2ForCausalLM'], ['qwen3', 'Qwen3ForCausalLM'], ['mistral', 'MistralForCausalLM']]) {
+      const dir = fresh();
+      writeRandomLlama(dir, {
+        model_type: family, architectures: [arch], hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1,
+        num_attention_heads: 2, num_key_value_heads: 1, vocab_size: 50, ...(family === 'qwen3' ? { head_dim: 8 } : {}),
+      });
+      const m = await loadModel(dir);
+      try {
+        expect(m.config.modelType).toBe(family);
+        const p = Object.fromEntries(m.namedParameters());
+        if (family === 'qwen2') expect(p['model.layers.0.self_attn.k_proj.bias'].abs().max().item()).toBe(0);
+        if (family === 'qwen3') expect(p['model.layers.0.self_attn.q_norm.weight'].toArray()).toEqual(new Array(8).fill(1));
+      } finally {
+        m.dispose();
+      }
+    }
+    expect(() => writeRandomLlama(fresh(), { model_type: 'gemma', hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 1, num_key_value_heads: 1, vocab_size: 8 })).toThrow(
+      /cannot initialize a model of model_type "gemma": supported are llama, qwen2, qwen3, mistral/,
+    );
   });
 
   test('a qwen3 config without head_dim means 128 (as transformers reads it)', async () => {
