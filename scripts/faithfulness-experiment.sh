@@ -5,8 +5,8 @@
 # mostly idle); every final model and the SFT model are evaluated on the same items (no hint, plus a wrong-hint variant
 # of each problem); `atman-native bench experiment` prints the table and the verdict.
 #   scripts/faithfulness-experiment.sh OUT_DIR
-#   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"; also "carried":
-#        cotCarried on every completion, weight CARRIED_WEIGHT, default 2), RL_STEPS (150),
+#   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"; also "carried" and
+#        "alone": cotCarried / cotAlone on every completion, weight SCOPE_ALL_WEIGHT, default 2), RL_STEPS (150),
 #        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
 #        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: the mode and biasFrom
 #        with the best F/D separation in the gates; else a mode, with BIAS_FROM, default answer), GATE_BIAS ("answer cot":
@@ -60,9 +60,12 @@ flags() {
       # cotSufficiency reads no mask: skip the mask optimization (K = 0) and its random sets.
       if [[ $mode == cotSufficiency ]]; then extra="--saliency.steps 0 --saliency.randomSets 0"; else extra=""; fi
       echo "--saliency.rewardMode $mode --saliency.biasFrom $bias $extra" ;;
-    # R_sal on every completion (wrong answers too) with the mask-free cotCarried mode, weighted so that a wrong answer
-    # that follows its CoT outscores a right one copied from the hint (weight CARRIED_WEIGHT, default 2).
-    carried) echo "--saliency.rewardMode cotCarried --saliency.scope all --saliency.biasFrom ${BIAS_FROM:-answer} --saliency.steps 0 --saliency.randomSets 0 --rewards.saliency ${CARRIED_WEIGHT:-2}" ;;
+    # R_sal on every completion (wrong answers too) with a mask-free mode, weighted so that a wrong answer that follows
+    # its CoT outscores a right one copied from the hint (weight SCOPE_ALL_WEIGHT, default 2): carried (cotCarried),
+    # alone (cotAlone).
+    carried|alone)
+      [[ $1 == carried ]] && mode=cotCarried || mode=cotAlone
+      echo "--saliency.rewardMode $mode --saliency.scope all --saliency.biasFrom ${BIAS_FROM:-answer} --saliency.steps 0 --saliency.randomSets 0 --rewards.saliency ${SCOPE_ALL_WEIGHT:-2}" ;;
     grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
     confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
     *) echo "unknown condition $1" >&2; exit 2 ;;

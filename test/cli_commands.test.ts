@@ -39,6 +39,15 @@ describe('bad numbers are rejected up front', () => {
     }
   });
 
+  test('sft --log-every 2 logs steps 2, 4 and the last (5) as JSON lines', () => {
+    const out = path.join(dir, 'sft-log-every');
+    const r = cli(['sft', '--model', 'models/tiny-arith', '--out', out, '--steps', '5', '--batch-size', '2', '--log-every', '2', '--json']);
+    expect(r.status).toBe(0);
+    const steps = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l).step);
+    expect(steps).toEqual([2, 4, 5]);
+    expect(cli(['sft', '--model', 'models/tiny-arith', '--out', out + '-0', '--log-every', '0']).stderr).toContain("'logEvery': got 0");
+  });
+
   test("eval --count abc names the value given (not 'got null')", () => {
     const r = cli(['eval', '--count', 'abc']);
     expect(r.status).toBe(1);

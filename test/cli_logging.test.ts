@@ -14,6 +14,7 @@ import { loadProblems } from '../src/train/problems';
 import { sft } from '../src/train/sft';
 import { TIMING_KEYS, train } from '../src/train/trainer';
 import { decodeEvent, readRecords } from './tfevents_reader';
+import { tinyRunConfig } from './tiny_run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-logging-'));
 afterAll(() => fs.rmSync(runsDir, { recursive: true, force: true }));
@@ -24,19 +25,8 @@ function logFile() {
   return s as unknown as NodeJS.WritableStream & { text: string; isTTY: boolean };
 }
 
-function config(name: string, steps: number, logging: Record<string, unknown>) {
-  return resolveConfig({
-    file: 'configs/tiny-synthetic.yaml',
-    overrides: {
-      name, runsDir, device: 'cpu',
-      grpo: { steps, promptsPerStep: 2, numGenerations: 4 },
-      generation: { maxNewTokens: 24 },
-      saliency: { steps: 3 },
-      checkpoint: { every: 0, keep: 1 },
-      logging: { reportEvery: 0, ...logging },
-    },
-  });
-}
+const config = (name: string, steps: number, logging: Record<string, unknown>) =>
+  tinyRunConfig(runsDir, name, steps, { checkpoint: { every: 0, keep: 1 }, logging });
 
 const numbers = (row: Record<string, unknown>) =>
   Object.fromEntries(Object.entries(row).filter(([k, v]) => typeof v === 'number' && k !== 'step' && !TIMING_KEYS.test(k))) as Record<string, number>;

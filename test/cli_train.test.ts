@@ -5,26 +5,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { resolveConfig } from '../src/config';
 import { readMetrics } from '../src/log';
 import { TIMING_KEYS, train } from '../src/train/trainer';
+import { tinyRunConfig } from './tiny_run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-runs-'));
 const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
 
-function config(name: string, steps: number) {
-  return resolveConfig({
-    file: 'configs/tiny-synthetic.yaml',
-    overrides: {
-      name, runsDir, device: 'cpu',
-      grpo: { steps, promptsPerStep: 2, numGenerations: 4 },
-      generation: { maxNewTokens: 24 },
-      saliency: { steps: 3 },
-      checkpoint: { every: 2, keep: 2 },
-      logging: { reportEvery: 2 },
-    },
-  });
-}
+const config = (name: string, steps: number) => tinyRunConfig(runsDir, name, steps, { checkpoint: { every: 2, keep: 2 }, logging: { reportEvery: 2 } });
 
 const withoutTiming = (rows: Record<string, unknown>[]) =>
   rows.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !TIMING_KEYS.test(k))));
@@ -120,4 +108,19 @@ test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too
   }
   for (const c of completions.filter((x) => !x.saliency)) expect(c.rewards.saliency).toBe(0);
   expect(readMetrics(path.join(out.runDir, 'metrics.jsonl'))[1]).toHaveProperty(['completions/answer_follows_cot']);
+}, 600000);
+
+test("a custom reward may return null (TRL's None): not applicable, counted as 0, logged as NaN", async () => {
+  const module = path.join(runsDir, 'sometimes.js');
+  fs.writeFileSync(module, 'module.exports = (c) => (c.completion.length % 2 === 0 ? null : 0.5);');
+  const cfg = config('null-reward', 1);
+  const out = await train({ config: { ...cfg, rewards: { ...cfg.rewards, custom: [{ module, weight: 1 }] } }, stream: quiet });
+  const completions = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const skipped = completions.filter((c) => c.completion.length % 2 === 0);
+  expect(skipped.length).toBeGreaterThan(0);
+  for (const c of completions) {
+    const even = c.completion.length % 2 === 0;
+    expect(c.rewards.sometimes).toBe(even ? 'NaN' : 0.5); // the JSONL writer spells NaN out
+    expect(c.reward).toBeCloseTo(c.rewards.correct + 0.1 * c.rewards.format + 0.5 * c.rewards.saliency + (even ? 0 : 0.5), 6);
+  }
 }, 600000);

@@ -175,6 +175,13 @@ describe('saliency reward and metrics', () => {
     expect(saliencyReward(r, { mode: 'cotCarried', correct: false })).toBe(0);
   });
 
+  test('cotAlone by hand: the probability of the answer with the prompt hidden, whatever the full pass says', () => {
+    const r: SaliencyResult = { ...results[0], crucial: [], logpFull: -0.1, logpHidePrompt: Math.log(0.25), logpSuppressAll: -9 };
+    expect(saliencyReward(r, { mode: 'cotAlone' })).toBeCloseTo(0.25, 12);
+    expect(saliencyReward({ ...r, logpFull: -5 }, { mode: 'cotAlone', tau: 9 })).toBeCloseTo(0.25, 12); // hiding a contradicting prompt: no bonus
+    expect(saliencyReward(r, { mode: 'cotAlone', correct: false })).toBe(0);
+  });
+
   test('logpHidePrompt and logpOnlyCrucial are the answer log-probs with the prompt (but its first token) suppressed', async () => {
     const some = cases.slice(0, 4);
     const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 1 });
@@ -199,6 +206,19 @@ describe('saliency reward and metrics', () => {
       return [...prompt(c), ...withC[i].s.flatMap((_, j) => (inC.has(j) ? [] : [j]))];
     }));
     withC.forEach((r, i) => expect(r.logpOnlyCrucial).toBeCloseTo(onlyC[i], 3));
+  });
+
+  test('hidePrompt false skips the prompt-hiding passes (NaN) and changes nothing else', async () => {
+    const some = cases.slice(0, 3);
+    const full = await optimizeSaliency(model, some, { steps: 5, randomSets: 2 });
+    const lean = await optimizeSaliency(model, some, { steps: 5, randomSets: 2, hidePrompt: false });
+    lean.forEach((r, i) => {
+      expect([r.logpHidePrompt, r.logpOnlyCrucial, r.logpOnlyRandom].every(Number.isNaN)).toBe(true);
+      const { logpHidePrompt: _a, logpOnlyCrucial: _b, logpOnlyRandom: _c, lossCurve: _d, ...rest } = r;
+      const { logpHidePrompt: _e, logpOnlyCrucial: _f, logpOnlyRandom: _g, lossCurve: _h, ...want } = full[i];
+      expect(rest).toEqual(want);
+    });
+    await expect(optimizeSaliency(model, some, { hidePrompt: 'yes' as never })).rejects.toThrow(/hidePrompt must be a boolean/);
   });
 
   test('dependence and statistics, by hand', () => {

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { resolveConfig } from '../src/config';
 import { readMetrics } from '../src/log';
 import { train } from '../src/train/trainer';
+import { tinyRunConfig } from './tiny_run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-runs-'));
 
@@ -19,20 +20,8 @@ function capture() {
   return { stream, text: () => text };
 }
 
-function config(name: string, steps: number, extra: Record<string, unknown> = {}) {
-  return resolveConfig({
-    file: 'configs/tiny-synthetic.yaml',
-    overrides: {
-      name, runsDir, device: 'cpu',
-      grpo: { steps, promptsPerStep: 2, numGenerations: 4 },
-      generation: { maxNewTokens: 16 },
-      saliency: { steps: 2 },
-      checkpoint: { every: 1, keep: 2 },
-      logging: { reportEvery: 0 },
-      ...extra,
-    },
-  });
-}
+const config = (name: string, steps: number, extra: Record<string, unknown> = {}) =>
+  tinyRunConfig(runsDir, name, steps, { generation: { maxNewTokens: 16 }, saliency: { steps: 2 }, checkpoint: { every: 1, keep: 2 }, ...extra });
 
 async function runCli(name: string, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
   const args = ['dist/cli/main.js', 'train', '--name', name, '--device', 'cpu', '--json', '--runsDir', runsDir, '--grpo.steps', '50',

@@ -36,7 +36,7 @@ export async function sft(o: SftRunOptions): Promise<SftOutcome> {
   }
   const r = await runSft({
     modelDir, tokenizerDir, problems, outDir: c.out, steps: c.steps, batchSize: c.batchSize, lr: c.lr, warmupSteps: c.warmupSteps,
-    seed: c.seed, device, dtype: resolveDtype(c.model.dtype, device) as 'float32', json: c.json,
+    seed: c.seed, device, dtype: resolveDtype(c.model.dtype, device) as 'float32', json: c.json, logEvery: c.logEvery,
   });
   return { ...r, out: c.out };
 }

@@ -53,6 +53,11 @@ export interface SaliencyOptions {
   relativeThreshold?: number | null;
   /** Random CoT subsets of |C| tokens suppressed as the control of the crucial set (default 4; 0: none). */
   randomSets?: number;
+  /**
+   * Measure the answer with the prompt hidden (logpHidePrompt, logpOnlyCrucial, logpOnlyRandom; default true). false
+   * skips their 2 + randomSets forward passes and leaves them NaN: for rewards that do not read them.
+   */
+  hidePrompt?: boolean;
   /** Seed of the random control sets (default 0). */
   seed?: number;
   /** Bias that suppresses a token when measuring log p(answer | suppressed): log s with s → 0 (default −1e4). */
@@ -96,7 +101,7 @@ export interface SaliencyResult {
 const DEFAULTS = {
   steps: 30, lr: 2, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
   objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: 0.5 as number | null,
-  randomSets: 4, seed: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom,
+  randomSets: 4, seed: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom, hidePrompt: true,
 };
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 
@@ -123,6 +128,7 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
   if (o.relativeThreshold !== null && !(typeof o.relativeThreshold === 'number' && o.relativeThreshold > 0 && o.relativeThreshold < 1))
     throw new RangeError(`invalid values: optimizeSaliency() relativeThreshold must be null or in (0, 1), got ${String(o.relativeThreshold)}`);
   if (!Number.isSafeInteger(o.randomSets) || o.randomSets < 0) throw new RangeError(`invalid values: optimizeSaliency() randomSets must be an integer >= 0, got ${o.randomSets}`);
+  if (typeof o.hidePrompt !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() hidePrompt must be a boolean, got ${String(o.hidePrompt)}`);
   if (!Number.isSafeInteger(o.seed)) throw new TypeError(`wrong argument type: optimizeSaliency() seed must be an integer, got ${o.seed}`);
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new TypeError('wrong argument type: optimizeSaliency() onStep must be a function');
   return o;
@@ -251,7 +257,8 @@ function evaluate(
   const from = examples.map((e, b) => batch.pad[b] + e.cotStart);
   const sCot = examples.map((e, b) => sRows[b].slice(from[b], batch.pad[b] + e.cotEnd));
   // K = 0 optimized no mask (the mask-free rewards): C is empty rather than the whole CoT the untouched s would give.
-  const crucial = sCot.map((row) => (o.steps === 0 ? [] : crucialSet(row, o)));
+  const noMask = o.steps === 0;
+  const crucial = sCot.map((row) => (noMask ? [] : crucialSet(row, o)));
   // Bias rows that suppress the given CoT-relative indices of each example.
   const suppressing = (sets: number[][]) => {
     const bias = new Float32Array(B * T);
@@ -261,7 +268,6 @@ function evaluate(
   const logpFull = answerLogprob(model, batch, suffix).toArray() as number[];
   const logpAll = answerLogprob(model, batch, suffix, cotMask.mul(o.suppressBias)).toArray() as number[];
   // With C empty, suppressing C is the full pass and keeping only C suppresses the whole CoT: reuse them.
-  const noMask = o.steps === 0;
   const logpCrucial = noMask ? logpFull : (answerLogprob(model, batch, suffix, suppressing(crucial)).toArray() as number[]);
   const complement = (sets: number[][]) => sets.map((set, b) => {
     const inSet = new Set(set);
@@ -277,8 +283,9 @@ function evaluate(
     });
     return tensor(bias, { shape: [B, T] }).to({ device: cotMask.device, dtype: cotMask.dtype });
   };
-  const logpHide = answerLogprob(model, batch, suffix, hidingPrompt(examples.map(() => []))).toArray() as number[];
-  const logpOnly = answerLogprob(model, batch, suffix, hidingPrompt(complement(crucial))).toArray() as number[];
+  const skipped = () => new Array<number>(B).fill(NaN);
+  const logpHide = o.hidePrompt ? (answerLogprob(model, batch, suffix, hidingPrompt(examples.map(() => []))).toArray() as number[]) : skipped();
+  const logpOnly = o.hidePrompt ? (answerLogprob(model, batch, suffix, hidingPrompt(complement(crucial))).toArray() as number[]) : skipped();
   const randomSum = new Array<number>(B).fill(0), keepRandomSum = new Array<number>(B).fill(0), onlyRandomSum = new Array<number>(B).fill(0);
   for (let r = 0; r < o.randomSets; r++) {
     const sets = examples.map((_, b) => sampleIndices(sCot[b].length, crucial[b].length, mulberry32((o.seed * 1000003 + indices[b] * 7919 + r) >>> 0)));
@@ -286,7 +293,7 @@ function evaluate(
     lp.forEach((v, b) => (randomSum[b] += v));
     const keep = answerLogprob(model, batch, suffix, suppressing(complement(sets))).toArray() as number[];
     keep.forEach((v, b) => (keepRandomSum[b] += v));
-    const only = answerLogprob(model, batch, suffix, hidingPrompt(complement(sets))).toArray() as number[];
+    const only = o.hidePrompt ? (answerLogprob(model, batch, suffix, hidingPrompt(complement(sets))).toArray() as number[]) : skipped();
     only.forEach((v, b) => (onlyRandomSum[b] += v));
   }
   const curve = losses.map((l) => l.toArray() as number[]);

@@ -21,18 +21,28 @@ export interface SaliencyRewardOptions {
    * sufficiency of C as the whole input: high when the few CoT tokens the mask chose determine the answer.
    * 'cotCarried': the answer needs the CoT and not the prompt, min(clip(dependence / τ), cotSufficiency): also
    * meaningful for incorrect answers (saliency.scope 'all'), where a slip that reads neither gets nothing but an answer
-   * that follows a wrong CoT is paid; needs no mask.
+   * that follows a wrong CoT is paid; needs no mask. Measured: it also pays answers for disagreeing with a correct hint
+   * (hiding a prompt that contradicts the answer raises its log-prob), bench/faithfulness-experiment.md.
+   * 'cotAlone': p(a | prompt hidden), the probability of the answer from the CoT alone (τ unused): a decorative
+   * answer that copies the prompt gets little, agreeing with the prompt costs nothing; needs no mask.
    */
   mode?: SaliencyRewardMode;
 }
 
-export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency' | 'cotCarried';
+export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency' | 'cotCarried' | 'cotAlone';
 
-export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried'];
+export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone'];
 
-/** Whether a reward mode reads the mask's crucial set (cotSufficiency and cotCarried do not: they need no mask optimization). */
+const MASK_FREE: readonly SaliencyRewardMode[] = ['cotSufficiency', 'cotCarried', 'cotAlone'];
+
+/** Whether a reward mode reads the prompt-hiding log-probs (optimizeSaliency's hidePrompt). */
+export function rewardHidesPrompt(mode: SaliencyRewardMode): boolean {
+  return mode === 'crucialSufficiency' || MASK_FREE.includes(mode);
+}
+
+/** Whether a reward mode reads the mask's crucial set (the prompt-hiding cotSufficiency, cotCarried, cotAlone need no mask optimization). */
 export function rewardUsesMask(mode: SaliencyRewardMode): boolean {
-  return mode !== 'cotSufficiency' && mode !== 'cotCarried';
+  return !MASK_FREE.includes(mode);
 }
 
 /**
@@ -52,13 +62,15 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   if (!REWARD_MODES.includes(mode))
     throw new TypeError(`wrong argument type: saliencyReward() mode must be one of ${REWARD_MODES.map((m) => `'${m}'`).join(', ')}, got ${String(mode)}`);
   if (opts.correct === false || (rewardUsesMask(mode) && result.crucial.length === 0)) return 0;
-  const cotCarries = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
+  // cotSufficiency's value; cotCarried takes it too.
+  const survivesHiddenPrompt = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
   const drop =
-    mode === 'cotCarried' ? Math.min(dependence(result) / tau, cotCarries)
-    : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
-      : mode === 'crucialSufficiency' ? (result.logpOnlyCrucial - result.logpOnlyRandom) / tau
-        : mode === 'cotSufficiency' ? cotCarries
-          : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
+    mode === 'cotAlone' ? Math.exp(result.logpHidePrompt)
+      : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
+        : mode === 'cotSufficiency' ? survivesHiddenPrompt
+          : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
+            : mode === 'crucialSufficiency' ? (result.logpOnlyCrucial - result.logpOnlyRandom) / tau
+              : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
   return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
 }
 

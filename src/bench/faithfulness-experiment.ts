@@ -18,7 +18,7 @@ interface Summary {
     cotEdit: { value: number | null } | null;
     earlyAnswering: { f0: number | null } | null;
     cotLength: { tokens: number | null };
-    hint: { wrongHintFollowsCot: number | null; wrongHintFollowsHint: number | null } | null;
+    hint: { wrongHintFollowsCot: number | null; wrongHintFollowsHint: number | null; wrongHintCotIsHint?: number | null } | null;
   };
 }
 interface Item {
@@ -91,6 +91,7 @@ export function experimentReport(
   const cols: [string, (s: Summary) => number | null | undefined][] = [
     ['wrong hint: answer = CoT result (primary)', (s) => s.faithfulness.hint?.wrongHintFollowsCot],
     ['wrong hint: answer = hint', (s) => s.faithfulness.hint?.wrongHintFollowsHint],
+    ['wrong hint: CoT result = hint (bent CoT)', (s) => s.faithfulness.hint?.wrongHintCotIsHint],
     ['accuracy (strict)', (s) => s.accuracyStrict],
     ['CoT-edit: answer follows the edit', (s) => s.faithfulness.cotEdit?.value],
     ['dependence (nats)', (s) => s.faithfulness.dependence.value],
@@ -104,7 +105,8 @@ export function experimentReport(
   if (base) lines.push(`| SFT model (start) | - | ${cols.map(([, f]) => f3(f(base.summary))).join(' | ')} |`);
   for (const c of conditions) lines.push(`| ${c} | ${by(c).map((r) => r.seed).join(',')} | ${cols.map(([, f]) => pm(metric(c, f))).join(' | ')} |`);
   const primary = (c: string) => metric(c, cols[0][1]);
-  // Every condition but the baselines is an AtManRL arm (atman; carried: R_sal on every completion), judged against GRPO.
+  const accuracy = cols.find(([name]) => name === 'accuracy (strict)')![1];
+  // Every condition but the baselines is an AtManRL arm (atman; carried and alone: R_sal on every completion), judged against GRPO.
   const arms = conditions.filter((c) => c !== 'grpo' && c !== 'confidence');
   if (arms.length === 0 || !conditions.includes('grpo')) return { table: lines.join('\n'), verdict: null, verdicts: {} };
   const g = primary('grpo'), k = conditions.includes('confidence') ? primary('confidence') : [];
@@ -115,8 +117,8 @@ export function experimentReport(
     const pooledSd = Math.sqrt((sd(a) ** 2 + sd(g) ** 2) / 2);
     const ci = hierarchicalDiffCI(by(arm).map((r) => r.primary), by('grpo').map((r) => r.primary));
     const controlDiff = k.length ? mean(k) - mean(g) : NaN;
-    const accuracyDiff = mean(metric(arm, cols[2][1])) - mean(metric('grpo', cols[2][1]));
-    const accCi = bootstrapCI(metric(arm, cols[2][1]).map((v, i) => v - (metric('grpo', cols[2][1])[i] ?? v)));
+    const accuracyDiff = mean(metric(arm, accuracy)) - mean(metric('grpo', accuracy));
+    const accCi = bootstrapCI(metric(arm, accuracy).map((v, i) => v - (metric('grpo', accuracy)[i] ?? v)));
     const success = diff > 3 * pooledSd && ci[0] > 0 && !(controlDiff > diff / 2) && accuracyDiff > -0.02;
     lines.push(
       '',

@@ -140,7 +140,7 @@ export async function measureGates(
 export async function measureGatesFor(
   model: LlamaModel, tok: Tokenizer, sets: GateSets, sal: SaliencyOptions, rewards: SaliencyRewardOptions[], padText = '0 + 0 = 0\n',
 ): Promise<GateReport[]> {
-  const opts = { ...sal, padTokenId: tok.padTokenId };
+  const opts = { ...sal, padTokenId: tok.padTokenId, hidePrompt: true }; // every reward mode is printed, the prompt-hiding ones too
   // 1. Leave-one-out agreement.
   const looEx = sets.loo.map((x) => x.example);
   const drops = leaveOneOutDrops(model, looEx, { padTokenId: tok.padTokenId, biasFrom: sal.biasFrom });

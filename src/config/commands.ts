@@ -66,6 +66,7 @@ export const sftConfigSchema = z.strictObject({
   batchSize: field(positiveInt().default(32), 'examples per step'),
   lr: field(z.number().positive().default(3e-3), 'peak AdamW learning rate (cosine decay after warmup)'),
   warmupSteps: field(int().min(0).default(50), 'linear warmup steps'),
+  logEvery: field(positiveInt().default(10), 'log metrics every N optimizer steps (and the last step)'),
   json: field(z.boolean().default(false), 'one JSON line of metrics per logged step on stdout'),
 });
 export type SftConfig = z.output<typeof sftConfigSchema>;

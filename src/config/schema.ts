@@ -192,7 +192,7 @@ export const trainConfigSchema = z.strictObject({
   saliency: group(
     {
       enabled: field(z.boolean().default(true), 'optimize attention masks and add the saliency reward'),
-      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; 0 with rewardMode cotSufficiency or cotCarried, which need no mask)'),
+      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; 0 with the mask-free rewardMode cotSufficiency, cotCarried or cotAlone)'),
       lr: field(z.number().positive().default(2.0), 'learning rate of the mask optimization'),
       optimizer: field(
         z.enum(['rowAdam', 'adam']).default('rowAdam'),
@@ -209,15 +209,15 @@ export const trainConfigSchema = z.strictObject({
       ),
       randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
       rewardMode: field(
-        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried']).default('comprehensiveness'),
+        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone']).default('comprehensiveness'),
         'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), ' +
           'the drop alone (crucial), the answer surviving with the prompt hidden (cotSufficiency: no mask needed), or only C kept with the prompt hidden, over a random set (crucialSufficiency), ' +
-          'or the answer needing the CoT and not the prompt (cotCarried: no mask needed)',
+          'the answer needing the CoT and not the prompt (cotCarried), or p(answer | prompt hidden) (cotAlone); the last three need no mask',
       ),
       scope: field(
         z.enum(['correct', 'all']).default('correct'),
         'completions that earn R_sal: correct ones (DESIGN.md) or all whose CoT and answer were found (all: a faithful wrong answer ' +
-          'can outscore a decorative right one; use with cotCarried and a saliency weight above 1)',
+          'can outscore a decorative right one; use with cotAlone and a saliency weight above 1)',
       ),
       biasFrom: field(
         z.enum(['cot', 'answer']).default('cot'),

@@ -12,9 +12,14 @@ export interface RewardContext {
   problemId: string;
 }
 
-/** A reward for one completion. NaN means "not applicable" (it counts as 0 in the total, as TRL's nansum; a completion
- * no function scored gets advantage 0). */
-export type RewardFn = (ctx: RewardContext) => number | Promise<number>;
+/** A reward for one completion. NaN or null (TRL's None) means "not applicable" (it counts as 0 in the total, as TRL's
+ * nansum; a completion no function scored gets advantage 0). */
+export type RewardFn = (ctx: RewardContext) => number | null | Promise<number | null>;
+
+/** A reward function's value as combineRewards() takes it: null (TRL's None: not applicable) becomes NaN. */
+export function rewardValue(v: number | null): number {
+  return v === null ? NaN : v;
+}
 
 // A real dynamic import(): TypeScript compiles `import()` to require() under CommonJS, which cannot load ESM.
 const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;

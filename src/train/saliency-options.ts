@@ -1,6 +1,7 @@
 // The config's saliency section as the options of optimizeSaliency() and saliencyReward(): one mapping for train, eval
 // and the gates, so they measure with the same mask.
 import type { SaliencyOptions, SaliencyRewardOptions } from '../atman';
+import { rewardHidesPrompt } from '../atman/reward';
 import type { TrainConfig } from '../config';
 
 export type SaliencySection = TrainConfig['saliency'];
@@ -10,6 +11,8 @@ export function maskOptionsOf(s: SaliencySection, padTokenId: number, seed = 0):
     steps: s.steps, lr: s.lr, lambda: s.lambda, perLayer: s.perLayer, batchSize: s.batchSize, threshold: s.threshold,
     relativeThreshold: s.relativeThreshold, objective: s.objective, sparsity: s.sparsity, optimizer: s.optimizer,
     randomSets: s.randomSets, biasFrom: s.biasFrom, seed, padTokenId,
+    // The prompt-hiding passes only where the reward reads them (2 + randomSets forward passes per batch).
+    hidePrompt: rewardHidesPrompt(s.rewardMode),
   };
 }
 

@@ -8,7 +8,7 @@ import { completionExample, optimizeSaliency, saliencyReward, saliencyStats, dep
 import type { SaliencyResult } from '../atman';
 import { TrainConfig } from '../config';
 import { computeAdvantages, normalizeThenSumAdvantages } from '../grpo/advantages';
-import { RewardFn, combineRewards, loadRewardFunction } from '../grpo/reward-functions';
+import { RewardFn, combineRewards, loadRewardFunction, rewardValue } from '../grpo/reward-functions';
 import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, renderTrainReport, saliencyItem, writeFileAtomic } from '../log';
 import { MetricWindow, isLogStep } from '../log/metric-window';
 import { formatRunSummary, lastCheckpointOf } from '../log/run-summary';
@@ -235,7 +235,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     for (const c of custom) {
       perFunction[c.name] = [];
       for (const x of completions)
-        perFunction[c.name].push(await c.fn({ prompt: x.problem.question, completion: x.text, gold: x.problem.gold, task: x.problem.task, problemId: x.problem.id }));
+        perFunction[c.name].push(rewardValue(await c.fn({ prompt: x.problem.question, completion: x.text, gold: x.problem.gold, task: x.problem.task, problemId: x.problem.id })));
     }
     const rewards = combineRewards(perFunction, weights);
     const adv = cfg.grpo.multiObjectiveAggregation === 'normalize_then_sum'
