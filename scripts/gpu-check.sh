@@ -4,7 +4,8 @@
 # Here:  npm ci && npx tsc && bash ../shared/device/stage.sh --modules
 # There: run with carry [".gpu"]:  bash scripts/gpu-check.sh
 # Logs and results go to $OUT (or ./gpu-out when run by hand).
-# SKIP_CPU_TESTS=1, SKIP_OVERHEAD_BENCH=1, SKIP_ATTENTION_BENCH=1 leave parts out when device time is short.
+# SKIP_CPU_TESTS=1, SKIP_OVERHEAD_BENCH=1, SKIP_ATTENTION_BENCH=1 leave parts out when device time is short;
+# SKIP_BUILD=1 reuses build/ (e.g. right after scripts/gpu-prebuild.sh in the same call).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
@@ -15,7 +16,8 @@ step() { echo; echo "=== $* ==="; }
 
 step build
 t0=$(date +%s)
-if ! ATMAN_FORCE_BUILD=1 node scripts/install.js > "$OUT/build.log" 2>&1; then
+if [[ ${SKIP_BUILD:-0} == 1 ]]; then echo "build/ reused (SKIP_BUILD=1)"
+elif ! ATMAN_FORCE_BUILD=1 node scripts/install.js > "$OUT/build.log" 2>&1; then
   tail -60 "$OUT/build.log"; tail -80 build/install.log; exit 1
 fi
 echo "native build $(( $(date +%s) - t0 ))s"; grep -m1 "atman-native: libtorch" build/install.log
