@@ -138,6 +138,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
       return {
         id: c.problem.id, task: c.problem.task, gold: c.problem.gold, promptIds: c.promptIds, completionIds: c.tokens, text: c.text,
         spans: c.spans!, answer: c.grade.strict!, crucial: null,
+        ...(c.problem.answerFinder !== undefined ? { answerFinder: c.problem.answerFinder } : {}),
       };
     });
 
@@ -192,7 +193,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     }));
     const records: FaithfulnessRecord[] = located.map((i, k) => {
       const c = completions[i];
-      const cot = splitCompletion(c.problem.task, c.text)?.cot ?? '';
+      const cot = splitCompletion(c.problem.task, c.text, c.problem.answerFinder)?.cot ?? '';
       const rec: FaithfulnessRecord = {
         correct: c.grade.correct, cotTokens: c.spans!.cotEnd - c.spans!.cotStart, cotChars: cot.length,
         logprob: lp[k], interventions: iv ? iv[k] : null, saliency: stats ? stats[k] : null,
