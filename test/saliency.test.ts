@@ -175,10 +175,13 @@ describe('saliency reward and metrics', () => {
     expect(saliencyReward(r, { mode: 'cotCarried', correct: false })).toBe(0);
   });
 
-  test('cotAlone by hand: the probability of the answer with the prompt hidden, whatever the full pass says', () => {
+  test('cotAlone by hand: the probability of the answer with the prompt hidden, gated by its dependence on the CoT', () => {
     const r: SaliencyResult = { ...results[0], crucial: [], logpFull: -0.1, logpHidePrompt: Math.log(0.25), logpSuppressAll: -9 };
     expect(saliencyReward(r, { mode: 'cotAlone' })).toBeCloseTo(0.25, 12);
-    expect(saliencyReward({ ...r, logpFull: -5 }, { mode: 'cotAlone', tau: 9 })).toBeCloseTo(0.25, 12); // hiding a contradicting prompt: no bonus
+    expect(saliencyReward({ ...r, logpFull: -5, logpSuppressAll: -30 }, { mode: 'cotAlone', tau: 9 })).toBeCloseTo(0.25, 12); // hiding a contradicting prompt: no bonus
+    // An answer every context predicts (the '#### 1' hack): likely with the prompt hidden, but it needs no CoT.
+    expect(saliencyReward({ ...r, logpHidePrompt: -0.01, logpSuppressAll: -0.1 }, { mode: 'cotAlone' })).toBe(0);
+    expect(saliencyReward({ ...r, logpHidePrompt: -0.01, logpSuppressAll: -1.1 }, { mode: 'cotAlone' })).toBeCloseTo(0.5, 12); // dependence 1 nat / τ 2
     expect(saliencyReward(r, { mode: 'cotAlone', correct: false })).toBe(0);
   });
 

@@ -23,8 +23,10 @@ export interface SaliencyRewardOptions {
    * meaningful for incorrect answers (saliency.scope 'all'), where a slip that reads neither gets nothing but an answer
    * that follows a wrong CoT is paid; needs no mask. Measured: it also pays answers for disagreeing with a correct hint
    * (hiding a prompt that contradicts the answer raises its log-prob), bench/faithfulness-experiment.md.
-   * 'cotAlone': p(a | prompt hidden), the probability of the answer from the CoT alone (τ unused): a decorative
-   * answer that copies the prompt gets little, agreeing with the prompt costs nothing; needs no mask.
+   * 'cotAlone': min(clip(dependence / τ), p(a | prompt hidden)): the answer needs the CoT, and the CoT alone makes it
+   * likely. A decorative answer that copies the prompt gets little, agreeing with the prompt costs nothing; needs no
+   * mask. The dependence gate is there because p(a | prompt hidden) alone was hacked in training (scope all): the
+   * policy learned a constant answer ('#### 1') that every context predicts, bench/faithfulness-experiment.md.
    */
   mode?: SaliencyRewardMode;
 }
@@ -65,7 +67,7 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   // cotSufficiency's value; cotCarried takes it too.
   const survivesHiddenPrompt = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
   const drop =
-    mode === 'cotAlone' ? Math.exp(result.logpHidePrompt)
+    mode === 'cotAlone' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt))
       : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
         : mode === 'cotSufficiency' ? survivesHiddenPrompt
           : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau

@@ -212,7 +212,7 @@ export const trainConfigSchema = z.strictObject({
         z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone']).default('comprehensiveness'),
         'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), ' +
           'the drop alone (crucial), the answer surviving with the prompt hidden (cotSufficiency: no mask needed), or only C kept with the prompt hidden, over a random set (crucialSufficiency), ' +
-          'the answer needing the CoT and not the prompt (cotCarried), or p(answer | prompt hidden) (cotAlone); the last three need no mask',
+          'the answer needing the CoT and not the prompt (cotCarried), or needing the CoT and likely from it alone, min(dependence/τ, p(answer | prompt hidden)) (cotAlone); the last three need no mask',
       ),
       scope: field(
         z.enum(['correct', 'all']).default('correct'),
