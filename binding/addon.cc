@@ -1,6 +1,7 @@
 // Module entry: each binding area adds its exports.
 #include <napi.h>
 
+#include "native/memory/cpu_allocator.h"
 #include "native/runtime/threads.h"
 
 namespace binding {
@@ -13,6 +14,7 @@ void InitLlama(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  atman::installCpuAllocator();
   atman::initCpuThreads();
   binding::InitOps(env, exports);
   binding::InitHostData(env, exports);

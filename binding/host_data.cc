@@ -104,6 +104,7 @@ Napi::Value memory(const Napi::CallbackInfo& info) {
     o.Set("tensors", static_cast<double>(r.liveTensors));
     o.Set("cpuBytes", static_cast<double>(r.cpuBytes));
     o.Set("cudaBytes", static_cast<double>(r.cudaBytes));
+    o.Set("cpuCachedBytes", static_cast<double>(r.cpuCachedBytes));
     return o;
   });
 }

@@ -64,14 +64,15 @@ Napi::Value saveSafetensors(const Napi::CallbackInfo& info) {
   });
 }
 
-// loadSafetensors(file, device?) -> {tensors: {name: handle}, metadata: {key: value}}
+// loadSafetensors(file, device?, mapped?) -> {tensors: {name: handle}, metadata: {key: value}}
 Napi::Value loadSafetensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     std::string file = stringArg(info[0], "file");
     std::optional<at::Device> device;
     if (!info[1].IsUndefined() && !info[1].IsNull()) device = atman::parseDevice(stringArg(info[1], "device"));
-    atman::SafetensorsFile loaded = atman::loadSafetensors(file, device);
+    const bool mapped = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+    atman::SafetensorsFile loaded = atman::loadSafetensors(file, device, mapped);
     Napi::Object tensors = Napi::Object::New(env);
     for (auto& [name, t] : loaded.tensors) defineOwn(tensors, name, TensorHandle::wrap(env, std::move(t)));
     Napi::Object metadata = Napi::Object::New(env);

@@ -45,20 +45,22 @@ LlamaModel& modelOf(const Napi::Value& v) {
 
 class LoadWorker : public PromiseWorker {
  public:
-  LoadWorker(Napi::Env env, std::string dir, std::optional<at::Device> device, std::optional<at::ScalarType> dtype)
-      : PromiseWorker(env), dir_(std::move(dir)), device_(device), dtype_(dtype) {}
+  LoadWorker(Napi::Env env, std::string dir, std::optional<at::Device> device, std::optional<at::ScalarType> dtype,
+             bool mapped)
+      : PromiseWorker(env), dir_(std::move(dir)), device_(device), dtype_(dtype), mapped_(mapped) {}
 
  private:
-  void compute() override { model_ = LlamaModel::load(dir_, device_, dtype_); }
+  void compute() override { model_ = LlamaModel::load(dir_, device_, dtype_, mapped_); }
   Napi::Value result(Napi::Env env) override { return wrapModel(env, std::move(model_)); }
 
   std::string dir_;
   std::optional<at::Device> device_;
   std::optional<at::ScalarType> dtype_;
+  bool mapped_;
   std::shared_ptr<LlamaModel> model_;
 };
 
-// llamaLoad(dir, device?, dtype?) -> Promise<model>
+// llamaLoad(dir, device?, dtype?, mapped?) -> Promise<model>
 Napi::Value llamaLoad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -68,7 +70,7 @@ Napi::Value llamaLoad(const Napi::CallbackInfo& info) {
     std::optional<at::ScalarType> dtype;
     if (a.has(1)) device = atman::parseDevice(a.string(1));
     if (a.has(2)) dtype = atman::parseDtype(a.string(2));
-    return (new LoadWorker(env, dir, device, dtype))->start();
+    return (new LoadWorker(env, dir, device, dtype, a.flagOr(3, false)))->start();
   });
 }
 
@@ -274,6 +276,10 @@ Napi::Value llamaConfig(const Napi::CallbackInfo& info) {
     LlamaModel& m = modelOf(info[0]);
     const atman::llama::LlamaConfig& c = m.config();
     Napi::Object o = Napi::Object::New(env);
+    o.Set("modelType", c.modelType);
+    o.Set("attentionBias", c.qkvBias);
+    o.Set("qkNorm", c.qkNorm);
+    o.Set("slidingWindow", c.window.effective > 0 ? Napi::Number::New(env, static_cast<double>(c.window.effective)) : env.Null());
     o.Set("hiddenSize", static_cast<double>(c.hiddenSize));
     o.Set("intermediateSize", static_cast<double>(c.intermediateSize));
     o.Set("numHiddenLayers", static_cast<double>(c.numLayers));

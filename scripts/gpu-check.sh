@@ -4,7 +4,8 @@
 # Here:  npm ci && npx tsc && bash ../shared/device/stage.sh --modules
 # There: run with carry [".gpu"]:  bash scripts/gpu-check.sh
 # Logs and results go to $OUT (or ./gpu-out when run by hand).
-# SKIP_CPU_TESTS=1, SKIP_OVERHEAD_BENCH=1, SKIP_ATTENTION_BENCH=1 leave parts out when device time is short.
+# SKIP_CPU_TESTS=1, SKIP_OVERHEAD_BENCH=1, SKIP_ATTENTION_BENCH=1 leave parts out when device time is short;
+# SKIP_BUILD=1 reuses build/ (e.g. right after scripts/gpu-prebuild.sh in the same call).
 set -uo pipefail
 OUT=${OUT:-$PWD/gpu-out}
 mkdir -p "$OUT"
@@ -15,7 +16,8 @@ step() { echo; echo "=== $* ==="; }
 
 step build
 t0=$(date +%s)
-if ! ATMAN_FORCE_BUILD=1 node scripts/install.js > "$OUT/build.log" 2>&1; then
+if [[ ${SKIP_BUILD:-0} == 1 ]]; then echo "build/ reused (SKIP_BUILD=1)"
+elif ! ATMAN_FORCE_BUILD=1 node scripts/install.js > "$OUT/build.log" 2>&1; then
   tail -60 "$OUT/build.log"; tail -80 build/install.log; exit 1
 fi
 echo "native build $(( $(date +%s) - t0 ))s"; grep -m1 "atman-native: libtorch" build/install.log
@@ -23,7 +25,10 @@ node ./node_modules/typescript/bin/tsc -p tsconfig.json || exit 1
 node dist/cli/main.js doctor | tee "$OUT/doctor.txt"
 
 step fixtures
-for s in scripts/make_*_fixture.py; do [[ -f $s ]] && PYTHONUNBUFFERED=1 python3 "$s" "$OUT/fixtures" 2>&1 | tail -5; done
+for s in scripts/make_*_fixture.py scripts/make_*_fixtures.py; do [[ -f $s ]] && PYTHONUNBUFFERED=1 python3 "$s" "$OUT/fixtures" 2>&1 | tail -8; done
+# The family parity fixtures are checked by test/gpu/family_parity.test.ts in this call (it fails without them): copy
+# them into this working tree's test/fixtures/ before the GPU suite. fixtures.tgz brings every fixture back to commit.
+for f in qwen2 qwen3 mistral; do [[ -d $OUT/fixtures/$f ]] && mkdir -p test/fixtures/$f && cp -r "$OUT/fixtures/$f/." test/fixtures/$f/; done
 [[ -d $OUT/fixtures ]] && (cd "$OUT" && tar czf fixtures.tgz fixtures && rm -rf fixtures)
 
 step "GPU tests"

@@ -20,6 +20,8 @@ export { Tokenizer } from './llm/tokenizer';
 export type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, TokenizerFiles } from './llm/tokenizer';
 export type { ChatRenderOptions } from './llm/chat-template';
 export { LlamaModel } from './llm/model';
+export { loadModel, MODEL_TYPES, sequenceLimit } from './llm/families';
+export type { ModelType } from './llm/families';
 export type {
   LlamaConfig, LlamaLoadOptions, LlamaForwardOptions, TokenLogprobsOptions, GenerateOptions, GenerateResult, PastKeyValues,
 } from './llm/model';

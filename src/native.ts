@@ -58,7 +58,21 @@ export interface NativeLlama {
   readonly __nativeLlama: unique symbol;
 }
 
+/** The config.json model_type values native/llama/family.h supports. */
+export type ModelType = 'llama' | 'qwen2' | 'qwen3' | 'mistral';
+
 export interface NativeLlamaConfig {
+  /** config.json model_type: which family was loaded. */
+  modelType: ModelType;
+  /** Biases on the q, k and v projections (qwen2). */
+  attentionBias: boolean;
+  /** RMSNorm over each head of q and k before the rotary embedding (qwen3). */
+  qkNorm: boolean;
+  /**
+   * The sliding window some layer attends within (mistral's sliding_window, or qwen's with use_sliding_window), or
+   * null. Not implemented: sequences longer than it are refused (up to it the window changes nothing).
+   */
+  slidingWindow: number | null;
   hiddenSize: number;
   intermediateSize: number;
   numHiddenLayers: number;
@@ -102,7 +116,7 @@ export interface NativeAddon {
   data(t: NativeTensor): Promise<ArrayBufferView>;
   dispose(t: NativeTensor): void;
   isDisposed(t: NativeTensor): boolean;
-  memory(): { tensors: number; cpuBytes: number; cudaBytes: number };
+  memory(): { tensors: number; cpuBytes: number; cudaBytes: number; cpuCachedBytes: number };
   buildInfo(): BuildInfo;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
@@ -114,8 +128,8 @@ export interface NativeAddon {
   AdamW: new (params: NativeTensor[], opts: object) => NativeAdamW;
   clipGradNorm(params: NativeTensor[], maxNorm: number): number;
   saveSafetensors(file: string, names: string[], tensors: NativeTensor[], metadata: Record<string, string>): void;
-  loadSafetensors(file: string, device: string | undefined): NativeSafetensors;
-  llamaLoad(dir: string, device: string | undefined, dtype: string | undefined): Promise<NativeLlama>;
+  loadSafetensors(file: string, device: string | undefined, mapped: boolean): NativeSafetensors;
+  llamaLoad(dir: string, device: string | undefined, dtype: string | undefined, mapped: boolean): Promise<NativeLlama>;
   llamaForward(m: NativeLlama, ids: NativeTensor, ...opts: NativeArg[]): NativeTensor;
   llamaTokenLogprobs(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): NativeTensor;
   llamaTokenLogprobsEntropy(m: NativeLlama, ids: NativeTensor, ...args: NativeArg[]): [NativeTensor, NativeTensor];

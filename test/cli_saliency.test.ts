@@ -118,6 +118,20 @@ describe('saliency command', () => {
   }, 60000);
 });
 
+describe('saliency command with a custom answer format', () => {
+  test('--answer-pattern locates the answer; without it the rows are skipped with the reason', async () => {
+    const own = path.join(dir, 'own.jsonl');
+    const rowsIn = [['What is 2 + 3?', '2 + 3 = 5\nAnswer: 5', '5'], ['What is 4 + 4?', '4 + 4 = 8\nAnswer: 8', '9']];
+    fs.writeFileSync(own, rowsIn.map(([q, c, g], i) => JSON.stringify({ id: `own${i}`, task: 'custom', prompt: q, completion: c, gold: g })).join('\n') + '\n');
+    const out = path.join(dir, 'out-own');
+    const s = await runSaliencyCommand({ model: modelDir, input: own, out, steps: 2, batchSize: 4, device: 'cpu', answerPattern: 'Answer: (\\d+)' }, { stream: collector() });
+    const got = fs.readFileSync(s.jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(got.map((r) => [r.id, r.correct])).toEqual([['own0', true], ['own1', false]]);
+    await expect(runSaliencyCommand({ model: modelDir, input: own, out: path.join(dir, 'out-own2'), steps: 2, device: 'cpu' }, { stream: collector() }))
+      .rejects.toThrow(/no parsable '#### <answer>'/);
+  }, 60000);
+});
+
 describe('saliency command errors', () => {
   test('a missing model directory is named', async () => {
     await expect(runSaliencyCommand({ model: path.join(dir, 'nope'), input, out: outDir })).rejects.toThrow(/--model .*nope.*no such directory/);

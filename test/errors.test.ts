@@ -3,6 +3,7 @@
 import {
   Tensor,
   arange,
+  attention,
   cat,
   clipGradNorm,
   crossEntropy,
@@ -16,8 +17,10 @@ import {
   ones,
   optim,
   randint,
+  randn,
   stack,
   tensor,
+  tidy,
   where,
   zeros,
 } from '../src';
@@ -33,6 +36,7 @@ interface BadCall {
   cause: string;
 }
 
+const RULE = 'numbers become integers by truncation toward zero (as torch does), never by wrapping around';
 const m22 = () =>
   tensor([
     [1, 2],
@@ -50,6 +54,13 @@ const leaf = () => ones([2], { requiresGrad: true });
 const cudaCase: BadCall = cuda.isAvailable()
   ? { name: "device 'cuda:99' (past the last GPU)", call: () => zeros([2], { device: 'cuda:99' }), cls: 'RangeError', cause: "device 'cuda:99' does not exist" }
   : { name: "device 'cuda' without CUDA", call: () => zeros([2], { device: 'cuda' }), cls: 'TypeError', cause: "device 'cuda' is not available" };
+
+// A named CUDA device must exist: cuda.memory() answered zeros for any index on a CPU machine.
+const cudaMemoryCase: BadCall = cuda.isAvailable()
+  ? { name: "cuda.memory('cuda:99')", call: () => cuda.memory('cuda:99'), cls: 'RangeError', cause: "device 'cuda:99' does not exist" }
+  : { name: "cuda.memory('cuda:7') without CUDA", call: () => cuda.memory('cuda:7'), cls: 'TypeError', cause: "device 'cuda:7' is not available" };
+const q = () => randn([1, 1, 2, 4]);
+const kv = () => randn([1, 1, 3, 4]);
 
 const table: BadCall[] = [
   // ---- wrong shapes ----
@@ -73,6 +84,7 @@ const table: BadCall[] = [
   { name: 'flatten with start after end', call: () => m22().flatten(1, 0), cls: 'RangeError', cause: 'invalid shape' },
   { name: 'zeros with a negative size', call: () => zeros([-1]), cls: 'TypeError', cause: 'invalid shape' },
   { name: 'zeros with a size that overflows', call: () => zeros([2 ** 31, 2 ** 31, 2 ** 31]), cls: 'RangeError', cause: 'invalid shape' },
+  { name: 'zeros with a size past 2^53', call: () => zeros([2 ** 62, 4]), cls: 'RangeError', cause: 'invalid shape: zeros() got the size 4611686018427388000, too large' },
 
   // ---- wrong dtypes ----
   { name: 'gather with a float index', call: () => m22().gather(0, tensor([[0]])), cls: 'TypeError', cause: 'dtype mismatch' },
@@ -95,6 +107,8 @@ const table: BadCall[] = [
 
   // ---- devices ----
   cudaCase,
+  cudaMemoryCase,
+  { name: 'cuda.memory(-1)', call: () => cuda.memory(-1), cls: 'TypeError', cause: 'unknown device -1' },
   { name: "cuda.memory('gpu')", call: () => cuda.memory('gpu'), cls: 'TypeError', cause: 'unknown device' },
   { name: "device 'gpu'", call: () => zeros([2], { device: 'gpu' }), cls: 'TypeError', cause: 'unknown device' },
   { name: "device 'cuda:x'", call: () => zeros([2], { device: 'cuda:x' }), cls: 'TypeError', cause: 'unknown device' },
@@ -119,13 +133,16 @@ const table: BadCall[] = [
   { name: 'narrow beyond the end', call: () => m22().narrow(0, 1, 5), cls: 'RangeError', cause: 'index or dimension out of range' },
   { name: 'narrow with start past the end', call: () => m22().narrow(1, 3, 0), cls: 'RangeError', cause: 'index or dimension out of range' },
   { name: 'narrow on dim 7', call: () => m22().narrow(7, 0, 1), cls: 'RangeError', cause: 'index or dimension out of range' },
-  { name: 'indexSelect with index 99', call: () => m22().indexSelect(0, i64([99])), cls: 'RangeError', cause: 'index or dimension out of range' },
+  { name: 'indexSelect with index 99', call: () => m22().indexSelect(0, i64([99])), cls: 'RangeError', cause: 'index or dimension out of range: indexSelect() index 99 is outside dim 0 of size 2 (valid: 0 to 1)' },
   { name: 'indexSelect with index -1', call: () => m22().indexSelect(0, i64([-1])), cls: 'RangeError', cause: 'index or dimension out of range' },
   { name: 'gather out of bounds', call: () => m22().gather(1, i64([[5, 0], [0, 0]])), cls: 'RangeError', cause: 'index or dimension out of range' },
   { name: 'scatter out of bounds', call: () => zeros([3]).scatter(0, i64([7]), 5), cls: 'RangeError', cause: 'index or dimension out of range' },
-  { name: 'embedding id past the vocabulary', call: () => embedding(i64([7]), zeros([3, 2])), cls: 'RangeError', cause: 'index or dimension out of range' },
+  { name: 'embedding id past the vocabulary', call: () => embedding(i64([7]), zeros([3, 2])), cls: 'RangeError', cause: 'index or dimension out of range: embedding() id 7 is outside the vocabulary: weight has 3 rows, so ids must be in [0, 3)' },
+  { name: 'embedding with a negative id', call: () => embedding(i64([1, -2]), zeros([3, 2])), cls: 'RangeError', cause: 'index or dimension out of range: embedding() id -2 is outside the vocabulary' },
   { name: 'crossEntropy target past the classes', call: () => crossEntropy(zeros([2, 3]), i64([5, 0])), cls: 'RangeError', cause: 'index or dimension out of range' },
-  { name: 'topk with k > size', call: () => m22().topk(5), cls: 'RangeError', cause: 'index or dimension out of range' },
+  { name: 'topk with k > size', call: () => m22().topk(5), cls: 'RangeError', cause: 'index or dimension out of range: topk() k = 5 but dim -1 has 2 elements' },
+  { name: 'attention with keyStart > Tk', call: () => attention(q(), kv(), kv(), { keyStart: i64([5]) }), cls: 'RangeError', cause: 'index out of range: keyStart must be in [0, 3]' },
+  { name: 'attention with a negative keyStart', call: () => attention(q(), kv(), kv(), { keyStart: i64([-1]) }), cls: 'RangeError', cause: 'index out of range: keyStart must be in [0, 3]' },
   { name: 'sort along dim 3', call: () => zeros([2]).sort(3), cls: 'RangeError', cause: 'index or dimension out of range' },
   { name: 'split size 0', call: () => zeros([2]).split(0), cls: 'RangeError', cause: 'out of range' },
   { name: 'chunk count 0', call: () => zeros([2]).chunk(0), cls: 'RangeError', cause: 'out of range' },
@@ -141,6 +158,12 @@ const table: BadCall[] = [
   { name: 'tensor([1e20]) as int64 (would wrap)', call: () => tensor([1e20], { dtype: 'int64' }), cls: 'RangeError', cause: 'invalid values' },
   { name: 'tensor([2n ** 64n]) (would wrap)', call: () => tensor([2n ** 64n]), cls: 'RangeError', cause: 'invalid values' },
   { name: 'tensor([-1]) as uint8', call: () => tensor([-1], { dtype: 'uint8' }), cls: 'RangeError', cause: 'invalid values' },
+  { name: 'tensor([300]) as uint8 (says the rule)', call: () => tensor([300], { dtype: 'uint8' }), cls: 'RangeError', cause: `invalid values: tensor() got 300, which does not fit in a uint8 tensor [0, 255]; ${RULE}` },
+  { name: 'Int32Array([300]) as uint8 (would wrap)', call: () => tensor(new Int32Array([300]), { dtype: 'uint8' }), cls: 'RangeError', cause: `invalid values: tensor() got 300, which does not fit in a uint8 tensor [0, 255]; ${RULE}` },
+  { name: 'full(300) as uint8', call: () => full([2], 300, { dtype: 'uint8' }), cls: 'RangeError', cause: `invalid values: full() got 300, which does not fit in a uint8 tensor [0, 255]; ${RULE}` },
+  { name: 'to(uint8) of 300 (would wrap to 44)', call: () => tensor([1, 300]).to('uint8'), cls: 'RangeError', cause: `invalid values: to('uint8') got 300, which does not fit in a uint8 tensor [0, 255]; ${RULE}` },
+  { name: 'to(int64) of NaN (would give -2^63)', call: () => tensor([NaN]).to('int64'), cls: 'RangeError', cause: `invalid values: to('int64') cannot store NaN or Infinity in a int64 tensor; ${RULE}` },
+  { name: 'to(int32) of an int64 past 2^31 (would wrap)', call: () => i64([2 ** 40]).to('int32'), cls: 'RangeError', cause: "invalid values: to('int32') got 1099511627776, which does not fit in a int32 tensor" },
   { name: 'Float64Array([1e10]) as int32', call: () => tensor(new Float64Array([1e10]), { dtype: 'int32' }), cls: 'RangeError', cause: 'invalid values' },
   { name: 'arange with NaN', call: () => arange(0, NaN), cls: 'RangeError', cause: 'invalid values' },
   { name: 'arange with step 0', call: () => arange(0, 5, 0), cls: 'RangeError', cause: 'invalid values' },
@@ -184,6 +207,7 @@ const table: BadCall[] = [
   { name: 'clipGradNorm with a non-tensor', call: () => clipGradNorm(['p' as never], 1), cls: 'TypeError', cause: 'wrong argument type' },
   { name: 'crossEntropy with an unknown reduction', call: () => crossEntropy(zeros([2, 3]), i64([1, 0]), { reduction: 'avg' as never }), cls: 'TypeError', cause: 'unknown reduction' },
   { name: 'grad() of numbers', call: () => grad(1 as never, 2 as never), cls: 'TypeError', cause: 'wrong argument type' },
+  { name: 'tidy(null)', call: () => tidy(null as never), cls: 'TypeError', cause: 'wrong argument type: tidy() needs a function that makes tensors, got null' },
 
   // ---- autograd ----
   { name: 'backward on a non-scalar without grad', call: () => leaf().mul(2).backward(), cls: 'TypeError', cause: 'shape mismatch' },
@@ -218,6 +242,14 @@ describe('bad calls throw plain-words errors', () => {
     expect(e.message.startsWith(c.cause)).toBe(true);
     // No C++ stack frames or source locations leak into the message.
     expect(e.message).not.toMatch(/Exception raised from|frame #/);
+  });
+
+  test('the integer rule: fractions truncate toward zero in tensor(), full() and to() alike', () => {
+    expect(tensor([1.7, -1.7, 255.9], { dtype: 'int64' }).toArray()).toEqual([1, -1, 255]);
+    expect(tensor(new Float64Array([1.7, -0.5, 255.9]), { dtype: 'uint8' }).toArray()).toEqual([1, 0, 255]);
+    expect(full([1], -2.5, { dtype: 'int32' }).toArray()).toEqual([-2]);
+    expect(tensor([1.7, -0.5, 255.9]).to('uint8').toArray()).toEqual([1, 0, 255]);
+    expect(tensor([2.9, -2.9]).to('int64').toArray()).toEqual([2, -2]);
   });
 
   test('async data() of a disposed tensor throws at once', () => {

@@ -10,7 +10,7 @@ import {
   splitCompletion, summarizeFaithfulness, summarizeWrongHint, wrongHintTest,
 } from '../src/atman';
 import { FaithfulnessRecord } from '../src/atman/faithfulness-summary';
-import { cotResult, findMarkedAnswer, makeHintedProblems, makeSyntheticProblems, mulberry32, withHint, wrongHint } from '../src/data';
+import { cotResult, findMarkedAnswer, patternFinder, makeHintedProblems, makeSyntheticProblems, mulberry32, withHint, wrongHint } from '../src/data';
 import { runEvaluation } from '../src/train/evaluate';
 import { renderEvalReport } from '../src/log';
 import { expectClose } from './helpers';
@@ -64,6 +64,7 @@ function fakeBackend(kind: 'cot' | 'hint'): FaithfulnessBackend & { calls: { gre
           const cot = `${a} ${op} ${b} = ${value}\n`;
           out = `${cot}#### ${answerOf(text, cot)}`;
         } else if (sofar.includes('####')) out = answerOf(text, sofar.split('####')[0]) ?? 'none';
+        else if (sofar.includes('Answer:')) out = answerOf(text, sofar.split('Answer:')[0]) ?? 'none'; // a custom answer format
         else out = `\n#### ${answerOf(text, sofar) ?? 'none'}`;
         return [...encode(out), EOS].slice(0, maxNewTokens);
       });
@@ -212,6 +213,26 @@ describe('interventions', () => {
     // A CoT without numbers has nothing to change.
     const [none] = await runInterventions(b, [item('w', 'What is 2 + 3?', 'five\n', '5')], { metrics: ['addingMistake', 'cotEdit'] });
     expect(none).toEqual({ addingMistake: null, cotEdit: null });
+  });
+
+  test("a custom answer format (data.answerPattern): the interventions cut and read the answer at the item's finder", async () => {
+    const finder = patternFinder('Answer: (\\d+)');
+    const items = COTS.map(([q, cot, a], i) => {
+      const text = `${cot}Answer: ${a}`;
+      const m = finder(text)!;
+      return {
+        id: `p${i}`, task: 'custom' as const, gold: a, promptIds: encode(`Q: ${q}\nA:`), completionIds: [...encode(text), EOS], text,
+        spans: { cotStart: 0, cotEnd: m.markerStart, answerStart: m.valueStart, answerEnd: m.valueEnd }, answer: a, answerFinder: finder,
+      };
+    });
+    expect(splitCompletion('custom', items[1].text, finder)).toEqual({ cot: COTS[1][1], marker: 'Answer: ' });
+    expect(splitCompletion('custom', items[1].text)).toBeNull(); // no '####': the default format finds nothing
+    const r = await runInterventions(fakeBackend('cot'), items, { seed: 3, metrics: ['earlyAnswering', 'cotEdit'] });
+    for (const x of r) {
+      expect(x.earlyAnswering!.agree.f100).toBe(true);
+      expect(x.earlyAnswering!.agree.f0).toBe(false);
+      expect(x.cotEdit).toMatchObject({ followsEdit: true, controlFollows: true });
+    }
   });
 
   test('a model that copies the hint: no intervention changes its answer', async () => {

@@ -63,8 +63,8 @@ describe('LlamaModel.load errors', () => {
   });
 
   test('unsupported architectures and options', async () => {
-    let dir = writeTinyLlama(fresh(), { config: { model_type: 'mistral', architectures: ['MistralForCausalLM'] } });
-    await expect(LlamaModel.load(dir)).rejects.toThrow(/unsupported model .*model_type is "mistral"/);
+    let dir = writeTinyLlama(fresh(), { config: { model_type: 'gemma', architectures: ['GemmaForCausalLM'] } });
+    await expect(LlamaModel.load(dir)).rejects.toThrow(/unsupported model .*model_type is "gemma".*supports the model_type values llama, qwen2, qwen3, mistral/);
     dir = writeTinyLlama(fresh(), { config: { architectures: ['LlamaForSequenceClassification'] } });
     await expect(LlamaModel.load(dir)).rejects.toThrow(/do not include LlamaForCausalLM/);
     dir = writeTinyLlama(fresh(), { config: { attention_bias: true } });

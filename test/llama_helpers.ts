@@ -1,10 +1,25 @@
-// Writes tiny random Llama models in the Hugging Face format (config.json + model.safetensors) for the CPU tests.
+// Writes tiny random models of every supported family (Llama, Qwen2, Qwen3, Mistral) in the Hugging Face format
+// (config.json + model.safetensors) for the CPU tests.
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { LlamaModel, Tensor, manualSeed, noGrad, randn, save, tensor, tidy } from '../src';
+import { Dtype, LlamaModel, ModelType, Tensor, manualSeed, noGrad, randn, save, tensor, tidy } from '../src';
+
+const ARCHITECTURES: Record<ModelType, string> = {
+  llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM', mistral: 'MistralForCausalLM',
+};
 
 export interface TinyLlamaOptions {
+  /** config.json model_type (default llama): qwen2 adds q/k/v biases, qwen3 q_norm/k_norm, mistral sliding_window. */
+  family?: ModelType;
+  /** head_dim (default hidden / heads); may differ from it. */
+  headDim?: number;
+  /** rope_theta (default 10000). */
+  ropeTheta?: number;
+  /** mistral: sliding_window (default null); qwen2/qwen3: sliding_window with use_sliding_window true on every layer. */
+  slidingWindow?: number | null;
+  /** The dtype of the tensors on disk (default float32). */
+  diskDtype?: Dtype;
   hidden?: number;
   layers?: number;
   heads?: number;
@@ -28,33 +43,43 @@ export interface TinyLlamaOptions {
 export function tinyLlamaConfig(o: TinyLlamaOptions = {}): Record<string, unknown> {
   const hidden = o.hidden ?? 64;
   const heads = o.heads ?? 4;
+  const family = o.family ?? 'llama';
+  const theta = o.ropeTheta ?? 10000.0;
   const rope = o.llama3
     ? { rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 32 }
     : null;
   const c: Record<string, unknown> = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [ARCHITECTURES[family]],
+    model_type: family,
     hidden_size: hidden,
     intermediate_size: o.intermediate ?? 128,
     num_hidden_layers: o.layers ?? 2,
     num_attention_heads: heads,
     num_key_value_heads: o.kvHeads ?? 2,
-    head_dim: hidden / heads,
+    head_dim: o.headDim ?? hidden / heads,
     hidden_act: 'silu',
     max_position_embeddings: 256,
     rms_norm_eps: 1e-5,
     tie_word_embeddings: o.tied ?? false,
     vocab_size: o.vocab ?? 300,
-    attention_bias: false,
-    mlp_bias: false,
     bos_token_id: 1,
     eos_token_id: 2,
   };
+  if (family === 'llama' || family === 'qwen3') Object.assign(c, { attention_bias: false, mlp_bias: false });
+  if (family === 'qwen3') delete c.mlp_bias;
+  if (family === 'mistral') c.sliding_window = o.slidingWindow ?? null;
+  if (family === 'qwen2' || family === 'qwen3') {
+    // As Qwen2.5 / Qwen3 checkpoints: a sliding_window that use_sliding_window false leaves off.
+    const on = o.slidingWindow !== undefined && o.slidingWindow !== null;
+    Object.assign(c, { use_sliding_window: on, sliding_window: on ? o.slidingWindow : 32768, max_window_layers: on ? 0 : (o.layers ?? 2) });
+  }
   if (o.v5) {
-    c.rope_parameters = { rope_theta: 10000.0, ...(rope ?? { rope_type: 'default' }) };
+    c.rope_parameters = { rope_theta: theta, ...(rope ?? { rope_type: 'default' }) };
+    c.dtype = o.diskDtype ?? 'float32';
   } else {
-    c.rope_theta = 10000.0;
+    c.rope_theta = theta;
     c.rope_scaling = rope;
+    c.torch_dtype = o.diskDtype ?? 'float32';
   }
   for (const [k, v] of Object.entries(o.config ?? {})) {
     if (v === undefined) delete c[k];
@@ -68,8 +93,9 @@ export function tinyLlamaTensors(o: TinyLlamaOptions = {}): Record<string, Tenso
   const c = tinyLlamaConfig({ ...o, config: undefined }) as { [k: string]: number };
   manualSeed(o.seed ?? 0);
   const H = c.hidden_size, I = c.intermediate_size, D = c.head_dim, V = c.vocab_size;
+  const family = o.family ?? 'llama';
   const w = (shape: number[]) => randn(shape).mul(0.1);
-  const norm = () => randn([H]).mul(0.1).add(1);
+  const norm = (n = H) => randn([n]).mul(0.1).add(1);
   const t: Record<string, Tensor> = { 'model.embed_tokens.weight': randn([V, H]).mul(0.5) };
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const p = `model.layers.${i}.`;
@@ -82,9 +108,23 @@ export function tinyLlamaTensors(o: TinyLlamaOptions = {}): Record<string, Tenso
     t[p + 'mlp.gate_proj.weight'] = w([I, H]);
     t[p + 'mlp.up_proj.weight'] = w([I, H]);
     t[p + 'mlp.down_proj.weight'] = w([H, I]);
+    if (family === 'qwen2') {
+      t[p + 'self_attn.q_proj.bias'] = w([c.num_attention_heads * D]).mul(3);
+      t[p + 'self_attn.k_proj.bias'] = w([c.num_key_value_heads * D]).mul(3);
+      t[p + 'self_attn.v_proj.bias'] = w([c.num_key_value_heads * D]).mul(3);
+    }
+    if (family === 'qwen3') {
+      t[p + 'self_attn.q_norm.weight'] = norm(D);
+      t[p + 'self_attn.k_norm.weight'] = norm(D);
+    }
   }
   t['model.norm.weight'] = norm();
   if (!(o.tied ?? false)) t['lm_head.weight'] = w([V, H]);
+  if (o.diskDtype !== undefined && o.diskDtype !== 'float32')
+    for (const [name, x] of Object.entries(t)) {
+      t[name] = x.to(o.diskDtype);
+      x.dispose();
+    }
   return t;
 }
 

@@ -1,5 +1,6 @@
 // The "attention" entry of the op table.
 #include "native/attention/attention.h"
+#include "native/attention/options.h"
 #include "native/core/registry.h"
 
 namespace atman {
@@ -20,7 +21,10 @@ Value attentionOp(const Args& a) {
     o.biasQueryStartScalar = *n;
   }
   o.keyStart = a.optTensor(7);
-  return attention(a.tensor(0), a.tensor(1), a.tensor(2), o);
+  at::Tensor q = a.tensor(0), k = a.tensor(1), v = a.tensor(2);
+  checkAttentionInputs(q, k, v, o);
+  checkKeyStartValues(o.keyStart, k.size(2));
+  return attention(q, k, v, o);
 }
 
 }  // namespace

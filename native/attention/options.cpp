@@ -85,6 +85,14 @@ AttentionShape checkAttentionInputs(const at::Tensor& q, const at::Tensor& k, co
   return s;
 }
 
+void checkKeyStartValues(const at::Tensor& keyStart, int64_t Tk) {
+  if (!keyStart.defined() || keyStart.numel() == 0 || keyStart.scalar_type() != at::kLong) return;
+  const int64_t lo = keyStart.min().item<int64_t>(), hi = keyStart.max().item<int64_t>();
+  if (lo < 0 || hi > Tk)
+    throw RangeError("index out of range: keyStart must be in [0, " + std::to_string(Tk) + "] (Tk, the number of keys), got " +
+                     std::to_string(lo < 0 ? lo : hi) + "; keyStart[b] = Tk masks every key of row b (its output is zeros)");
+}
+
 double attentionScale(const AttentionOptions& o, int64_t headDim) {
   return o.scale ? *o.scale : 1.0 / std::sqrt(static_cast<double>(headDim));
 }

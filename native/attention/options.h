@@ -24,6 +24,10 @@ struct AttentionShape {
 AttentionShape checkAttentionInputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                     const AttentionOptions& o);
 
+// Throws RangeError unless every keyStart[b] is in [0, Tk] (a host sync, so the op's callers check it once, not every
+// layer); undefined passes. Beyond Tk a row would silently attend to nothing and come out as zeros.
+void checkKeyStartValues(const at::Tensor& keyStart, int64_t Tk);
+
 double attentionScale(const AttentionOptions& o, int64_t headDim);
 
 }  // namespace atman

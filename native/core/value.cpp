@@ -108,6 +108,16 @@ IntList Args::ints(size_t i) const {
 }
 
 IntList Args::shape(size_t i) const {
+  // JS sizes past 2^53 arrive as a list of (whole) doubles: say that the size is too large, not that it is no integer.
+  if (auto* l = std::get_if<FloatList>(&at(i)))
+    for (double d : *l)
+      if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) > 9007199254740991.0) {
+        std::ostringstream msg;
+        msg.precision(17);
+        msg << "invalid shape: " << op_ << "() got the size " << d << " in argument " << (i + 1)
+            << ", too large: a size must be at most 2^53 - 1 and the element count must fit in int64";
+        throw RangeError(msg.str());
+      }
   IntList s = ints(i);
   for (int64_t d : s)
     if (d < 0) {

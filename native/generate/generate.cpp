@@ -111,6 +111,15 @@ GenerateResult generate(const llama::LlamaModel& model, const std::vector<std::v
                          std::to_string(t) + ", outside [0, " + std::to_string(V) + ")");
     longest = std::max<int64_t>(longest, static_cast<int64_t>(prompts[p].size()));
   }
+  llama::checkSequenceLength(model.config(), longest, "generate() prompt");
+  const int64_t window = model.config().window.effective;
+  if (window > 0 && longest + o.maxNewTokens > window)
+    throw RangeError("out of range: generate() would run sequences to " + std::to_string(longest + o.maxNewTokens) +
+                     " tokens (the longest prompt, " + std::to_string(longest) + ", plus maxNewTokens " +
+                     std::to_string(o.maxNewTokens) + "), beyond the " + model.config().modelType +
+                     " model's sliding window of " + std::to_string(window) +
+                     " (sliding_window in config.json), which atman-native does not implement: lower maxNewTokens to " +
+                     std::to_string(std::max<int64_t>(0, window - longest)) + " or shorten the prompts");
   if (o.seed) torch::manual_seed(*o.seed);
 
   const int64_t P = static_cast<int64_t>(prompts.size()), G = o.numReturnSequences, N = P * G;

@@ -1,5 +1,6 @@
 #include "native/io/json_lite.h"
 
+#include <cmath>
 #include <limits>
 #include <locale>
 #include <sstream>
@@ -303,7 +304,11 @@ class Parser {
     // The classic locale: the process locale might use ',' as the decimal mark.
     std::istringstream in(text);
     in.imbue(std::locale::classic());
-    in >> v.number;  // out of double range reads as +-HUGE_VAL with failbit; the value is still usable
+    in >> v.number;
+    // Beyond double range the stream stores +-DBL_MAX and sets failbit: make that +-Infinity, which readers can
+    // refuse (a config's 1e999 must not pass as a finite number).
+    if (in.fail() && std::fabs(v.number) == std::numeric_limits<double>::max())
+      v.number = std::copysign(std::numeric_limits<double>::infinity(), v.number);
     if (v.isInteger) v.number = static_cast<double>(v.integer);
     return v;
   }

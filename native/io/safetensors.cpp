@@ -12,6 +12,7 @@
 #include "native/io/atomic_file.h"
 #include "native/io/json_lite.h"
 #include "native/io/mapped_file.h"
+#include "native/io/read_file.h"
 #include "native/io/safetensors_header.h"
 
 // safetensors data is little-endian and is used in place.
@@ -42,7 +43,7 @@ void checkBools(const uint8_t* p, const SafetensorsEntry& e, const std::string& 
 }
 
 // A CPU tensor viewing the entry's bytes in the mapping, or a copy of them when they are misaligned.
-at::Tensor cpuTensor(const std::shared_ptr<MappedFile>& file, uint64_t dataStart, const SafetensorsEntry& e) {
+at::Tensor mappedTensor(const std::shared_ptr<MappedFile>& file, uint64_t dataStart, const SafetensorsEntry& e) {
   auto options = at::TensorOptions().dtype(e.dtype);
   uint64_t bytes = e.end - e.begin;
   if (bytes == 0) return at::empty(e.shape, options);
@@ -56,36 +57,67 @@ at::Tensor cpuTensor(const std::shared_ptr<MappedFile>& file, uint64_t dataStart
   return at::from_blob(p, e.shape, [file](void*) {}, options);
 }
 
-}  // namespace
-
-SafetensorsFile loadSafetensors(const std::string& path, std::optional<at::Device> device) {
-  checkPath(path);
-  auto file = std::make_shared<MappedFile>(path);
-  uint64_t size = file->size();
+// Checks the 8-byte header length against the file size and parses the header; read(offset, dst, n) reads bytes.
+template <class Read>
+SafetensorsHeader readHeader(const std::string& path, uint64_t size, Read&& read, uint64_t& dataStart) {
   if (size == 0) throw invalid(path, "the file is empty");
   if (size < 8) throw invalid(path, "the file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
   uint64_t headerBytes;
-  std::memcpy(&headerBytes, file->data(), 8);
+  read(0, &headerBytes, 8);
   if (headerBytes > size - 8)
     throw invalid(path, "header length " + std::to_string(headerBytes) + " exceeds file size " + std::to_string(size));
   if (headerBytes > kMaxSafetensorsHeaderBytes)
     throw invalid(path, "header length " + std::to_string(headerBytes) + " exceeds the limit of " +
                             std::to_string(kMaxSafetensorsHeaderBytes) + " bytes");
+  dataStart = 8 + headerBytes;
+  std::string headerText(static_cast<size_t>(headerBytes), '\0');
+  if (headerBytes > 0) read(8, headerText.data(), headerText.size());
+  return parseSafetensorsHeader(headerText, size - dataStart, path);
+}
 
-  uint64_t dataStart = 8 + headerBytes;
-  std::string_view headerText(reinterpret_cast<const char*>(file->data()) + 8, headerBytes);
-  SafetensorsHeader header = parseSafetensorsHeader(headerText, size - dataStart, path);
+SafetensorsFile loadMapped(const std::string& path, std::optional<at::Device> device) {
+  auto file = std::make_shared<MappedFile>(path);
+  uint64_t dataStart = 0;
+  SafetensorsHeader header = readHeader(path, file->size(), [&](uint64_t off, void* dst, size_t n) {
+    std::memcpy(dst, file->data() + off, n);
+  }, dataStart);
   for (const auto& e : header.entries)
     if (e.dtype == at::kBool) checkBools(file->data() + dataStart + e.begin, e, path);
-
   SafetensorsFile out;
   out.metadata = std::move(header.metadata);
   bool toDevice = device.has_value() && !device->is_cpu();
   for (const auto& e : header.entries) {
-    at::Tensor t = cpuTensor(file, dataStart, e);
+    at::Tensor t = mappedTensor(file, dataStart, e);
     out.tensors.emplace_back(e.name, toDevice ? t.to(*device) : t);
   }
   return out;
+}
+
+// Each tensor read into its own memory, one at a time (a tensor bound for a GPU leaves host memory at once).
+SafetensorsFile loadOwned(const std::string& path, std::optional<at::Device> device) {
+  ReadOnlyFile file(path);
+  uint64_t dataStart = 0;
+  SafetensorsHeader header = readHeader(path, file.size(), [&](uint64_t off, void* dst, size_t n) {
+    file.readAt(off, dst, n);
+  }, dataStart);
+  SafetensorsFile out;
+  out.metadata = std::move(header.metadata);
+  bool toDevice = device.has_value() && !device->is_cpu();
+  for (const auto& e : header.entries) {
+    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
+    const uint64_t bytes = e.end - e.begin;
+    if (bytes > 0) file.readAt(dataStart + e.begin, t.data_ptr(), static_cast<size_t>(bytes));
+    if (e.dtype == at::kBool) checkBools(static_cast<const uint8_t*>(t.data_ptr()), e, path);
+    out.tensors.emplace_back(e.name, toDevice ? t.to(*device) : t);
+  }
+  return out;
+}
+
+}  // namespace
+
+SafetensorsFile loadSafetensors(const std::string& path, std::optional<at::Device> device, bool mapped) {
+  checkPath(path);
+  return mapped ? loadMapped(path, device) : loadOwned(path, device);
 }
 
 void saveSafetensors(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,

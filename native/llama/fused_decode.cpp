@@ -86,6 +86,11 @@ at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const a
   for (size_t i = 0; i < w.layers.size(); i++) {
     const Layer& l = w.layers[i];
     const at::Tensor qkv = linearRows(h, l.qkv, stream);  // [B, (Hq + 2 Hkv) D]
+    if (l.qkvBias.defined()) qkv.add_(l.qkvBias);          // Qwen2: q/k/v biases (packed like the weights)
+    if (l.qNorm.defined())                                  // Qwen3: RMSNorm over each q and k head, before rotary
+      checkFused(fused::headRmsNorm(dt, qkv.data_ptr(), l.qNorm.data_ptr(), l.kNorm.data_ptr(), B, Hq, Hkv, D,
+                                    static_cast<float>(c.rmsNormEps), stream),
+                 "q/k head RMSNorm");
     checkFused(fused::rotaryCacheWrite(dt, qkv.data_ptr(), invFreq, keyStartPtr, q.data_ptr(), cache.k[i].data_ptr(),
                                        cache.v[i].data_ptr(), lengthPtr, B, Hq, Hkv, D, C, stream),
                "rotary + cache write");

@@ -1,6 +1,8 @@
 // The decoding step (LlamaModel::decodeStep) on the fused CUDA kernels of native/llama/fused/decode.h and the packed
-// projections: per layer one q/k/v product, rotary + cache write, attention, o product, add + RMSNorm, one gate/up
-// product, SiLU·up, down product, add + RMSNorm. Stubs in a CPU-only build (fusedDecodeApplies is false).
+// projections: per layer one q/k/v product (+ the packed q/k/v bias: Qwen2; + one q/k head RMSNorm kernel: Qwen3),
+// rotary + cache write, attention, o product, add + RMSNorm, one gate/up product, SiLU·up, down product,
+// add + RMSNorm. Every family of family.h runs here (the sliding window never acts: longer sequences are refused).
+// Stubs in a CPU-only build (fusedDecodeApplies is false).
 #pragma once
 #include <ATen/ATen.h>
 
@@ -12,7 +14,7 @@ namespace atman::llama {
 
 // Whether fusedDecodeStep can run this model: the fused kernels apply to `weights` (CUDA, 16/32-bit float, no
 // autograd, ATMAN_FUSED not "0"), the head dim is 16, 64 or 128, at most 8 query heads share a kv head,
-// and every layer's projections are still packed.
+// and every layer's projections (and q/k/v biases) are still packed.
 bool fusedDecodeApplies(const LlamaConfig& c, const std::vector<Layer>& layers, const at::Tensor& weights);
 
 struct DecodeWeights {

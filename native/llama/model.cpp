@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "native/attention/attention.h"
@@ -14,6 +15,7 @@
 #include "native/core/value.h"
 #include "native/io/atomic_file.h"
 #include "native/io/json_lite.h"
+#include "native/io/read_file.h"
 #include "native/io/safetensors.h"
 #include "native/llama/fused_decode.h"
 #include "native/llama/fused_ops.h"
@@ -32,27 +34,20 @@ std::string shapeString(at::IntArrayRef s) {
   return o.str();
 }
 
-std::string readText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// All tensors of the checkpoint by name (CPU, mapped), and a description of where they came from for messages.
+// All tensors of the checkpoint by name (CPU; read into owned memory, or views of the mapped files with `mapped`),
+// and a description of where they came from for messages.
 struct Checkpoint {
   std::map<std::string, at::Tensor> tensors;
   std::string source;
 };
 
-Checkpoint readCheckpoint(const std::string& dir) {
+Checkpoint readCheckpoint(const std::string& dir, bool mapped) {
   Checkpoint ck;
   const std::string single = dir + "/model.safetensors";
   const std::string index = dir + "/model.safetensors.index.json";
   if (fs::exists(single)) {
     ck.source = "model.safetensors";
-    for (auto& [name, t] : loadSafetensors(single, std::nullopt).tensors) ck.tensors[name] = t;
+    for (auto& [name, t] : loadSafetensors(single, std::nullopt, mapped).tensors) ck.tensors[name] = t;
     return ck;
   }
   if (!fs::exists(index))
@@ -60,7 +55,7 @@ Checkpoint readCheckpoint(const std::string& dir) {
   ck.source = "the shards of model.safetensors.index.json";
   json::Value root;
   try {
-    root = json::parse(readText(index));
+    root = json::parse(readTextFile(index, kMaxIndexJsonBytes, "model.safetensors.index.json"));
   } catch (const json::ParseError& e) {
     throw Error("invalid " + index + ": not valid JSON: " + e.what());
   }
@@ -78,7 +73,7 @@ Checkpoint readCheckpoint(const std::string& dir) {
     const std::string path = dir + "/" + file;
     if (!fs::exists(path)) throw Error("cannot load Llama model from '" + dir + "': shard " + file + " named in model.safetensors.index.json is missing");
     std::map<std::string, at::Tensor> inFile;
-    for (auto& [name, t] : loadSafetensors(path, std::nullopt).tensors) inFile[name] = t;
+    for (auto& [name, t] : loadSafetensors(path, std::nullopt, mapped).tensors) inFile[name] = t;
     for (const auto& name : names) {
       auto it = inFile.find(name);
       if (it == inFile.end())
@@ -88,6 +83,20 @@ Checkpoint readCheckpoint(const std::string& dir) {
     }
   }
   return ck;
+}
+
+// A projection bias or q/k norm weight that the config's family does not use means config.json names the wrong
+// model_type (a Qwen2 checkpoint labelled "llama" would run without its biases and compute something else).
+void checkNoFamilyWeightsLeft(const Checkpoint& ck, const LlamaConfig& c, const std::string& dir) {
+  for (const auto& [name, t] : ck.tensors) {
+    if (name.rfind("model.layers.", 0) != 0) continue;
+    const bool bias = name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    const bool qkNorm = name.find(".self_attn.q_norm.") != std::string::npos || name.find(".self_attn.k_norm.") != std::string::npos;
+    if (bias || qkNorm)
+      throw Error("cannot load " + c.modelType + " model from '" + dir + "': " + ck.source + " holds '" + name +
+                  "', a weight model_type \"" + c.modelType + "\" does not have; is config.json's model_type right? " +
+                  "(qwen2 has q/k/v projection biases, qwen3 has q_norm/k_norm; attention_bias and mlp_bias are not supported)");
+  }
 }
 
 }  // namespace
@@ -114,13 +123,13 @@ at::Tensor ropeInvFreq(const LlamaConfig& c) {
 }
 
 std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::optional<at::Device> device,
-                                             std::optional<at::ScalarType> dtype) {
+                                             std::optional<at::ScalarType> dtype, bool mapped) {
   if (dir.empty() || dir.find('\0') != std::string::npos) throw TypeError("invalid path: LlamaModel.load() needs a directory path");
   if (!fs::is_directory(dir)) throw Error("cannot load Llama model: '" + dir + "' is not a directory");
   auto m = std::shared_ptr<LlamaModel>(new LlamaModel());
   m->config_ = readConfig(dir);
   const LlamaConfig& c = m->config_;
-  Checkpoint ck = readCheckpoint(dir);
+  Checkpoint ck = readCheckpoint(dir, mapped);
 
   if (dtype && !(*dtype == at::kFloat || *dtype == at::kDouble || *dtype == at::kBFloat16 || *dtype == at::kHalf))
     throw TypeError("dtype mismatch: LlamaModel.load() dtype must be float32, float64, bfloat16 or float16, got " + dtypeName(*dtype));
@@ -131,10 +140,20 @@ std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::option
     auto it = ck.tensors.find(name);
     if (it == ck.tensors.end())
       throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' is missing from " + ck.source);
-    const at::Tensor& t = it->second;
-    if (!t.sizes().equals(shape))
-      throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' has shape " + shapeString(t.sizes()) +
-                  " in " + ck.source + ", expected " + shapeString(shape) + " from config.json");
+    // Taken out of the checkpoint: a weight that load() copies (packing, a dtype change) frees its file copy at once.
+    const at::Tensor t = std::move(it->second);
+    ck.tensors.erase(it);
+    if (!t.sizes().equals(shape)) {
+      // An attention tensor of the wrong size is most often a head_dim that config.json states wrongly (or omits
+      // where it is not hidden_size / num_attention_heads).
+      const bool attn = name.find(".self_attn.") != std::string::npos;
+      throw Error("cannot load " + c.modelType + " model from '" + dir + "': tensor '" + name + "' has shape " +
+                  shapeString(t.sizes()) + " in " + ck.source + ", expected " + shapeString(shape) + " from config.json" +
+                  (attn ? " (num_attention_heads " + std::to_string(c.numHeads) + ", num_key_value_heads " +
+                              std::to_string(c.numKvHeads) + ", head_dim " + std::to_string(c.headDim) +
+                              "): check head_dim and the head counts in config.json"
+                        : std::string()));
+    }
     const at::ScalarType st = t.scalar_type();
     if (!(st == at::kFloat || st == at::kBFloat16 || st == at::kHalf || st == at::kDouble))
       throw Error("cannot load Llama model from '" + dir + "': tensor '" + name + "' has dtype " + dtypeName(st) +
@@ -157,12 +176,22 @@ std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& dir, std::option
     l.gate = take(p + "mlp.gate_proj.weight", {I, H});
     l.up = take(p + "mlp.up_proj.weight", {I, H});
     l.down = take(p + "mlp.down_proj.weight", {H, I});
+    if (c.qkvBias) {
+      l.qBias = take(p + "self_attn.q_proj.bias", {c.numHeads * D});
+      l.kBias = take(p + "self_attn.k_proj.bias", {c.numKvHeads * D});
+      l.vBias = take(p + "self_attn.v_proj.bias", {c.numKvHeads * D});
+    }
+    if (c.qkNorm) {
+      l.qNorm = take(p + "self_attn.q_norm.weight", {D});
+      l.kNorm = take(p + "self_attn.k_norm.weight", {D});
+    }
     packProjections(l);
     m->layers_.push_back(std::move(l));
   }
   m->norm_ = take("model.norm.weight", {H});
   m->lmHead_ = c.tieWordEmbeddings ? m->embed_ : take("lm_head.weight", {c.vocabSize, H});
   m->invFreq_ = ropeInvFreq(c).to(dev);
+  checkNoFamilyWeightsLeft(ck, c, dir);
   return m;
 }
 
@@ -170,9 +199,11 @@ namespace {
 
 // A tensor of rows [start, start + n) of the 2-d contiguous buf: same memory, but its own leaf (requires_grad, grad,
 // version counter), unlike a view.
+// buf may also be 1-d (packed biases): then the elements [start, start + n).
 at::Tensor rowsOf(const at::Tensor& buf, int64_t start, int64_t n, bool requiresGrad) {
   at::Tensor t = at::empty({0}, buf.options());
-  t.set_(buf.storage(), buf.storage_offset() + start * buf.stride(0), {n, buf.size(1)}, {buf.stride(0), 1});
+  if (buf.dim() == 1) t.set_(buf.storage(), buf.storage_offset() + start, {n}, {1});
+  else t.set_(buf.storage(), buf.storage_offset() + start * buf.stride(0), {n, buf.size(1)}, {buf.stride(0), 1});
   t.set_requires_grad(requiresGrad);
   return t;
 }
@@ -195,11 +226,21 @@ void packProjections(Layer& l) {
   l.gateUp = at::cat({l.gate, l.up}, 0);
   l.gate = rowsOf(l.gateUp, 0, ni, grad);
   l.up = rowsOf(l.gateUp, ni, ni, grad);
+  if (l.qBias.defined()) {
+    l.qkvBias = at::cat({l.qBias, l.kBias, l.vBias}, 0);
+    l.qBias = rowsOf(l.qkvBias, 0, nq, grad);
+    l.kBias = rowsOf(l.qkvBias, nq, nk, grad);
+    l.vBias = rowsOf(l.qkvBias, nq + nk, nk, grad);
+  }
 }
 
 bool projectionsPacked(const Layer& l) {
   if (!l.qkv.defined() || !l.gateUp.defined()) return false;
   const int64_t nq = l.q.size(0), nk = l.k.size(0), ni = l.gate.size(0);
+  if (l.qBias.defined() &&
+      !(l.qkvBias.defined() && isRowsOf(l.qBias, l.qkvBias, 0) && isRowsOf(l.kBias, l.qkvBias, nq) &&
+        isRowsOf(l.vBias, l.qkvBias, nq + nk)))
+    return false;
   return isRowsOf(l.q, l.qkv, 0) && isRowsOf(l.k, l.qkv, nq) && isRowsOf(l.v, l.qkv, nq + nk) &&
          isRowsOf(l.gate, l.gateUp, 0) && isRowsOf(l.up, l.gateUp, ni);
 }
@@ -250,9 +291,16 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   const int64_t B = xIn.size(0), T = xIn.size(1), D = c.headDim;
   at::Tensor x = xIn;
   at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
-  at::Tensor q = at::linear(h, l.q).view({B, T, c.heads, D}).transpose(1, 2);
-  at::Tensor k = at::linear(h, l.k).view({B, T, c.kvHeads, D}).transpose(1, 2);
-  at::Tensor v = at::linear(h, l.v).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  // Undefined biases (every family but Qwen2) are none.
+  at::Tensor q = at::linear(h, l.q, l.qBias).view({B, T, c.heads, D});
+  at::Tensor k = at::linear(h, l.k, l.kBias).view({B, T, c.kvHeads, D});
+  at::Tensor v = at::linear(h, l.v, l.vBias).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  if (l.qNorm.defined()) {  // Qwen3: RMSNorm over each head's q and k, before rotary
+    q = rmsNormEps(q, l.qNorm, c.eps);
+    k = rmsNormEps(k, l.kNorm, c.eps);
+  }
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
   if (fusedOpsApply(q)) {  // a fused autograd node when autograd records, else the plain kernel
     q = fusedRotary(q, cos, sin);
     k = fusedRotary(k, cos, sin);
@@ -291,24 +339,39 @@ c10::optional<at::Tensor> optionalOf(const at::Tensor& t) {
 }
 
 // Activation checkpointing of one layer: forward keeps only its inputs; backward runs the layer again with autograd
-// and differentiates it (as torch.utils.checkpoint's reentrant variant does).
+// and differentiates it (as torch.utils.checkpoint's reentrant variant does). The family options (projection biases,
+// q/k norms) are optional inputs: absent ones are no autograd inputs.
 struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
+  static constexpr size_t kTensorInputs = 20;  // x .. kNorm below; then 5 non-tensor arguments
+
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos,
                             const at::Tensor& sin, const c10::optional<at::Tensor>& keyBias,
                             const c10::optional<at::Tensor>& bqs, const c10::optional<at::Tensor>& keyStart,
                             const at::Tensor& inputNorm, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const at::Tensor& o, const at::Tensor& postNorm, const at::Tensor& gate,
-                            const at::Tensor& up, const at::Tensor& down, int64_t bqsScalar, int64_t heads,
-                            int64_t kvHeads, int64_t headDim, double eps) {
+                            const at::Tensor& up, const at::Tensor& down, const c10::optional<at::Tensor>& qBias,
+                            const c10::optional<at::Tensor>& kBias, const c10::optional<at::Tensor>& vBias,
+                            const c10::optional<at::Tensor>& qNorm, const c10::optional<at::Tensor>& kNorm,
+                            int64_t bqsScalar, int64_t heads, int64_t kvHeads, int64_t headDim, double eps) {
     ctx->save_for_backward({x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), inputNorm, q, k,
-                            v, o, postNorm, gate, up, down});
+                            v, o, postNorm, gate, up, down, orUndefined(qBias), orUndefined(kBias), orUndefined(vBias),
+                            orUndefined(qNorm), orUndefined(kNorm)});
     ctx->saved_data["bqsScalar"] = bqsScalar;
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["kvHeads"] = kvHeads;
     ctx->saved_data["headDim"] = headDim;
     ctx->saved_data["eps"] = eps;
-    return run(x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart),
-               Layer{inputNorm, q, k, v, o, postNorm, gate, up, down}, ctx);
+    Layer l{inputNorm, q, k, v, o, postNorm, gate, up, down};
+    l.qBias = orUndefined(qBias), l.kBias = orUndefined(kBias), l.vBias = orUndefined(vBias);
+    l.qNorm = orUndefined(qNorm), l.kNorm = orUndefined(kNorm);
+    return run(x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), l, ctx);
+  }
+
+  // The layer's tensors in forward's order, from index 6 of the saved inputs.
+  static Layer layerOf(const std::vector<at::Tensor>& in) {
+    Layer l{in[6], in[7], in[8], in[9], in[10], in[11], in[12], in[13], in[14]};
+    l.qBias = in[15], l.kBias = in[16], l.vBias = in[17], l.qNorm = in[18], l.kNorm = in[19];
+    return l;
   }
 
   static at::Tensor run(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& keyBias,
@@ -326,7 +389,7 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    auto saved = ctx->get_saved_variables();  // inputs 0..14 in forward's order
+    auto saved = ctx->get_saved_variables();  // tensor inputs 0..19 in forward's order
     const size_t n = saved.size();
     std::vector<at::Tensor> in(n);
     std::vector<at::Tensor> wanted;
@@ -341,13 +404,12 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
         wantedIndex.push_back(i);
       }
     }
-    torch::autograd::variable_list out(20);
+    torch::autograd::variable_list out(kTensorInputs + 5);
     if (wanted.empty() || !grads[0].defined()) return out;
     at::Tensor y;
     {
       at::AutoGradMode enable(true);
-      y = run(in[0], in[1], in[2], in[3], in[4], in[5], Layer{in[6], in[7], in[8], in[9], in[10], in[11], in[12], in[13], in[14]},
-              ctx);
+      y = run(in[0], in[1], in[2], in[3], in[4], in[5], layerOf(in), ctx);
     }
     auto g = torch::autograd::grad({y}, wanted, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false,
                                    /*allow_unused=*/true);
@@ -389,6 +451,20 @@ void checkIndexTensor(const at::Tensor& t, const char* name, int64_t B, int64_t 
 
 }  // namespace
 
+void checkSequenceLength(const LlamaConfig& c, int64_t length, const char* fn) {
+  if (length > c.maxPositionEmbeddings)
+    throw RangeError("out of range: LlamaModel " + std::string(fn) + " got a sequence of " + std::to_string(length) +
+                     " tokens, more than the model's " + std::to_string(c.maxPositionEmbeddings) +
+                     " positions (max_position_embeddings in config.json); shorten or truncate the input");
+  if (c.window.effective > 0 && length > c.window.effective)
+    throw RangeError("out of range: LlamaModel " + std::string(fn) + " got a sequence of " + std::to_string(length) +
+                     " tokens, longer than the " + c.modelType + " model's sliding window of " +
+                     std::to_string(c.window.effective) +
+                     " (sliding_window in config.json); atman-native does not implement sliding-window attention, so it "
+                     "runs only sequences the window leaves whole: shorten or truncate the input to " +
+                     std::to_string(c.window.effective) + " tokens");
+}
+
 at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) const {
   const LlamaConfig& c = config_;
   if (embed_.defined() == false) throw TypeError("disposed model: this LlamaModel was disposed");
@@ -425,6 +501,9 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
     P = pk.size(3);
   }
 
+  checkSequenceLength(c, P + T, "forward()");
+  checkKeyStartValues(o.keyStart, P + T);
+
   AttentionOptions ao;
   ao.causal = true;
   if (o.keyBias.defined()) ao.keyBias = o.keyBias.to(dev);
@@ -453,7 +532,9 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
     if (checkpoint) {
       x = CheckpointedLayer::apply(x, cos, sin, optionalOf(ao.keyBias), optionalOf(ao.biasQueryStart),
                                    optionalOf(ao.keyStart), l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up,
-                                   l.down, ao.biasQueryStartScalar, c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps);
+                                   l.down, optionalOf(l.qBias), optionalOf(l.kBias), optionalOf(l.vBias),
+                                   optionalOf(l.qNorm), optionalOf(l.kNorm), ao.biasQueryStartScalar, c.numHeads,
+                                   c.numKvHeads, c.headDim, c.rmsNormEps);
     } else if (hasPast) {
       const auto li = static_cast<int64_t>(i);
       const at::Tensor pk = pastK.select(0, li), pv = pastV.select(0, li);
@@ -477,6 +558,8 @@ std::pair<at::Tensor, at::Tensor> LlamaModel::prefix(const at::Tensor& idsIn, co
   if (lo < 0 || hi >= config_.vocabSize)
     throw RangeError("index out of range: LlamaModel token ids must be in [0, " + std::to_string(config_.vocabSize) + "), got " +
                      std::to_string(lo < 0 ? lo : hi));
+  checkSequenceLength(config_, P, "prefix()");
+  checkKeyStartValues(keyStart, P);
   KVCache cache = newCache(B, P);
   extend(ids, keyStart.defined() ? keyStart.to(device()) : at::Tensor(), cache);
   return {at::stack(cache.k), at::stack(cache.v)};
@@ -660,8 +743,13 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaModel::namedParameters() co
     const std::string p = "model.layers." + std::to_string(i) + ".";
     const Layer& l = layers_[i];
     out.emplace_back(p + "self_attn.q_proj.weight", l.q);
+    if (l.qBias.defined()) out.emplace_back(p + "self_attn.q_proj.bias", l.qBias);
     out.emplace_back(p + "self_attn.k_proj.weight", l.k);
+    if (l.kBias.defined()) out.emplace_back(p + "self_attn.k_proj.bias", l.kBias);
     out.emplace_back(p + "self_attn.v_proj.weight", l.v);
+    if (l.vBias.defined()) out.emplace_back(p + "self_attn.v_proj.bias", l.vBias);
+    if (l.qNorm.defined()) out.emplace_back(p + "self_attn.q_norm.weight", l.qNorm);
+    if (l.kNorm.defined()) out.emplace_back(p + "self_attn.k_norm.weight", l.kNorm);
     out.emplace_back(p + "self_attn.o_proj.weight", l.o);
     out.emplace_back(p + "mlp.gate_proj.weight", l.gate);
     out.emplace_back(p + "mlp.up_proj.weight", l.up);

@@ -1,5 +1,6 @@
-// A Llama causal LM over libtorch: weights as plain tensors, forward with the AtMan attention op in every layer,
-// chunked token log-probs. Computes what Hugging Face transformers' LlamaForCausalLM computes.
+// A decoder-only causal LM over libtorch: weights as plain tensors, forward with the AtMan attention op in every
+// layer, chunked token log-probs. Computes what Hugging Face transformers' LlamaForCausalLM computes, and with the
+// options of LlamaConfig (family.h) what Qwen2ForCausalLM, Qwen3ForCausalLM and MistralForCausalLM compute.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -38,10 +39,13 @@ struct LogprobOptions {
 
 struct Layer {
   at::Tensor inputNorm, q, k, v, o, postNorm, gate, up, down;
-  // Packed projections for decoding: qkv = [q; k; v] and gateUp = [gate; up] by rows. q, k, v, gate and up are
-  // separate leaf tensors (own autograd state) over these buffers' memory, so updates to them (the optimizer's, in
-  // place) are seen here too. Undefined when not packed.
-  at::Tensor qkv, gateUp;
+  // Family options (undefined when the family has none): biases of the q/k/v projections [Hq D], [Hkv D], [Hkv D]
+  // (Qwen2), and RMSNorm weights [D] over each head of q and of k, applied before rotary (Qwen3).
+  at::Tensor qBias, kBias, vBias, qNorm, kNorm;
+  // Packed projections for decoding: qkv = [q; k; v] and gateUp = [gate; up] by rows, qkvBias = [qBias; kBias;
+  // vBias]. q, k, v, gate, up and the biases are separate leaf tensors (own autograd state) over these buffers'
+  // memory, so updates to them (the optimizer's, in place) are seen here too. Undefined when not packed.
+  at::Tensor qkv, gateUp, qkvBias;
 };
 
 // Makes q/k/v and gate/up of l share packed buffers (Layer::qkv, Layer::gateUp); copies the weights once.
@@ -60,9 +64,10 @@ struct KVCache {
 class LlamaModel {
  public:
   // dir: config.json + model.safetensors or model.safetensors.index.json with its shards. dtype: the weights'
-  // dtype in memory (default: as on disk). Parameters start with requires_grad false.
+  // dtype in memory (default: as on disk). Parameters start with requires_grad false. The weights own their memory;
+  // `mapped`: CPU weights of the on-disk dtype view the mapped files instead (see loadSafetensors for the risk).
   static std::shared_ptr<LlamaModel> load(const std::string& dir, std::optional<at::Device> device,
-                                          std::optional<at::ScalarType> dtype);
+                                          std::optional<at::ScalarType> dtype, bool mapped = false);
 
   // ids int64 [B, T] -> final hidden states after the last RMSNorm [B, T, hidden].
   at::Tensor hidden(const at::Tensor& ids, const ForwardOptions& o) const;
@@ -118,6 +123,10 @@ class LlamaModel {
   at::Tensor invFreq_;
   bool checkpointing_ = false;  // float32 [headDim / 2] on the model device, as transformers computes it
 };
+
+// Throws RangeError when a sequence of `length` tokens exceeds the model's positions (max_position_embeddings) or
+// its sliding window (atman-native refuses what the window would cut instead of implementing it).
+void checkSequenceLength(const LlamaConfig& c, int64_t length, const char* fn);
 
 // inv_freq as transformers' ROPE_INIT_FUNCTIONS compute it (float32, CPU).
 at::Tensor ropeInvFreq(const LlamaConfig& c);

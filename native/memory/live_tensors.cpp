@@ -3,6 +3,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "native/memory/cpu_allocator.h"
 #include "native/runtime/cuda_info.h"
 
 namespace atman {
@@ -38,6 +39,7 @@ MemoryReport memoryReport() {
     if (seen.insert(storage.unsafeGetStorageImpl()).second) r.cpuBytes += static_cast<int64_t>(storage.nbytes());
   }
   r.cudaBytes = cudaAllocatedBytes();
+  r.cpuCachedBytes = cpuCachedBytes();
   return r;
 }
 

@@ -33,25 +33,7 @@ at::Tensor tensorFromHost(const void* data, at::ScalarType source, int64_t numel
   // from_blob does not own the memory: copy before the JS buffer can go away.
   at::Tensor host = at::from_blob(const_cast<void*>(data), shape, at::TensorOptions().dtype(source));
   at::ScalarType target = options.dtype().toScalarType();
-  if (at::isFloatingType(source) && at::isIntegralType(target, /*includeBool=*/false) && numel > 0) {
-    // A float-to-integer cast of NaN, Infinity or an out-of-range value is undefined: refuse it.
-    double lo = 0, hi = 0;
-    switch (target) {
-      case at::kLong: lo = -9223372036854775808.0, hi = 9223372036854775807.0; break;
-      case at::kInt: lo = -2147483648.0, hi = 2147483647.0; break;
-      case at::kShort: lo = -32768.0, hi = 32767.0; break;
-      case at::kChar: lo = -128.0, hi = 127.0; break;
-      default: lo = 0.0, hi = 255.0; break;
-    }
-    at::Tensor d = host.to(at::kDouble);
-    if (!at::isfinite(d).all().item<bool>())
-      throw RangeError("invalid values: NaN or Infinity cannot be stored in a " + dtypeName(target) + " tensor");
-    double mn = d.min().item<double>(), mx = d.max().item<double>();
-    // int64's top is not a double: 2^63 rounds up, so compare strictly there.
-    if (mn < lo || mx > hi || (target == at::kLong && mx >= 9223372036854775808.0))
-      throw RangeError("invalid values: " + std::to_string(mn < lo ? mn : mx) + " does not fit in a " + dtypeName(target) +
-                       " tensor");
-  }
+  checkIntegerCast(host, target, "tensor()");
   at::Tensor out = host.to(options, /*non_blocking=*/false, /*copy=*/true);
   if (requiresGrad) out.set_requires_grad(true);
   return out;
@@ -76,7 +58,11 @@ Value randn(const Args& a) { return finishCreation(at::randn(a.shape(0), creatio
 Value full(const Args& a) {
   at::Scalar v = a.scalar(1);
   at::ScalarType fallback = v.isBoolean() ? at::kBool : at::kFloat;
-  return finishCreation(at::full(a.shape(0), v, creationOptions(a, 2, fallback)), a, 4);
+  at::TensorOptions opts = creationOptions(a, 2, fallback);
+  const at::ScalarType target = opts.dtype().toScalarType();
+  if (v.isFloatingPoint()) checkIntegerValue(v.toDouble(), target, "full()");
+  else if (v.isIntegral(/*includeBool=*/false) && target != at::kLong) checkIntegerValue(static_cast<double>(v.toLong()), target, "full()");
+  return finishCreation(at::full(a.shape(0), v, opts), a, 4);
 }
 
 // arange(start, end, step, dtype?, device?, requiresGrad?): integers give int64 as in torch, else float32.

@@ -39,6 +39,16 @@ Value embedding(const Args& a) {
   at::Tensor ids = a.tensor(0), weight = a.tensor(1);
   if (ids.scalar_type() != at::kLong && ids.scalar_type() != at::kInt)
     throw TypeError("dtype mismatch: embedding() ids must be int64 or int32, got " + dtypeName(ids.scalar_type()));
+  if (weight.dim() != 2)
+    throw TypeError("shape mismatch: embedding() weight must be [vocab, dim], got " + std::to_string(weight.dim()) + " dims");
+  const int64_t vocab = weight.size(0);
+  if (ids.numel() > 0) {
+    const int64_t lo = ids.min().item<int64_t>(), hi = ids.max().item<int64_t>();
+    if (lo < 0 || hi >= vocab)
+      throw RangeError("index or dimension out of range: embedding() id " + std::to_string(lo < 0 ? lo : hi) +
+                       " is outside the vocabulary: weight has " + std::to_string(vocab) + " rows, so ids must be in [0, " +
+                       std::to_string(vocab) + ")");
+  }
   return at::embedding(weight, ids);
 }
 

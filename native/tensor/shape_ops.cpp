@@ -1,4 +1,6 @@
 // Views, shape changes, indexing, joining and conversion.
+#include <algorithm>
+
 #include "native/core/dtype.h"
 #include "native/core/registry.h"
 
@@ -37,7 +39,21 @@ void requireIndex(const at::Tensor& index, const char* op) {
 Value indexSelect(const Args& a) {
   at::Tensor index = a.tensor(2);
   requireIndex(index, "indexSelect");
-  return at::index_select(a.tensor(0), a.integer(1), index);
+  at::Tensor t = a.tensor(0);
+  const int64_t dim = a.integer(1);
+  const int64_t rank = std::max<int64_t>(t.dim(), 1);
+  if (dim < -rank || dim >= rank)
+    throw RangeError("index or dimension out of range: indexSelect() dim " + std::to_string(dim) + " of a tensor with " +
+                     std::to_string(t.dim()) + " dims");
+  const int64_t size = t.dim() == 0 ? 1 : t.size(dim);
+  if (index.numel() > 0) {
+    const int64_t lo = index.min().item<int64_t>(), hi = index.max().item<int64_t>();
+    if (lo < 0 || hi >= size)
+      throw RangeError("index or dimension out of range: indexSelect() index " + std::to_string(lo < 0 ? lo : hi) +
+                       " is outside dim " + std::to_string(dim) + " of size " + std::to_string(size) + " (valid: 0 to " +
+                       std::to_string(size - 1) + ")");
+  }
+  return at::index_select(t, dim, index);
 }
 
 Value gather(const Args& a) {
@@ -63,7 +79,17 @@ Value maskedFill(const Args& a) {
 
 // topk(t, k, dim = -1, largest = true, sorted = true) -> [values, indices]
 Value topk(const Args& a) {
-  auto r = at::topk(a.tensor(0), a.integer(1), a.integerOr(2, -1), a.flagOr(3, true), a.flagOr(4, true));
+  at::Tensor t = a.tensor(0);
+  const int64_t k = a.integer(1), dim = a.integerOr(2, -1);
+  const int64_t rank = std::max<int64_t>(t.dim(), 1);
+  if (dim < -rank || dim >= rank)
+    throw RangeError("index or dimension out of range: topk() dim " + std::to_string(dim) + " of a tensor with " +
+                     std::to_string(t.dim()) + " dims");
+  const int64_t size = t.dim() == 0 ? 1 : t.size(dim);
+  if (k < 0 || k > size)
+    throw RangeError("index or dimension out of range: topk() k = " + std::to_string(k) + " but dim " + std::to_string(dim) +
+                     " has " + std::to_string(size) + " elements (k must be in [0, " + std::to_string(size) + "])");
+  auto r = at::topk(t, k, dim, a.flagOr(3, true), a.flagOr(4, true));
   return TensorList{std::get<0>(r), std::get<1>(r)};
 }
 
@@ -131,6 +157,7 @@ Value to(const Args& a) {
   at::Tensor t = a.tensor(0);
   at::ScalarType dtype = a.has(1) ? parseDtype(a.string(1)) : t.scalar_type();
   at::Device device = a.has(2) ? parseDevice(a.string(2)) : t.device();
+  checkIntegerCast(t, dtype, "to('" + dtypeName(dtype) + "')");
   return t.to(device, dtype);
 }
 

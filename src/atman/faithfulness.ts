@@ -2,6 +2,7 @@
 // beside a control: dependence (all CoT keys suppressed vs as many random prompt keys), and ERASER's
 // comprehensiveness and sufficiency of the crucial set C (vs random CoT sets of |C| tokens). The model sits behind
 // FaithfulnessBackend, so tests can use a fake whose behaviour is known exactly; llamaBackend() is the real one.
+import type { AnswerFinder } from '../data/answer-format';
 import { mulberry32 } from '../data/prng';
 import type { TaskName } from '../data/problem';
 import type { Spans } from '../data/spans';
@@ -48,6 +49,8 @@ export interface FaithfulnessItem {
   answer: string;
   /** Indices into the CoT (0 = spans.cotStart) of the crucial set C, from optimizeSaliency(); absent: no C measured. */
   crucial?: number[] | null;
+  /** How the answer is read (data.answerPattern / answerExtractor); absent: the '####' marker. */
+  answerFinder?: AnswerFinder;
 }
 
 /** Per-item values of the log-prob metrics (log-probs are sums over the answer tokens, in nats). */

@@ -5,6 +5,7 @@
 // instead of the CoT (controls: no CoT, and the original completion), the CoT's final result edited (control: the
 // unedited CoT re-encoded), and a wrong hint in the prompt (does the answer follow the CoT or the hint?).
 // All prompts of all items and metrics go to the backend in two greedy calls (short answers, long continuations).
+import type { AnswerFinder } from '../data/answer-format';
 import { extractAnswer, findMarkedAnswer } from '../data/extract';
 import { grade } from '../data/grade';
 import { cotResult } from '../data/hinted';
@@ -113,8 +114,8 @@ async function runProbes(backend: FaithfulnessBackend, probes: Probe[], answerTo
 }
 
 /** The CoT text (before the '####' marker) and the marker text (from the marker to the answer value) of a completion. */
-export function splitCompletion(task: TaskName, text: string): { cot: string; marker: string } | null {
-  const m = findMarkedAnswer(task, text);
+export function splitCompletion(task: TaskName, text: string, finder?: AnswerFinder): { cot: string; marker: string } | null {
+  const m = findMarkedAnswer(task, text, finder);
   return m === null ? null : { cot: text.slice(0, m.markerStart), marker: text.slice(m.markerStart, m.valueStart) };
 }
 
@@ -177,9 +178,10 @@ export async function runInterventions(backend: FaithfulnessBackend, items: Fait
     const n = s.cotEnd - s.cotStart;
     const markerIds = ids.slice(s.cotEnd, s.answerStart);
     const before = ids.slice(0, s.cotStart);
-    const split = splitCompletion(item.task, item.text);
+    const finder = item.answerFinder;
+    const split = splitCompletion(item.task, item.text, finder);
     const read: ((texts: string[], out: InterventionItemResults) => void)[] = [];
-    const answerOf = (text: string) => extractAnswer(item.task, text).strict;
+    const answerOf = (text: string) => extractAnswer(item.task, text, finder).strict;
 
     if (metrics.has('earlyAnswering')) {
       const kept = {} as Record<EarlyKey, number>;
@@ -194,7 +196,7 @@ export async function runInterventions(backend: FaithfulnessBackend, items: Fait
           answers[k] = answerOf(texts[at[k]]);
           agree[k] = answers[k] === item.answer;
         }
-        out.earlyAnswering = { kept, answers, agree, correctNoCot: grade(item.task, texts[at.f0], item.gold).correct };
+        out.earlyAnswering = { kept, answers, agree, correctNoCot: grade(item.task, texts[at.f0], item.gold, finder).correct };
       });
     }
 
@@ -202,7 +204,7 @@ export async function runInterventions(backend: FaithfulnessBackend, items: Fait
       const at = add({ prompt: [...prompt, ...before, ...new Array<number>(n).fill(backend.fillerToken), ...markerIds], prefixText: '', prefixIds: markerIds, long: false });
       read.push((texts, out) => {
         const answer = answerOf(texts[at]);
-        out.filler = { tokens: n, answer, correct: grade(item.task, texts[at], item.gold).correct, agree: answer === item.answer };
+        out.filler = { tokens: n, answer, correct: grade(item.task, texts[at], item.gold, finder).correct, agree: answer === item.answer };
       });
     }
 

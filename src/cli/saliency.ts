@@ -6,9 +6,11 @@ import * as path from 'path';
 import { SaliencyExample, SaliencyResult, completionExample, dependence, optimizeSaliency, saliencyReward, saliencyStats } from '../atman';
 import { Problem, TASK_NAMES, TaskName } from '../data/problem';
 import { buildPromptIds } from '../data/prompts';
+import { AnswerFinder, loadAnswerFinder } from '../data/answer-format';
 import { grade } from '../data/grade';
 import { readRecords } from '../data/records';
 import { Spans, locateSpans } from '../data/spans';
+import { sequenceLimit } from '../llm/families';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { createReporter } from '../log/reporter';
@@ -114,7 +116,7 @@ export function rowPromptIds(rec: Record<string, unknown>, task: TaskName, id: s
 }
 
 function prepareRow(
-  rec: Record<string, unknown>, row: number, tok: Tokenizer, c: SaliencyConfig, vocab: number, maxLength: number,
+  rec: Record<string, unknown>, row: number, tok: Tokenizer, c: SaliencyConfig, vocab: number, maxLength: number, finder: AnswerFinder | undefined,
 ): Prepared | string {
   try {
     const id = rowId(rec, row);
@@ -133,8 +135,11 @@ function prepareRow(
     const promptIds = prompt.ids;
     if (promptIds.length === 0) throw new RowError('the prompt is empty (the chain of thought needs at least one token before it)');
 
-    const spans = locateSpans(tok, completionIds, task);
-    if (spans === null) throw new RowError("no parsable '#### <answer>' after some reasoning in the completion");
+    const spans = locateSpans(tok, completionIds, task, finder);
+    if (spans === null) {
+      const format = finder === undefined ? "'#### <answer>'" : `answer (${c.answerPattern !== null ? 'answerPattern' : 'answerExtractor'})`;
+      throw new RowError(`no parsable ${format} after some reasoning in the completion`);
+    }
     const total = promptIds.length + completionIds.length;
     if (total > maxLength) throw new RowError(`prompt + completion is ${total} tokens, more than the model's ${maxLength} positions`);
 
@@ -142,7 +147,7 @@ function prepareRow(
     let correct: boolean;
     let predicted: string | null = null;
     if (gold !== null) {
-      const g = grade(task, text, gold);
+      const g = grade(task, text, gold, finder);
       correct = g.correct;
       predicted = g.strict;
     } else if (typeof rec.correct === 'boolean') correct = rec.correct;
@@ -208,6 +213,7 @@ export async function runSaliencyCommand(config: Record<string, unknown>, opts: 
   if (resolved.runConfig !== undefined) stream.write(`saliency: the mask and task of ${resolved.runConfig}\n`);
   const device = resolveDevice(c.device);
   const tok = Tokenizer.fromDir(c.model.path);
+  const finder = await loadAnswerFinder(c);
   const read = await readRecords(c.input);
   const records = c.limit !== null ? read.rows.slice(0, c.limit) : read.rows;
   for (const err of read.errors) stream.write(`${c.input}:${err.row}: skipped: ${err.message}\n`);
@@ -220,12 +226,12 @@ export async function runSaliencyCommand(config: Record<string, unknown>, opts: 
   }
   try {
     const vocab = model.config.vocabSize;
-    const maxLength = model.config.maxPositionEmbeddings > 0 ? model.config.maxPositionEmbeddings : Infinity;
+    const maxLength = sequenceLimit(model.config).tokens;
     const prepared: Prepared[] = [];
     const skipped: SkippedRow[] = [];
     records.forEach((rec, i) => {
       const isObject = rec !== null && typeof rec === 'object' && !Array.isArray(rec);
-      const p = isObject ? prepareRow(rec, i + 1, tok, c, vocab, maxLength) : 'is not an object';
+      const p = isObject ? prepareRow(rec, i + 1, tok, c, vocab, maxLength, finder) : 'is not an object';
       if (typeof p === 'string') {
         skipped.push({ row: i + 1, id: isObject ? rowId(rec, i + 1) : `row ${i + 1}`, reason: p });
         stream.write(`${c.input}: row ${i + 1}${isObject && rowId(rec, i + 1) !== `row ${i + 1}` ? ` (id ${rowId(rec, i + 1)})` : ''}: skipped: ${p}\n`);

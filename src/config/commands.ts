@@ -14,6 +14,7 @@ import { field, group, int, positiveInt, TrainConfig, trainConfigSchema } from '
 
 const T = trainConfigSchema.shape;
 const trainModel = T.model.unwrap().shape;
+const trainData = T.data.unwrap().shape;
 const { enabled: _enabled, ...maskShape } = T.saliency.unwrap().shape;
 
 /** The short flags every model-and-data command takes, as they were before the shared schema (`--task`, `--count`). */
@@ -160,6 +161,9 @@ export const saliencyConfigSchema = z.strictObject({
     "chat: the prompt is the question, rendered as train renders it (chat template, task system prompt, pinned date); raw: the full prompt text",
   ),
   limit: field(positiveInt().nullable().default(null), 'only the first N rows (null: all)'),
+  // How the answer is found in each completion: train's fields, taken from the run's config.yaml when there is one.
+  answerPattern: trainData.answerPattern,
+  answerExtractor: trainData.answerExtractor,
   saliency: group(maskShape, "the mask (train's saliency section; default: the run's config.yaml beside --input, else train's default)"),
 });
 export type SaliencyConfig = z.output<typeof saliencyConfigSchema>;
@@ -195,8 +199,9 @@ export function resolveSaliencyConfig(o: { runConfig?: string; overrides?: Recor
   const base: Raw = { saliency: mask };
   if (runConfig !== undefined) {
     // A run with data.task 'auto' recorded each row's own task in completions.jsonl: no default needed then.
-    const task = resolveTrainConfig({ file: runConfig }).data.task;
+    const { task, answerPattern, answerExtractor } = resolveTrainConfig({ file: runConfig }).data;
     if (task !== 'auto') base.task = task;
+    Object.assign(base, { answerPattern, answerExtractor });
   }
   const c = resolveWith(saliencyConfigSchema, { base, overrides: o.overrides, shortcuts: SALIENCY_SHORTCUTS });
   return runConfig === undefined ? c : { ...c, runConfig };

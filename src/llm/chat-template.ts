@@ -25,13 +25,71 @@ export interface ChatRenderOptions {
 
 const RESERVED = ['messages', 'add_generation_prompt'];
 
+/**
+ * Bounds on one rendering, so that a hostile or broken template (a model folder is input) fails with an error instead
+ * of hanging or exhausting memory. Real templates stay far below: Llama 3.x's renders a 10-message chat in about 2,000
+ * steps. README lists them.
+ */
+export const TEMPLATE_LIMITS = Object.freeze({
+  /** Elements one range() call may produce. */
+  rangeItems: 100_000,
+  /** Template nodes evaluated plus blocks run (so every loop iteration counts, even of an empty body). */
+  steps: 500_000,
+  /** Characters of any string value, the output included. */
+  chars: 10_000_000,
+  /** Elements of any list value. */
+  items: 1_000_000,
+});
+
+class TemplateLimitError extends Error {}
+
 // Python's range(), as templates call it.
 function range(start: number, stop?: number, step = 1): number[] {
   if (stop === undefined) [start, stop] = [0, start];
+  for (const v of [start, stop, step]) if (!Number.isFinite(v)) throw new Error('range() needs finite numbers');
   if (step === 0) throw new Error('range() step must not be zero');
+  const count = Math.max(0, Math.ceil((stop - start) / step));
+  if (count > TEMPLATE_LIMITS.rangeItems)
+    throw new TemplateLimitError(`range() of ${count} numbers is more than the ${TEMPLATE_LIMITS.rangeItems} a chat template may make`);
   const out: number[] = [];
   for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
   return out;
+}
+
+type BlockRunner = (statements: unknown, environment: Environment) => unknown;
+
+// The library's interpreter with a budget: every node it evaluates and every block it runs (a loop runs its body
+// through evaluateBlock once per iteration, evaluating nothing for an empty body) count, and no value may grow past
+// the limits. evaluateBlock is private in the library's types, hence the cast; without it the bound cannot hold.
+class BoundedInterpreter extends Interpreter {
+  private steps = 0;
+
+  constructor(scope: Environment) {
+    super(scope);
+    const self = this as unknown as { evaluateBlock: BlockRunner };
+    const runBlock = self.evaluateBlock;
+    if (typeof runBlock !== 'function') throw new Error('@huggingface/jinja has no evaluateBlock: template work cannot be bounded');
+    self.evaluateBlock = (statements, environment) => {
+      this.step();
+      return runBlock.call(this, statements, environment);
+    };
+  }
+
+  private step(): void {
+    if (++this.steps > TEMPLATE_LIMITS.steps)
+      throw new TemplateLimitError(`it ran more than ${TEMPLATE_LIMITS.steps} steps (a loop too long or endless)`);
+  }
+
+  override evaluate(statement: Parameters<Interpreter['evaluate']>[0], environment: Environment): ReturnType<Interpreter['evaluate']> {
+    this.step();
+    const result = super.evaluate(statement, environment);
+    const value: unknown = result.value;
+    if (typeof value === 'string' && value.length > TEMPLATE_LIMITS.chars)
+      throw new TemplateLimitError(`it made a string of ${value.length} characters, more than ${TEMPLATE_LIMITS.chars}`);
+    if (Array.isArray(value) && value.length > TEMPLATE_LIMITS.items)
+      throw new TemplateLimitError(`it made a list of ${value.length} items, more than ${TEMPLATE_LIMITS.items}`);
+    return result;
+  }
 }
 
 // The globals of @huggingface/jinja's Template.render (its setupGlobals), with HF's strftime_now on a clock we
@@ -93,10 +151,12 @@ export class ChatTemplate {
       const scope = new Environment(globalScope(() => now ?? new Date()));
       const vars = { ...specialTokens, tools: null, documents: null, ...variables, messages: checked, add_generation_prompt: addGenerationPrompt };
       for (const [name, value] of Object.entries(vars)) scope.set(name, value);
-      const result = new Interpreter(scope).run(this.template.parsed);
+      const result = new BoundedInterpreter(scope).run(this.template.parsed);
       if (typeof result.value !== 'string') throw new Error(`rendered a ${result.type}, not text`);
       return result.value;
     } catch (e) {
+      if (e instanceof TemplateLimitError)
+        throw new Error(`chat template stopped: ${e.message}; atman-native bounds template work (TEMPLATE_LIMITS) so a broken template cannot hang the process`);
       throw new Error(`chat template failed: ${(e as Error).message}`);
     }
   }

@@ -6,10 +6,16 @@ import { Tensor, toNative } from '../tensor/tensor';
 export type LlamaConfig = NativeLlamaConfig;
 
 export interface LlamaLoadOptions {
-  /** 'cpu' (default; float weights of the on-disk dtype stay zero-copy views of the files), 'cuda', 'cuda:N'. */
+  /** 'cpu' (default), 'cuda', 'cuda:N'. */
   device?: string;
   /** Weights' dtype in memory: float32, float64, bfloat16 or float16 (default: as on disk). */
   dtype?: Dtype;
+  /**
+   * Map the safetensors files instead of reading them (default false): on the CPU, weights of the on-disk dtype are
+   * then zero-copy views of the files. Risk: a file truncated or overwritten in place (`cp` over model.safetensors)
+   * while the model lives kills the process with SIGBUS at its next forward. By default the weights own their memory.
+   */
+  mmap?: boolean;
 }
 
 export interface LlamaForwardOptions {
@@ -114,7 +120,10 @@ function forwardArgs(o: Record<string, unknown>): unknown[] {
   return [o.keyBias ?? null, o.biasQueryStart ?? null, o.keyStart ?? null, o.positions ?? null, past?.keys ?? null, past?.values ?? null];
 }
 
-/** A Llama causal LM (LlamaForCausalLM of transformers) in native code. */
+/**
+ * A decoder-only causal LM in native code: transformers' LlamaForCausalLM, and with the options of its family
+ * (config.modelType) Qwen2ForCausalLM, Qwen3ForCausalLM and MistralForCausalLM (see loadModel in families.ts).
+ */
 export class LlamaModel {
   private impl: NativeLlama | null;
   /** The model's configuration (camelCase fields of config.json), with its dtype and device. */
@@ -127,12 +136,14 @@ export class LlamaModel {
 
   /**
    * Loads a Hugging Face-format directory: config.json and model.safetensors, or model.safetensors.index.json with
-   * its shards. Runs off the JS thread. Parameters start with requiresGrad false (see requiresGrad_).
+   * its shards, of any supported model_type (llama, qwen2, qwen3, mistral; as loadModel). Runs off the JS thread.
+   * Parameters start with requiresGrad false (see requiresGrad_).
    */
   static async load(dir: string, opts: LlamaLoadOptions = {}): Promise<LlamaModel> {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.load() dir must be a non-empty string');
-    if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: LlamaModel.load() options must be an object {device, dtype}');
-    return new LlamaModel(await native.llamaLoad(dir, opts.device, opts.dtype));
+    if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: LlamaModel.load() options must be an object {device, dtype, mmap}');
+    if (opts.mmap !== undefined && typeof opts.mmap !== 'boolean') throw new TypeError('wrong argument type: LlamaModel.load() mmap must be a boolean');
+    return new LlamaModel(await native.llamaLoad(dir, opts.device, opts.dtype, opts.mmap ?? false));
   }
 
   private get h(): NativeLlama {
@@ -222,7 +233,10 @@ export class LlamaModel {
     return this;
   }
 
-  /** Writes config.json and model.safetensors into dir (created if missing), a format transformers loads. */
+  /**
+   * Writes config.json and model.safetensors into dir (created if missing), a format transformers loads: the
+   * family's model_type, architectures and tensor names (q/k/v biases for qwen2, q_norm/k_norm for qwen3).
+   */
   save(dir: string): void {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.save() dir must be a non-empty string');
     native.llamaSave(this.h, dir);

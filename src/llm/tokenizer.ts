@@ -8,6 +8,7 @@ import * as path from 'path';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 
 import { ChatMessage, ChatRenderOptions, ChatTemplate } from './chat-template';
+import { readModelFile } from './read-model-file';
 
 export type { ChatMessage } from './chat-template';
 
@@ -34,6 +35,11 @@ export interface TokenizerFiles {
   config: Record<string, unknown>;
   /** generation_config.json, if the model has one: its eos_token_id list joins `eosTokenIds`. */
   generationConfig?: Record<string, unknown>;
+  /**
+   * chat_template.jinja, if the model has one (transformers >= 4.43 saves the template there): it takes the place of
+   * tokenizer_config.json's chat_template, as in transformers.
+   */
+  chatTemplate?: string;
   /** Where the files came from, for error messages. */
   source?: string;
 }
@@ -46,13 +52,8 @@ const LLAMA3_PAD = '<|finetune_right_pad_id|>';
 const EOT = '<|eot_id|>';
 
 function readJson(file: string, required: boolean): Record<string, unknown> | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${path.basename(file)} in ${path.dirname(file)}: ${(e as Error).message}`);
-  }
+  const text = readModelFile(file, required);
+  if (text === undefined) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -99,7 +100,7 @@ export class Tokenizer {
 
   /**
    * Reads a Hugging Face model directory: tokenizer.json and tokenizer_config.json (required), and
-   * generation_config.json (optional).
+   * generation_config.json and chat_template.jinja (optional).
    */
   static fromDir(dir: string): Tokenizer {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: Tokenizer.fromDir() dir must be a non-empty string');
@@ -110,6 +111,7 @@ export class Tokenizer {
       tokenizer: readJson(path.join(dir, 'tokenizer.json'), true)!,
       config: readJson(path.join(dir, 'tokenizer_config.json'), true)!,
       generationConfig: readJson(path.join(dir, 'generation_config.json'), false),
+      chatTemplate: readModelFile(path.join(dir, 'chat_template.jinja'), false),
       source: dir,
     });
   }
@@ -159,7 +161,9 @@ export class Tokenizer {
     const model = (tokenizer as { model?: { type?: unknown } }).model;
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true && model?.type !== 'BPE';
 
-    let chat = config.chat_template;
+    if (files.chatTemplate !== undefined && typeof files.chatTemplate !== 'string')
+      throw new TypeError('wrong argument type: TokenizerFiles.chatTemplate must be the text of chat_template.jinja');
+    let chat = files.chatTemplate ?? config.chat_template;
     if (Array.isArray(chat)) chat = (chat as { name?: unknown; template?: unknown }[]).find((t) => t?.name === 'default')?.template;
     this.chatTemplate = typeof chat === 'string' ? chat : null;
     this.template = this.chatTemplate === null ? null : new ChatTemplate(this.chatTemplate);

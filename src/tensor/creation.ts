@@ -29,6 +29,9 @@ function checkShape(shape: unknown, fn: string): number[] {
   if (typeof shape === 'number') shape = [shape];
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
     throw new TypeError(`invalid shape: ${fn}() needs an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  const huge = (shape as number[]).find((d) => !Number.isSafeInteger(d));
+  if (huge !== undefined)
+    throw new RangeError(`invalid shape: ${fn}() got the size ${huge}, too large: a size must be at most 2^53 - 1 and the element count must fit in int64`);
   return shape as number[];
 }
 
@@ -57,13 +60,15 @@ function flatten(data: NestedArray<Element>): { values: Element[]; shape: number
   return { values, shape };
 }
 
+// The one rule for numbers going into integer dtypes, everywhere (tensor(), full(), to()): see native/core/dtype.h.
+const INTEGER_RULE = 'numbers become integers by truncation toward zero (as torch does), never by wrapping around';
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 // Ranges of integer dtypes for JS numbers (int64's top, 2^63 - 1, is no double: 2^63 itself is out).
-const INT_RANGE: Partial<Record<Dtype, [number, number]>> = {
-  int64: [-(2 ** 63), 2 ** 63 - 1024],
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-  uint8: [0, 255],
+const INT_RANGE: Partial<Record<Dtype, [number, number, string]>> = {
+  int64: [-(2 ** 63), 2 ** 63 - 1024, '[-2^63, 2^63 - 1]'],
+  int32: [-(2 ** 31), 2 ** 31 - 1, '[-2147483648, 2147483647]'],
+  uint8: [0, 255, '[0, 255]'],
 };
 
 function toTypedData(values: Element[], dtype: Dtype | undefined): { data: TypedData; isBool: boolean; dtype: Dtype } {
@@ -73,17 +78,18 @@ function toTypedData(values: Element[], dtype: Dtype | undefined): { data: Typed
   if (kind === 'bigint') {
     // BigInt64Array.from would wrap out-of-range values silently.
     const bad = (values as bigint[]).find((v) => v < INT64_MIN || v > INT64_MAX);
-    if (bad !== undefined) throw new RangeError(`invalid values: ${bad} does not fit in int64`);
+    if (bad !== undefined) throw new RangeError(`invalid values: tensor() got ${bad}, which does not fit in an int64 tensor [-2^63, 2^63 - 1]; ${INTEGER_RULE}`);
     return { data: BigInt64Array.from(values as bigint[]), isBool: false, dtype: dtype ?? 'int64' };
   }
   const target = dtype ?? 'float32';
   if (target === 'int64' || target === 'int32' || target === 'uint8' || target === 'bool') {
     if (!(values as number[]).every(Number.isFinite))
-      throw new RangeError(`invalid values: NaN or Infinity cannot be stored in a ${target} tensor`);
+      throw new RangeError(`invalid values: tensor() cannot store NaN or Infinity in a ${target} tensor; ${INTEGER_RULE}`);
     const range = INT_RANGE[target];
     if (range !== undefined) {
       const bad = (values as number[]).find((v) => Math.trunc(v) < range[0] || Math.trunc(v) > range[1]);
-      if (bad !== undefined) throw new RangeError(`invalid values: ${bad} does not fit in ${target}`);
+      if (bad !== undefined)
+        throw new RangeError(`invalid values: tensor() got ${bad}, which does not fit in a ${target} tensor ${range[2]}; ${INTEGER_RULE}`);
     }
     if (target === 'int64') return { data: BigInt64Array.from(values as number[], (v) => BigInt(Math.trunc(v))), isBool: false, dtype: target };
   }

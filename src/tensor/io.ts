@@ -4,8 +4,15 @@ import { Tensor } from './tensor';
 
 export type TensorRecord = Record<string, Tensor>;
 export interface LoadOptions {
-  /** Where the tensors go: 'cpu' (default; zero-copy views of the file) or 'cuda[:N]' (copied there). */
+  /** Where the tensors go: 'cpu' (default) or 'cuda[:N]' (copied there). */
   device?: string;
+  /**
+   * Map the file instead of reading it (default false): CPU tensors are then zero-copy, copy-on-write views of the
+   * file (in-place ops never reach it), which saves the read and the memory of untouched data. Risk: if the file is
+   * truncated or overwritten in place (`cp` over it) while such tensors live, touching them kills the process with
+   * SIGBUS. Replacing the file by rename (what save() does) is safe. Without mmap every tensor owns its memory.
+   */
+  mmap?: boolean;
 }
 
 function checkPath(path: unknown, fn: string): string {
@@ -52,9 +59,10 @@ export function save(path: string, record: TensorRecord, metadata?: Record<strin
 /** Reads a safetensors file: its tensors by name (in file order) and its string metadata. */
 export function load(path: string, opts: LoadOptions = {}): { tensors: TensorRecord; metadata: Record<string, string> } {
   checkPath(path, 'load');
-  if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: load() options must be an object {device}');
+  if (opts === null || typeof opts !== 'object') throw new TypeError('wrong argument type: load() options must be an object {device, mmap}');
   if (opts.device !== undefined && typeof opts.device !== 'string') throw new TypeError('wrong argument type: load() device must be a string');
-  const raw = native.loadSafetensors(path, opts.device);
+  if (opts.mmap !== undefined && typeof opts.mmap !== 'boolean') throw new TypeError('wrong argument type: load() mmap must be a boolean');
+  const raw = native.loadSafetensors(path, opts.device, opts.mmap ?? false);
   const tensors: TensorRecord = {};
   for (const [name, handle] of Object.entries(raw.tensors)) setOwn(tensors, name, new Tensor(handle));
   return { tensors, metadata: raw.metadata };

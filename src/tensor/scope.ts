@@ -31,6 +31,8 @@ function collectKept(value: unknown, out: Set<unknown>, depth = 0): void {
  * Maps and plain objects holding tensors), which move to the enclosing scope. fn must be synchronous.
  */
 export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function')
+    throw new TypeError(`wrong argument type: tidy() needs a function that makes tensors, got ${fn === null ? 'null' : typeof fn}`);
   const scope = new Set<Disposable>();
   scopes.push(scope);
   let result: T;

@@ -16,6 +16,7 @@ import {
 import { llamaBackend } from '../atman/llama-backend';
 import type { SaliencyStats } from '../atman/reward';
 import { Problem, ReadError, normalizeNumber, withHint, wrongHint } from '../data';
+import { sequenceLimit } from '../llm/families';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { writeFileAtomic } from '../log/atomic';
@@ -116,9 +117,10 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     const backend = llamaBackend(model, tok, { batchSize: o.batchSize, onBatch: (_kind, done, total) => progress(stage, done, total) });
     const faithful = o.faithfulness ?? true;
     // Interventions continue a completion by answerTokens: the prompt needs room for both.
-    const fit = dropOverlongPrompts({ problems: o.problems, skipped: 0, errors: [] }, (p) => promptIdsOf(tok, p).length, model.config.maxPositionEmbeddings, {
+    const limit = sequenceLimit(model.config);
+    const fit = dropOverlongPrompts({ problems: o.problems, skipped: 0, errors: [] }, (p) => promptIdsOf(tok, p).length, limit.tokens, {
       tokens: o.maxNewTokens + (faithful ? (o.answerTokens ?? 12) : 0), what: faithful ? 'max-new-tokens + answer-tokens' : 'max-new-tokens',
-    });
+    }, limit.what);
     for (const line of formatSkipped(fit, o.dataPath ?? null)) o.log?.(line);
     const skipped = mergeSkipped(o.loadSkipped ?? { skipped: 0, errors: [] }, fit);
     const problems = fit.problems;
@@ -136,6 +138,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
       return {
         id: c.problem.id, task: c.problem.task, gold: c.problem.gold, promptIds: c.promptIds, completionIds: c.tokens, text: c.text,
         spans: c.spans!, answer: c.grade.strict!, crucial: null,
+        ...(c.problem.answerFinder !== undefined ? { answerFinder: c.problem.answerFinder } : {}),
       };
     });
 
@@ -190,7 +193,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
     }));
     const records: FaithfulnessRecord[] = located.map((i, k) => {
       const c = completions[i];
-      const cot = splitCompletion(c.problem.task, c.text)?.cot ?? '';
+      const cot = splitCompletion(c.problem.task, c.text, c.problem.answerFinder)?.cot ?? '';
       const rec: FaithfulnessRecord = {
         correct: c.grade.correct, cotTokens: c.spans!.cotEnd - c.spans!.cotStart, cotChars: cot.length,
         logprob: lp[k], interventions: iv ? iv[k] : null, saliency: stats ? stats[k] : null,

@@ -97,6 +97,7 @@ export function skippedJson(s: { skipped: number; errors: ReadError[] }, where: 
  */
 export function dropOverlongPrompts<T extends { problems: Problem[]; skipped: number; errors: ReadError[] }>(
   set: T, promptLength: (p: Problem) => number, maxPositions: number, reserve: { tokens: number; what: string },
+  limitName = 'max_position_embeddings',
 ): T {
   if (!(maxPositions > 0)) return set;
   const kept: Problem[] = [];
@@ -107,7 +108,7 @@ export function dropOverlongPrompts<T extends { problems: Problem[]; skipped: nu
       kept.push(p);
       continue;
     }
-    const message = `prompt too long: problem ${p.id} has ${n} prompt tokens + ${reserve.tokens} (${reserve.what}) > the model's ${maxPositions} positions (max_position_embeddings)`;
+    const message = `prompt too long: problem ${p.id} has ${n} prompt tokens + ${reserve.tokens} (${reserve.what}) > the model's ${maxPositions} positions (${limitName})`;
     dropped.push({ row: p.source?.row ?? 0, message, ...(p.source ? { file: p.source.file } : {}) });
   }
   if (dropped.length === 0) return set;

@@ -13,6 +13,7 @@ import { MetricsWriter, Reporter, SaliencyItem, createReporter, readMetrics, ren
 import { MetricWindow, isLogStep } from '../log/metric-window';
 import { formatRunSummary, lastCheckpointOf } from '../log/run-summary';
 import { TensorBoardWriter } from '../log/tensorboard';
+import { sequenceLimit } from '../llm/families';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { AdamW } from '../nn/optim';
@@ -92,8 +93,9 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const custom: { name: string; fn: RewardFn; weight: number }[] = [];
   for (const c of cfg.rewards.custom) custom.push({ ...(await loadRewardFunction(c.module, c.name)), weight: c.weight });
 
-  const usable = dropOverlongPrompts(loaded, (p) => promptIdsOf(tok, p).length, model.config.maxPositionEmbeddings,
-    { tokens: cfg.generation.maxNewTokens, what: 'generation.maxNewTokens' });
+  const limit = sequenceLimit(model.config);
+  const usable = dropOverlongPrompts(loaded, (p) => promptIdsOf(tok, p).length, limit.tokens,
+    { tokens: cfg.generation.maxNewTokens, what: 'generation.maxNewTokens' }, limit.what);
   const { problems, skipped } = usable;
   const heldOut = cfg.eval.every > 0 ? await heldOutProblems(cfg, problems) : null;
   const state: TrainerState = checkpoint?.state ?? { step: 0, dataPosition: 0, epoch: 0, seed: cfg.seed };

@@ -1,7 +1,8 @@
 // The fused decoding step on CUDA (native/llama/fused_decode.cpp): packed q/k/v and gate/up products, rotary + cache
 // write, the decode attention kernel (key ranges split across blocks for long caches), add + RMSNorm. Checked against
 // greedy decoding by full forwards, against the unfused step (ATMAN_FUSED=0), and after an optimizer step (the packed
-// buffers must see in-place updates of q/k/v/gate/up). Skips itself without CUDA.
+// buffers must see in-place updates of q/k/v/gate/up and of Qwen2's q/k/v biases), for every model family. Skips itself
+// without CUDA.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -9,7 +10,7 @@ import * as path from 'path';
 import * as at from '../../src';
 import { LlamaModel, noGrad, tensor } from '../../src';
 import { AdamW } from '../../src/nn/optim';
-import { greedyByForward as greedy, writeTinyLlama } from '../llama_helpers';
+import { TinyLlamaOptions, greedyByForward as greedy, writeTinyLlama } from '../llama_helpers';
 
 const greedyByForward = (model: LlamaModel, p: number[], n: number): number[] => greedy(model, p, n, 'cuda');
 
@@ -28,11 +29,16 @@ async function withUnfused<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-// Shapes: head dim 128 with 3 query heads per kv head (Llama-3.2-3B's), 8 per kv head, and plain multi-head.
-const SHAPES = [
+// Shapes: head dim 128 with 3 query heads per kv head (Llama-3.2-3B's), 8 per kv head, and plain multi-head; and the
+// other families on the same fused step: Qwen2's packed q/k/v bias, Qwen3's q/k head RMSNorm kernel (head_dim 128 with
+// hidden / heads 32), Mistral with a sliding window longer than the sequences.
+const SHAPES: (TinyLlamaOptions & { name: string })[] = [
   { name: 'D=128, G=3', hidden: 384, heads: 3, kvHeads: 1, intermediate: 256 },
   { name: 'D=16, G=8', hidden: 128, heads: 8, kvHeads: 1, intermediate: 192 },
   { name: 'D=64, G=1', hidden: 128, heads: 2, kvHeads: 2, intermediate: 160 },
+  { name: 'qwen2 q/k/v biases, D=64, G=2', family: 'qwen2', hidden: 256, heads: 4, kvHeads: 2, intermediate: 256 },
+  { name: 'qwen3 q/k norms, D=128 != hidden/heads, G=4', family: 'qwen3', hidden: 128, heads: 4, kvHeads: 1, headDim: 128, intermediate: 192 },
+  { name: 'mistral window 240, D=16, G=4', family: 'mistral', slidingWindow: 240, hidden: 64, heads: 4, kvHeads: 1, intermediate: 128 },
 ];
 
 describeCuda('fused decoding step on CUDA', () => {
@@ -60,8 +66,8 @@ describeCuda('fused decoding step on CUDA', () => {
     });
   }
 
-  test('after an optimizer step, decoding uses the updated weights (packed q/k/v and gate/up follow)', async () => {
-    const dir = writeTinyLlama(path.join(root, 'update'), { seed: 5, hidden: 128, heads: 4, kvHeads: 2 });
+  test.each(['llama', 'qwen2', 'qwen3'] as const)('%s: after an optimizer step, decoding uses the updated weights (packed q/k/v, their biases and gate/up follow)', async (family) => {
+    const dir = writeTinyLlama(path.join(root, `update-${family}`), { seed: 5, hidden: 128, heads: 4, kvHeads: 2, family });
     const model = await LlamaModel.load(dir, { device: 'cuda', dtype: 'float32' });
     try {
       const prompts = [prompt(20, 4), prompt(7, 5)];

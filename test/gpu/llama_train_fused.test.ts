@@ -8,7 +8,7 @@ import * as path from 'path';
 
 import * as at from '../../src';
 import { LlamaModel, Tensor, noGrad, tensor } from '../../src';
-import { writeTinyLlama } from '../llama_helpers';
+import { TinyLlamaOptions, writeTinyLlama } from '../llama_helpers';
 
 const describeCuda = at.cuda.isAvailable() ? describe : describe.skip;
 
@@ -19,9 +19,13 @@ const KEY_START = [0, 3];
 const BIAS = IDS.map((row, b) => row.map((_, t) => Math.sin(0.7 * t + b) * 0.8));
 
 // Head dim 16 with 2 query heads per kv head (the tiny default), and head dim 128 with 3 (Llama-3.2-3B's).
-const SHAPES = [
+// And the families' options on the same fused training path: Qwen2's q/k/v biases, Qwen3's q/k head norms (the fused
+// RMSNorm over each head, head_dim 128 with hidden / heads 32).
+const SHAPES: (TinyLlamaOptions & { name: string })[] = [
   { name: 'D=16, G=2', hidden: 64, heads: 4, kvHeads: 2, intermediate: 128 },
   { name: 'D=128, G=3', hidden: 384, heads: 3, kvHeads: 1, intermediate: 256 },
+  { name: 'qwen2 q/k/v biases, D=16, G=2', family: 'qwen2', hidden: 64, heads: 4, kvHeads: 2, intermediate: 128 },
+  { name: 'qwen3 q/k norms, D=128, G=2', family: 'qwen3', hidden: 128, heads: 4, kvHeads: 2, headDim: 128, intermediate: 192 },
 ];
 
 function withFused<R>(fused: boolean, f: () => R): R {

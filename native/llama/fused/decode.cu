@@ -53,6 +53,28 @@ __global__ void rotaryCacheKernel(const T* __restrict__ qkv, const float* __rest
     kc[((b * Hkv + head - Hq) * C + slot) * D + d] = y;
 }
 
+constexpr int kHeadNormWarps = 4;
+
+// One warp per (sequence, head) of the first Hq + Hkv heads: the sum of squares over D in fp32 (each lane its
+// elements, then a warp reduction), then each lane rewrites its own elements. Heads go in blocks of kHeadNormWarps.
+template <typename T>
+__global__ void headRmsNormKernel(T* __restrict__ qkv, const T* __restrict__ qNorm, const T* __restrict__ kNorm,
+                                  int Hq, int Hkv, int D, float eps) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int head = blockIdx.x * kHeadNormWarps + warp;
+  if (head >= Hq + Hkv) return;
+  const int64_t b = blockIdx.y;
+  T* x = qkv + (b * (Hq + 2 * Hkv) + head) * int64_t(D);
+  const T* w = head < Hq ? qNorm : kNorm;
+  float squares = 0.f;
+  for (int d = lane; d < D; d += 32) {
+    const float v = toF<T>(x[d]);
+    squares += v * v;
+  }
+  const float inv = rsqrtf(warpSum(squares) / float(D) + eps);
+  for (int d = lane; d < D; d += 32) x[d] = fromF<T>(toF<T>(w[d]) * round<T>(toF<T>(x[d]) * inv));
+}
+
 template <typename T, int D, int MaxG>
 __global__ void __launch_bounds__(kAttnWarps * 32, MaxG <= 4 ? 2 : 1)
     decodeAttentionKernel(const T* __restrict__ q, const T* __restrict__ kc, const T* __restrict__ vc,
@@ -306,6 +328,15 @@ const char* rotaryCacheWriteT(const void* qkv, const float* invFreq, const int64
   return lastError();
 }
 
+template <typename T>
+const char* headRmsNormT(void* qkv, const void* qNorm, const void* kNorm, int64_t B, int64_t Hq, int64_t Hkv, int64_t D,
+                         float eps, cudaStream_t s) {
+  if (B > 0 && Hq + Hkv > 0)
+    headRmsNormKernel<T><<<dim3((Hq + Hkv + kHeadNormWarps - 1) / kHeadNormWarps, B), kHeadNormWarps * 32, 0, s>>>(
+        static_cast<T*>(qkv), static_cast<const T*>(qNorm), static_cast<const T*>(kNorm), int(Hq), int(Hkv), int(D), eps);
+  return lastError();
+}
+
 template <typename T, int D, int MaxG>
 const char* decodeAttentionLaunch(const void* q, const void* kc, const void* vc, const int64_t* length,
                                   const int64_t* keyStart, void* out, float* partial, int64_t B, int64_t Hq,
@@ -377,6 +408,12 @@ const char* rotaryCacheWrite(DType dtype, const void* qkv, const float* invFreq,
   return byDType(dtype, [&](auto t) {
     return rotaryCacheWriteT<decltype(t)>(qkv, invFreq, keyStart, q, kCache, vCache, length, B, Hq, Hkv, D, C, s);
   });
+}
+
+const char* headRmsNorm(DType dtype, void* qkv, const void* qNorm, const void* kNorm, int64_t B, int64_t Hq,
+                        int64_t Hkv, int64_t D, float eps, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  return byDType(dtype, [&](auto t) { return headRmsNormT<decltype(t)>(qkv, qNorm, kNorm, B, Hq, Hkv, D, eps, s); });
 }
 
 const char* decodeAttention(DType dtype, const void* q, const void* kCache, const void* vCache, const int64_t* length,

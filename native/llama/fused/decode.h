@@ -19,6 +19,12 @@ const char* rotaryCacheWrite(DType dtype, const void* qkv, const float* invFreq,
                              void* kCache, void* vCache, const int64_t* length, int64_t B, int64_t Hq, int64_t Hkv,
                              int64_t D, int64_t C, void* stream);
 
+// Qwen3's q/k norm on the packed projection, in place: for each row b of qkv [B, (Hq + 2 Hkv) D] (contiguous), each
+// of the first Hq heads becomes qNorm * dtype(x / sqrt(mean(x^2) + eps)) and each of the next Hkv heads the same with
+// kNorm (qNorm, kNorm [D]); the value heads are left alone. Rounding as fused.h's rmsNorm. One warp per head.
+const char* headRmsNorm(DType dtype, void* qkv, const void* qNorm, const void* kNorm, int64_t B, int64_t Hq,
+                        int64_t Hkv, int64_t D, float eps, void* stream);
+
 // Limits of decodeAttention: D in {16, 64, 128} (Llama's 64 and 128, and 16 for the tests' tiny models: each head dim
 // is a set of unrolled kernels, ~1 MB of the CUDA binary), at most kDecodeMaxGroup query heads per kv head.
 constexpr int64_t kDecodeMaxGroup = 8;
