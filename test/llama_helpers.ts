@@ -169,3 +169,20 @@ export function greedyByForward(model: LlamaModel, prompt: number[], n: number, 
   });
   return seq.slice(prompt.length);
 }
+
+/** What scripts/make_llama_fixture.py and make_family_fixtures.py write to expected.json: transformers' outputs. */
+export interface ParityExpected {
+  meta: Record<string, unknown>;
+  input_ids: number[][];
+  logits: number[][][];
+  logprobs: number[][];
+  greedy: { prompt: number[]; tokens: number[]; margins: number[] }[];
+}
+
+/** A parity fixture directory and its expected.json; a missing one fails with `howToMake` (never skipped). */
+export function readParityFixture(dir: string, howToMake: string): { dir: string; expected: ParityExpected } {
+  const file = path.join(dir, 'expected.json');
+  if (!fs.existsSync(file))
+    throw new Error(`missing HF parity fixture ${file}. Make it where Python transformers is installed (the GPU host runs it in scripts/gpu-check.sh): ${howToMake}`);
+  return { dir, expected: JSON.parse(fs.readFileSync(file, 'utf8')) as ParityExpected };
+}

@@ -1,11 +1,10 @@
 // LlamaModel vs Hugging Face transformers: logits, log-probs and greedy continuations of small random models made
 // by scripts/make_llama_fixture.py (fixtures in test/fixtures/llama/<name>/: config.json, model.safetensors,
 // expected.json). Checked on CPU in float32.
-import * as fs from 'fs';
 import * as path from 'path';
 
 import { LlamaModel, Tensor, noGrad, tensor } from '../src';
-import { greedyByForward } from './llama_helpers';
+import { ParityExpected, greedyByForward, readParityFixture } from './llama_helpers';
 
 const ROOT = path.join(__dirname, 'fixtures/llama');
 // gqa2_bf16_disk: bf16 weights on disk, loaded as float32 (its reference was computed from the reloaded model).
@@ -13,24 +12,9 @@ const MODELS = ['gqa4_tied', 'mha_untied', 'llama3_rope', 'gqa2_bf16_disk'];
 const LOGIT_TOL = 1e-4;
 const LOGPROB_TOL = 1e-4;
 
-interface Expected {
-  meta: Record<string, unknown>;
-  input_ids: number[][];
-  logits: number[][][];
-  logprobs: number[][];
-  greedy: { prompt: number[]; tokens: number[]; margins: number[] }[];
-}
-
-function fixture(name: string): { dir: string; expected: Expected } {
-  const dir = path.join(ROOT, name);
-  const file = path.join(dir, 'expected.json');
-  if (!fs.existsSync(file))
-    throw new Error(
-      `missing HF parity fixture ${file}. Make it where Python transformers is installed (the GPU host runs it in ` +
-        'scripts/gpu-check.sh): python3 scripts/make_llama_fixture.py OUTDIR, then copy OUTDIR/llama/* to ' +
-        'test/fixtures/llama/ (see the script\'s docstring).',
-    );
-  return { dir, expected: JSON.parse(fs.readFileSync(file, 'utf8')) };
+function fixture(name: string): { dir: string; expected: ParityExpected } {
+  return readParityFixture(path.join(ROOT, name),
+    "python3 scripts/make_llama_fixture.py OUTDIR, then copy OUTDIR/llama/* to test/fixtures/llama/ (see the script's docstring).");
 }
 
 function maxAbsDiff(actual: Tensor, expected: number[] | number[][] | number[][][]): number {
@@ -42,7 +26,7 @@ const greedy = (model: LlamaModel, prompt: number[], n: number): number[] => gre
 describe.each(MODELS)('agrees with HF transformers: %s (test/fixtures/llama)', (name) => {
   let model: LlamaModel | undefined;
   afterAll(() => model?.dispose());
-  const get = async (): Promise<[LlamaModel, Expected]> => {
+  const get = async (): Promise<[LlamaModel, ParityExpected]> => {
     const { dir, expected } = fixture(name);
     model ??= await LlamaModel.load(dir, { dtype: 'float32' });
     return [model, expected];

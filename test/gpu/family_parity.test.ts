@@ -7,12 +7,11 @@
 // only the GPU host has, and a missing fixture fails here (it is never skipped). scripts/gpu-check.sh makes them and
 // copies them into test/fixtures/ before this suite runs; once they are committed from its fixtures.tgz, this file
 // can move to test/ beside llama_parity.test.ts.
-import * as fs from 'fs';
 import * as path from 'path';
 
 import * as at from '../../src';
 import { LlamaModel, Tensor, loadModel, noGrad, tensor } from '../../src';
-import { greedyByForward } from '../llama_helpers';
+import { ParityExpected, greedyByForward, readParityFixture } from '../llama_helpers';
 
 const ROOT = path.join(__dirname, '../fixtures');
 const MODELS: [string, string][] = [
@@ -27,24 +26,9 @@ const DEVICES = at.cuda.isAvailable() ? ['cpu', 'cuda'] : ['cpu'];
 const LOGIT_TOL = 1e-4;
 const LOGPROB_TOL = 1e-4;
 
-interface Expected {
-  meta: Record<string, unknown>;
-  input_ids: number[][];
-  logits: number[][][];
-  logprobs: number[][];
-  greedy: { prompt: number[]; tokens: number[]; margins: number[] }[];
-}
-
-function fixture(family: string, name: string): { dir: string; expected: Expected } {
-  const dir = path.join(ROOT, family, name);
-  const file = path.join(dir, 'expected.json');
-  if (!fs.existsSync(file))
-    throw new Error(
-      `missing HF parity fixture ${file}. Make it where Python transformers is installed (the GPU host runs it in ` +
-        'scripts/gpu-check.sh): python3 scripts/make_family_fixtures.py OUTDIR, then copy OUTDIR/qwen2, OUTDIR/qwen3 ' +
-        'and OUTDIR/mistral to test/fixtures/ (see the script\'s docstring).',
-    );
-  return { dir, expected: JSON.parse(fs.readFileSync(file, 'utf8')) };
+function fixture(family: string, name: string): { dir: string; expected: ParityExpected } {
+  return readParityFixture(path.join(ROOT, family, name),
+    "python3 scripts/make_family_fixtures.py OUTDIR, then copy OUTDIR/qwen2, OUTDIR/qwen3 and OUTDIR/mistral to test/fixtures/ (see the script's docstring).");
 }
 
 function maxAbsDiff(actual: Tensor, expected: number[][] | number[][][]): number {
@@ -56,12 +40,12 @@ describe.each(MODELS.flatMap(([f, n]) => DEVICES.map((d) => [f, n, d] as const))
   (family, name, device) => {
     let model: LlamaModel | undefined;
     afterAll(() => model?.dispose());
-    const get = async (): Promise<[LlamaModel, Expected]> => {
+    const get = async (): Promise<[LlamaModel, ParityExpected]> => {
       const { dir, expected } = fixture(family, name);
       model ??= await loadModel(dir, { device, dtype: 'float32' });
       return [model, expected];
     };
-    const ids = (e: Expected): Tensor => tensor(e.input_ids, { dtype: 'int64' }).to(device);
+    const ids = (e: ParityExpected): Tensor => tensor(e.input_ids, { dtype: 'int64' }).to(device);
 
     test('loads as its family', async () => {
       const [m] = await get();
