@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch peers of `atman-native bench llama`: python3 bench/llama.py MODEL_DIR OUT_JSON [eager|compile|compile64|all] [ITERS]
 
-transformers LlamaForCausalLM, bf16, attn_implementation="sdpa", on CUDA, on the same model directory:
+transformers AutoModelForCausalLM (the directory's model_type: llama, qwen2, qwen3, mistral), bf16,
+attn_implementation="sdpa", on CUDA, on the same model directory:
   eager:    generate (sampling, temperature 1, top_k 0 / top_p 1, no eos, dynamic KV cache) at batch 1 (128-token
             prompt, 128 new tokens) and batch 64 (128-token prompts, 256 new tokens); training forward+backward
             B=8 x T=512, loss = mean of -log p(next token), every parameter requiring grad.
@@ -16,7 +17,7 @@ import time
 
 import torch
 import transformers
-from transformers import LlamaForCausalLM
+from transformers import AutoModelForCausalLM
 
 VOCAB_IDS = 128000
 
@@ -39,9 +40,9 @@ def timed(fn, warmup, iters):
 
 def load(model_dir):
     try:
-        m = LlamaForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa")
+        m = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16, attn_implementation="sdpa")
     except TypeError:
-        m = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.bfloat16, attn_implementation="sdpa")
+        m = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.bfloat16, attn_implementation="sdpa")
     m = m.cuda().eval()
     m.generation_config.eos_token_id = None
     m.generation_config.pad_token_id = 0
