@@ -210,9 +210,10 @@ export const trainConfigSchema = z.strictObject({
       randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
       rewardMode: field(
         z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone']).default('comprehensiveness'),
-        'R_sal: drop from suppressing C beyond a random set (comprehensiveness), gain from keeping only C over a random set (sufficiency), ' +
-          'the drop alone (crucial), the answer surviving with the prompt hidden (cotSufficiency: no mask needed), or only C kept with the prompt hidden, over a random set (crucialSufficiency), ' +
-          'the answer needing the CoT and not the prompt (cotCarried), or needing the CoT and likely from it alone, min(dependence/τ, p(answer | prompt hidden)) (cotAlone); the last three need no mask',
+        'R_sal: drop from suppressing C beyond a random set (comprehensiveness), or the answer needing the CoT and being likely from the CoT alone, ' +
+          'min(dependence/τ, p(answer | prompt hidden)) (cotAlone: no mask needed; with scope all and a saliency weight of 2 the only mode that made ' +
+          'answers follow their CoT in the hinted experiment without costing accuracy). Kept to reproduce bench/faithfulness-experiment.md, measured ' +
+          'not to work: sufficiency, crucial, cotSufficiency, crucialSufficiency, cotCarried (pays wrong answers)',
       ),
       scope: field(
         z.enum(['correct', 'all']).default('correct'),
