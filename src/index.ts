@@ -21,6 +21,8 @@ export type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, To
 export type { ChatRenderOptions } from './llm/chat-template';
 export { LlamaModel } from './llm/model';
 export { loadModel, MODEL_TYPES, sequenceLimit } from './llm/families';
+export { LORA_TARGETS } from './llm/lora';
+export type { AdapterInfo, LoraOptions, LoraTarget } from './llm/lora';
 export type { ModelType } from './llm/families';
 export type {
   LlamaConfig, LlamaLoadOptions, LlamaForwardOptions, TokenLogprobsOptions, GenerateOptions, GenerateResult, PastKeyValues,

@@ -89,7 +89,7 @@ export const sftCommand: CommandModule = {
   handler: async (argv) => {
     const { sft } = await import('../api/sft');
     const r = await sft({ config: overridesFromArgv(argv as Record<string, unknown>) as SftConfigInput });
-    process.stderr.write(`sft: loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; model written to ${r.out}\n`);
+    process.stderr.write(`sft: loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; ${r.lora ? 'LoRA adapter (PEFT format)' : 'model'} written to ${r.out}\n`);
   },
 };
 
