@@ -37,6 +37,8 @@ describe('addLora', () => {
     manualSeed(1);
     m.addLora({ r: 4 });
     expect(m.adapter).toEqual({ r: 4, alpha: 8, dropout: 0, targetModules: ALL_TARGETS, enabled: true });
+    expect(() => m.save(path.join(tmp, 'refused'))).toThrow(/has a LoRA adapter.*saveAdapter\(dir\).*mergeAdapter\(\) first/);
+    expect(fs.existsSync(path.join(tmp, 'refused'))).toBe(false);
     const after = logitsOf(m);
     expect(after.toArray()).toEqual(before.toArray());
     const named = m.adapterParameters();

@@ -907,6 +907,9 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaModel::adapterParameters() 
 
 void LlamaModel::save(const std::string& dir) const {
   if (dir.empty() || dir.find('\0') != std::string::npos) throw TypeError("invalid path: LlamaModel.save() needs a directory path");
+  if (hasAdapter())
+    throw Error("LlamaModel.save(): this model has a LoRA adapter, which the HF model format cannot hold: saveAdapter(dir) "
+                "writes the adapter (PEFT format), or mergeAdapter() first to save the merged model");
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error("cannot save Llama model to '" + dir + "': " + ec.message());

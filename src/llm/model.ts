@@ -316,7 +316,8 @@ export class LlamaModel {
 
   /**
    * Writes config.json and model.safetensors into dir (created if missing), a format transformers loads: the
-   * family's model_type, architectures and tensor names (q/k/v biases for qwen2, q_norm/k_norm for qwen3).
+   * family's model_type, architectures and tensor names (q/k/v biases for qwen2, q_norm/k_norm for qwen3). A model
+   * with a LoRA adapter is refused: saveAdapter() writes the adapter, or mergeAdapter() first.
    */
   save(dir: string): void {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.save() dir must be a non-empty string');
