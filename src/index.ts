@@ -44,8 +44,8 @@ export type { EvalOptions, EvalReport, EvalItem, EvalResult, EvalFaithfulness } 
 export * as data from './data';
 export { resolveConfig, describeConfig, configToYaml, resolveTrainConfig, resolveSftConfig, resolveEvalConfig } from './config';
 export type { TrainConfig, TrainConfigInput, SftConfig, SftConfigInput, EvalConfig, EvalConfigInput } from './config';
-export { train, sft, evaluate } from './api';
-export type { TrainRunOptions, SftRunOptions, SftOutcome, EvaluateOptions } from './api';
+export { train, sft, evaluate, merge } from './api';
+export type { TrainRunOptions, SftRunOptions, SftOutcome, EvaluateOptions, MergeOptions } from './api';
 export type { TrainOutcome } from './train/trainer';
 export { renderSaliencyHtml, renderTrainReport } from './log';
 export type { SaliencyItem } from './log';

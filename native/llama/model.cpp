@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <sstream>
 
@@ -268,13 +269,24 @@ struct LayerShape {
   LoraRun lora{};  // the adapter of this pass (scale 0: none)
 };
 
-// The projection of x through target t's weight w (and bias b), plus the layer's adapter update when one runs.
-at::Tensor project(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const Layer& l, int t, const LayerShape& c) {
+// x in the adapter's dtype when one of the targets reading x has an adapter that runs in this pass, else undefined.
+// One cast for the projections that share an input (q/k/v, gate/up), so autograd keeps one float32 copy, not three.
+at::Tensor adapterInput(const at::Tensor& x, const Layer& l, std::initializer_list<int> targets, const LayerShape& c) {
+  if (c.lora.scale == 0) return at::Tensor();
+  for (int t : targets)
+    if (l.lora[t].A.defined()) return x.to(l.lora[t].A.scalar_type());
+  return at::Tensor();
+}
+
+// The projection of x through target t's weight w (and bias b), plus the layer's adapter update when one runs (xl:
+// x in the adapter's dtype, from adapterInput).
+at::Tensor project(const at::Tensor& x, const at::Tensor& xl, const at::Tensor& w, const at::Tensor& b, const Layer& l,
+                   int t, const LayerShape& c) {
   at::Tensor y = at::linear(x, w, b);
   const LoraPair& p = l.lora[t];
   if (c.lora.scale == 0 || !p.A.defined()) return y;
   // As PEFT: the base output plus the float32 update, rounded once to the model dtype.
-  return y.add_(loraDelta(x, p, c.lora, t));
+  return y.add_(loraDelta(xl, p, c.lora, t));
 }
 
 // One decoder layer: x + attn(norm(x)), then + mlp(norm(.)). cos/sin [B, 1, T, D] in x's dtype.
@@ -302,9 +314,10 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   at::Tensor x = xIn;
   at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
   // Undefined biases (every family but Qwen2) are none.
-  at::Tensor q = project(h, l.q, l.qBias, l, kQ, c).view({B, T, c.heads, D});
-  at::Tensor k = project(h, l.k, l.kBias, l, kK, c).view({B, T, c.kvHeads, D});
-  at::Tensor v = project(h, l.v, l.vBias, l, kV, c).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  const at::Tensor hl = adapterInput(h, l, {kQ, kK, kV}, c);
+  at::Tensor q = project(h, hl, l.q, l.qBias, l, kQ, c).view({B, T, c.heads, D});
+  at::Tensor k = project(h, hl, l.k, l.kBias, l, kK, c).view({B, T, c.kvHeads, D});
+  at::Tensor v = project(h, hl, l.v, l.vBias, l, kV, c).view({B, T, c.kvHeads, D}).transpose(1, 2);
   if (l.qNorm.defined()) {  // Qwen3: RMSNorm over each head's q and k, before rotary
     q = rmsNormEps(q, l.qNorm, c.eps);
     k = rmsNormEps(k, l.kNorm, c.eps);
@@ -336,11 +349,12 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   // decodeStep normally runs native/llama/fused_decode.cpp instead.
   at::Tensor a = writeAt != nullptr ? decodeAttention(q, k, v, ao.keyBias) : atman::attention(q, k, v, ao);  // [B, Hq, T, D]
   a = a.transpose(1, 2).reshape({B, T, c.heads * D});
-  x = x.add(project(a, l.o, at::Tensor(), l, kO, c));
+  x = x.add(project(a, adapterInput(a, l, {kO}, c), l.o, at::Tensor(), l, kO, c));
   h = rmsNormEps(x, l.postNorm, c.eps);
-  at::Tensor gate = project(h, l.gate, at::Tensor(), l, kGate, c), up = project(h, l.up, at::Tensor(), l, kUp, c);
+  const at::Tensor hm = adapterInput(h, l, {kGate, kUp}, c);
+  at::Tensor gate = project(h, hm, l.gate, at::Tensor(), l, kGate, c), up = project(h, hm, l.up, at::Tensor(), l, kUp, c);
   at::Tensor act = fusedOpsApply(gate) ? fusedSiluMul(gate, up) : at::silu(gate).mul(up);
-  return x.add(project(act, l.down, at::Tensor(), l, kDown, c));
+  return x.add(project(act, adapterInput(act, l, {kDown}, c), l.down, at::Tensor(), l, kDown, c));
 }
 
 at::Tensor orUndefined(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
