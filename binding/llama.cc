@@ -363,8 +363,10 @@ class LoadAdapterWorker : public PromiseWorker {
  private:
   void compute() override { adapter_ = atman::llama::readAdapter(dir_, *model_); }
   Napi::Value result(Napi::Env env) override {
-    model_->installAdapter(adapter_.options, std::move(adapter_.pairs));
-    return env.Undefined();
+    return guarded(env, [&]() -> Napi::Value {
+      model_->installAdapter(adapter_.options, std::move(adapter_.pairs));
+      return env.Undefined();
+    });
   }
 
   std::shared_ptr<LlamaModel> model_;
