@@ -104,6 +104,14 @@ describe('forward with an adapter equals the merged weights W + (alpha / r) B A 
     const prompt = idsArray[0].slice(0, 4);
     const gen = await m.generate([prompt], { maxNewTokens: 6, temperature: 0 });
     expect(gen.tokens[0]).toEqual(greedyByForward(m, prompt, 6));
+    // ... and so does decoding on a merged copy of the projections (ATMAN_LORA_DECODE=merge)
+    process.env.ATMAN_LORA_DECODE = 'merge';
+    try {
+      expect((await m.generate([prompt], { maxNewTokens: 6, temperature: 0 })).tokens[0]).toEqual(gen.tokens[0]);
+    } finally {
+      delete process.env.ATMAN_LORA_DECODE;
+    }
+    expect(m.hasAdapter).toBe(true);
     for (const t of [base, expected, got, disabled]) t.dispose();
     disposeReference(ref);
     disposeAll(tensors);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -665,9 +666,11 @@ at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& lengt
   const LlamaConfig& c = config_;
   const int64_t B = ids.size(0), C = cache.capacity;
   const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
-  if (fusedDecodeApplies(c, layers_, embed_))
-    return fusedDecodeStep(c, DecodeWeights{layers_, embed_, norm_, lmHead_, invFreq_, loraRun(false).scale}, ids, length,
-                           keyStart, cache);
+  const std::vector<Layer>& layers = cache.decodeLayers ? *cache.decodeLayers : layers_;
+  const LoraRun lora = cache.decodeLayers ? LoraRun{} : loraRun(false);  // merged copies carry no adapter
+  if (fusedDecodeApplies(c, layers, embed_))
+    return fusedDecodeStep(c, DecodeWeights{layers, embed_, norm_, lmHead_, invFreq_, lora.scale}, ids, length, keyStart,
+                           cache);
   at::Tensor pos = length.view({1, 1}).expand({B, 1});
   if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
   auto [cos, sin] = rotary(pos);
@@ -682,9 +685,9 @@ at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& lengt
   ao.keyBias = hidden.to(biasType).mul(-1e9).contiguous();
   at::Tensor x = at::embedding(embed_, ids);
   LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
-  shape.lora = loraRun(false);
-  for (size_t i = 0; i < layers_.size(); i++)
-    x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], 0, nullptr, nullptr, &length);
+  shape.lora = lora;
+  for (size_t i = 0; i < layers.size(); i++)
+    x = decoderLayer(x, layers[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], 0, nullptr, nullptr, &length);
   return logits(rmsNorm(x, norm_)).squeeze(1);
 }
 
@@ -886,6 +889,26 @@ void LlamaModel::installAdapter(const LoraOptions& o, std::vector<std::array<Lor
   adapter_ = o;
   adapterEnabled_ = true;
   setRequiresGrad(trainable);
+}
+
+void LlamaModel::mergeForDecoding(KVCache& cache) const {
+  const char* mode = std::getenv("ATMAN_LORA_DECODE");
+  if (mode == nullptr || std::string(mode) != "merge" || !hasAdapter() || !adapterEnabled_) return;
+  at::NoGradGuard noGrad;
+  const double scale = adapter_.scale();
+  auto layers = std::make_shared<std::vector<Layer>>();
+  for (const Layer& l : layers_) {
+    Layer m = l;  // norms and biases shared; the projections replaced by merged copies
+    for (int t = 0; t < kLoraTargets; t++) {
+      at::Tensor& w = targetWeight(m, t);
+      // Summed in the adapter's float type and rounded once, as mergeAdapter (packProjections copies q/k/v, gate/up).
+      if (l.lora[t].A.defined()) w = w.add(at::mm(l.lora[t].B, l.lora[t].A).mul(scale)).to(w.scalar_type());
+      m.lora[t] = LoraPair{};
+    }
+    packProjections(m);
+    layers->push_back(std::move(m));
+  }
+  cache.decodeLayers = std::move(layers);
 }
 
 void LlamaModel::mergeAdapter() {

@@ -63,6 +63,9 @@ struct KVCache {
   std::vector<at::Tensor> k, v;
   int64_t length = 0;
   int64_t capacity = 0;
+  // Layers decodeStep runs on instead of the model's: a LoRA adapter merged into a copy of the projections
+  // (LlamaModel::mergeForDecoding), or null.
+  std::shared_ptr<const std::vector<Layer>> decodeLayers;
 };
 
 class LlamaModel {
@@ -99,6 +102,11 @@ class LlamaModel {
   // the fused decode kernels (native/llama/fused_decode.h); elsewhere two batched products per layer over the whole
   // capacity, the positions after it and the padding masked by a bias. Returns logits [B, vocab]. No autograd.
   at::Tensor decodeStep(const at::Tensor& ids, const at::Tensor& length, const at::Tensor& keyStart, KVCache& cache) const;
+  // With an enabled LoRA adapter and the environment variable ATMAN_LORA_DECODE=merge: gives the cache a copy of
+  // the layers with the adapter merged into the projections, which decodeStep then runs on (the fused step without
+  // the low-rank products, at the memory of a second copy of the projection weights: a switch to measure that
+  // trade-off; by default decodeStep adds the low-rank products). Otherwise does nothing.
+  void mergeForDecoding(KVCache& cache) const;
   at::Tensor logits(const at::Tensor& hidden) const;  // lm_head
 
   // HF names; a tied lm_head is not listed (it is model.embed_tokens.weight).

@@ -1,7 +1,8 @@
 // LoRA adapters vs PEFT (peft + transformers), both ways, on the fixtures of scripts/make_peft_fixture.py
 // (test/fixtures/lora/: base/ and one PEFT adapter directory per case with expected.json):
 // - a PEFT adapter loads here and gives PEFT's logits (adapter on, disabled, merged), greedy tokens through generate
-//   (the fused CUDA decoding step with the low-rank products, CUDA graph on and off, and the unfused step);
+//   (the fused CUDA decoding step with the low-rank products, CUDA graph on and off, the unfused step, and the fused
+//   step on merged copies with ATMAN_LORA_DECODE=merge);
 // - an adapter trained here is written in PEFT's format to $ATMAN_LORA_OURS (default <tmp>/atman-lora-ours) with
 //   our logits; `python3 scripts/make_peft_fixture.py --check-ours DIR` (scripts/gpu-check.sh runs it after this
 //   suite) loads it with PEFT and compares.
@@ -70,7 +71,10 @@ describeReady.each(CASES.flatMap((c) => ['cpu', 'cuda'].map((d) => [c, d] as con
       const graph = await m.generate([g.prompt], { maxNewTokens: g.tokens.length, temperature: 0, cudaGraph: true });
       const eager = await m.generate([g.prompt], { maxNewTokens: g.tokens.length, temperature: 0, cudaGraph: false });
       const unfused = await withUnfused(() => m.generate([g.prompt], { maxNewTokens: g.tokens.length, temperature: 0, cudaGraph: false }));
-      expect({ graph: graph.tokens[0], eager: eager.tokens[0], unfused: unfused.tokens[0] }).toEqual({ graph: g.tokens, eager: g.tokens, unfused: g.tokens });
+      process.env.ATMAN_LORA_DECODE = 'merge'; // the alternative: decoding on a merged copy of the projections
+      const merged = await m.generate([g.prompt], { maxNewTokens: g.tokens.length, temperature: 0, cudaGraph: true }).finally(() => delete process.env.ATMAN_LORA_DECODE);
+      expect({ graph: graph.tokens[0], eager: eager.tokens[0], unfused: unfused.tokens[0], merged: merged.tokens[0] })
+        .toEqual({ graph: g.tokens, eager: g.tokens, unfused: g.tokens, merged: g.tokens });
     }
   });
 
