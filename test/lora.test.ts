@@ -112,6 +112,13 @@ describe('forward with an adapter equals the merged weights W + (alpha / r) B A 
       delete process.env.ATMAN_LORA_DECODE;
     }
     expect(m.hasAdapter).toBe(true);
+    // an async fn keeps the adapter off until it settles: generation of the base
+    const baseModel = await LlamaModel.load(dir, { dtype: 'float64' });
+    const baseGen = await baseModel.generate([prompt], { maxNewTokens: 6, temperature: 0 });
+    const offGen = await m.withAdapterDisabled(() => m.generate([prompt], { maxNewTokens: 6, temperature: 0 }));
+    expect(offGen.tokens).toEqual(baseGen.tokens);
+    expect(m.adapter!.enabled).toBe(true);
+    baseModel.dispose();
     for (const t of [base, expected, got, disabled]) t.dispose();
     disposeReference(ref);
     disposeAll(tensors);

@@ -99,6 +99,7 @@ export const evalCommand: CommandModule = {
   builder: (y: Argv) => {
     let b = dataFlags(y);
     for (const [name, describe] of [
+      ['adapter', "LoRA adapter directory (PEFT format) loaded onto --model, e.g. a LoRA run's runs/<name>/adapter; = --model.adapter"],
       ['max-new-tokens', 'greedy completion length limit (also for continuations after a mistake)'],
       ['batch-size', 'problems generated together'],
       ['saliency-steps', "mask optimization steps K; = --saliency.steps (default: the --config's)"],
