@@ -7,6 +7,7 @@ import * as path from 'path';
 
 import { LlamaModel, Tensor, manualSeed, noGrad, tensor } from '../src';
 import { AdamW } from '../src/nn/optim';
+import { optimizeSaliency } from '../src/atman';
 import { resolveConfig } from '../src/config';
 import { policyUpdate } from '../src/train/policy-update';
 import { disposeReference, readReference, referenceLogits } from './family_reference';
@@ -17,6 +18,7 @@ import { ALL_TARGETS, loraKey, mergeIntoReference, targetShape, writePeftAdapter
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-lora-'));
 const baseDir = writeTinyLlama(path.join(tmp, 'base'), { layers: 2 });
 const qwenDir = writeTinyLlama(path.join(tmp, 'qwen2'), { family: 'qwen2', layers: 2, seed: 3 });
+const qwen3Dir = writeTinyLlama(path.join(tmp, 'qwen3'), { family: 'qwen3', layers: 2, seed: 4, headDim: 32 });
 const cfgOf = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, number>;
 const ids = tensor([[5, 17, 42, 3, 99, 250, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8]], { dtype: 'int64' });
 const idsArray = ids.toArray() as number[][];
@@ -81,6 +83,7 @@ describe('forward with an adapter equals the merged weights W + (alpha / r) B A 
     ['llama, every target', baseDir, ALL_TARGETS],
     ['llama, q and v only', baseDir, ['q_proj', 'v_proj']],
     ['qwen2 (q/k/v biases), MLP only', qwenDir, ['gate_proj', 'up_proj', 'down_proj']],
+    ['qwen3 (q/k head norms, head_dim 32 != hidden / heads), every target', qwen3Dir, ALL_TARGETS],
   ])('%s', async (_name, dir, targets) => {
     const adapterDir = path.join(tmp, `adapter-${path.basename(dir)}-${targets.length}`);
     const r = 3, alpha = 5;
@@ -283,6 +286,46 @@ describe('training the adapter', () => {
     expect(m.parameters().every((t) => !t.requiresGrad)).toBe(true);
     for (const t of [loss, ...trainable, ...base.map(([, t]) => t)]) t.dispose();
     m.dispose();
+  });
+
+  test('the mask optimization runs on base + adapter with everything frozen (no gradient reaches A or B), then restores', async () => {
+    const adapterDir = path.join(tmp, 'mask-adapter');
+    const tensors = writePeftAdapter(adapterDir, cfgOf(baseDir), { r: 2, alpha: 4 });
+    const m = await LlamaModel.load(baseDir);
+    await m.loadAdapter(adapterDir);
+    m.requiresGrad_(true);
+    const example = { ids: [5, 17, 42, 3, 99, 250, 7, 8, 9, 10], cotStart: 3, cotEnd: 8, answerStart: 8, answerEnd: 10 };
+    const withAdapter = await optimizeSaliency(m, [example], { steps: 3 });
+    const base = await m.withAdapterDisabled(() => optimizeSaliency(m, [example], { steps: 3 }));
+    expect(withAdapter[0].logpFull).not.toBeCloseTo(base[0].logpFull, 3); // the adapter took part
+    const adapter = m.adapterParameters();
+    expect(adapter.every(([, t]) => t.requiresGrad && t.grad === null)).toBe(true);
+    expect(m.namedParameters().filter(([n]) => !n.includes('lora_')).every(([, t]) => !t.requiresGrad)).toBe(true);
+    for (const [, t] of adapter) t.dispose();
+    disposeAll(tensors);
+    m.dispose();
+  });
+
+  test('a bfloat16 base with a float32 adapter: forward close to float32, gradients float32 on A and B only', async () => {
+    const adapterDir = path.join(tmp, 'bf16-adapter');
+    const tensors = writePeftAdapter(adapterDir, cfgOf(baseDir), { r: 2, alpha: 4 });
+    const f32 = await LlamaModel.load(baseDir);
+    await f32.loadAdapter(adapterDir);
+    const bf16 = await LlamaModel.load(baseDir, { dtype: 'bfloat16' });
+    await bf16.loadAdapter(adapterDir);
+    const a = logitsOf(f32), b = logitsOf(bf16);
+    expect(b.dtype).toBe('bfloat16');
+    expectClose(b.float(), a, 0.1, 0.05);
+    bf16.requiresGrad_(true);
+    const loss = bf16.tokenLogprobs(ids).sum().neg();
+    loss.backward();
+    const p = bf16.adapterParameters();
+    expect(p.every(([, t]) => t.dtype === 'float32' && t.grad !== null && t.grad.dtype === 'float32')).toBe(true);
+    expect(p.every(([, t]) => Number.isFinite(t.grad!.abs().max().item()))).toBe(true);
+    for (const t of [a, b, loss, ...p.map(([, t]) => t)]) t.dispose();
+    disposeAll(tensors);
+    f32.dispose();
+    bf16.dispose();
   });
 
   test('activation checkpointing gives the same gradients, dropout included (the same masks are redrawn)', async () => {
