@@ -6,7 +6,9 @@
 // - an adapter trained here is written in PEFT's format to $ATMAN_LORA_OURS (default <tmp>/atman-lora-ours) with
 //   our logits; `python3 scripts/make_peft_fixture.py --check-ours DIR` (scripts/gpu-check.sh runs it after this
 //   suite) loads it with PEFT and compares.
-// Skips itself without CUDA, and without the fixture directory (made by scripts/gpu-check.sh, which copies it in).
+// - LoRA training on CUDA: gradients with activation checkpointing and dropout (the CUDA generator path) equal the
+//   plain ones, and `train --lora.r 16` runs on the tiny model with adapter-only checkpoints.
+// Skips itself without CUDA, and the PEFT parts without the fixture directory (scripts/gpu-check.sh copies it in).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -14,6 +16,9 @@ import * as path from 'path';
 import * as at from '../../src';
 import { LlamaModel, Tensor, noGrad, tensor } from '../../src';
 import { AdamW } from '../../src/nn/optim';
+import { train } from '../../src/train/trainer';
+import { writeTinyLlama } from '../llama_helpers';
+import { tinyRunConfig } from '../tiny_run';
 
 const ROOT = path.join(__dirname, '../fixtures/lora');
 const BASE = path.join(ROOT, 'base');
@@ -119,4 +124,44 @@ describeReady('an adapter trained here, for PEFT to load (scripts/make_peft_fixt
     m.dispose();
     again.dispose();
   });
+});
+
+const describeCuda = at.cuda.isAvailable() ? describe : describe.skip;
+
+describeCuda('LoRA training on CUDA', () => {
+  test('activation checkpointing with dropout gives the plain gradients (float32, fused kernels)', async () => {
+    const dir = writeTinyLlama(fs.mkdtempSync(path.join(os.tmpdir(), 'atman-lora-gpu-')), { hidden: 128, heads: 2, kvHeads: 2, intermediate: 160 });
+    const ids = tensor([[5, 17, 42, 3, 99, 250, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8]], { dtype: 'int64' }).to('cuda');
+    const grads = async (checkpointing: boolean, seed: number) => {
+      const m = await LlamaModel.load(dir, { device: 'cuda', dtype: 'float32' });
+      at.manualSeed(0);
+      m.addLora({ r: 4, dropout: 0.2 });
+      m.requiresGrad_(true).setGradientCheckpointing(checkpointing);
+      at.manualSeed(seed);
+      const loss = m.tokenLogprobs(ids).sum().neg();
+      loss.backward();
+      const out = m.adapterParameters().map(([, t]) => t.grad!.cpu());
+      loss.dispose();
+      m.dispose();
+      return out;
+    };
+    const plain = await grads(false, 3), checkpointed = await grads(true, 3), other = await grads(false, 4);
+    const diff = (a: Tensor[], b: Tensor[]) => Math.max(...a.map((t, i) => t.sub(b[i]).abs().max().item() as number));
+    expect(diff(checkpointed, plain)).toBeLessThanOrEqual(1e-4);
+    expect(diff(other, plain)).toBeGreaterThan(0); // dropout acts
+    ids.dispose();
+  });
+
+  test("train --lora.r 16 on the tiny model: finite losses, adapter-only checkpoints, the run's adapter", async () => {
+    const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-lora-gpu-runs-'));
+    const cfg = tinyRunConfig(runsDir, 'lora-cuda', 2, { device: 'cuda', lora: { r: 16, dropout: 0.05 }, grpo: { beta: 0.04 }, optim: { lr: 1e-4 } });
+    const out = await train({ config: cfg, stream: { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream });
+    expect(out).toMatchObject({ stepsDone: 2, interrupted: false });
+    const step2 = path.join(out.runDir, 'checkpoints', 'step-000002');
+    expect(fs.readdirSync(step2).sort()).toEqual(['COMPLETE', 'adapter', 'optimizer.safetensors', 'state.json']);
+    expect(fs.existsSync(path.join(out.runDir, 'adapter', 'adapter_model.safetensors'))).toBe(true);
+    const rows = fs.readFileSync(path.join(out.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.every((r) => Number.isFinite(r.loss) && Number.isFinite(r.kl))).toBe(true);
+    fs.rmSync(runsDir, { recursive: true, force: true });
+  }, 600000);
 });
