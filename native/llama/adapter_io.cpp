@@ -22,12 +22,18 @@ constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
 constexpr const char* kKeyPrefix = "base_model.model.model.layers.";
 
+// The shortest text that reads back as x (0.1, not 0.10000000000000001); integers without a fraction.
 std::string number(double x) {
   if (std::floor(x) == x && std::abs(x) < 1e15) return std::to_string(static_cast<int64_t>(x));
-  std::ostringstream s;
-  s.precision(17);
-  s << x;
-  return s.str();
+  std::string out;
+  for (int precision = 15; precision <= 17; precision++) {
+    std::ostringstream s;
+    s.precision(precision);
+    s << x;
+    out = s.str();
+    if (std::stod(out) == x) break;
+  }
+  return out;
 }
 
 std::string shapeText(at::IntArrayRef s) {
