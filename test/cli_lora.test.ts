@@ -69,6 +69,8 @@ test('train --lora.r 16: adapter-only checkpoints (PEFT format, small), the run 
   expect(resumed.every((row) => Number.isFinite(row.kl as number))).toBe(true);
   // a resume that switches LoRA off is refused with the reason
   await expect(train({ config: { ...cfg, lora: { ...cfg.lora, r: 0, dropout: 0 } }, resume: true, stream: quiet })).rejects.toThrow(/holds a LoRA adapter/);
+  await expect(train({ config: { ...cfg, lora: { ...cfg.lora, targetModules: ['q_proj'] } }, resume: true, stream: quiet }))
+    .rejects.toThrow(/has lora\.targetModules down_proj,gate_proj,k_proj,o_proj,q_proj,up_proj,v_proj, the config says q_proj/);
 }, 900000);
 
 test('merge writes a full checkpoint that loads and computes what base + adapter compute; eval and saliency take --adapter', async () => {

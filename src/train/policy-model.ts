@@ -22,7 +22,12 @@ export async function loadPolicy(
     if (checkpoint) {
       await model.loadAdapter(checkpoint.adapterDir!);
       const a = model.adapter!;
-      if (a.r !== l.r) throw new Error(`cannot resume with lora.r ${l.r}: the adapter of checkpoint ${checkpoint.dir} has rank ${a.r}`);
+      const want = { r: l.r, alpha: l.alpha ?? 2 * l.r, dropout: l.dropout, targetModules: [...l.targetModules].sort().join(',') };
+      const have = { r: a.r, alpha: a.alpha, dropout: a.dropout, targetModules: [...a.targetModules].sort().join(',') };
+      const differ = (Object.keys(want) as (keyof typeof want)[]).filter((k) => want[k] !== have[k]);
+      if (differ.length > 0)
+        throw new Error(`cannot resume: the adapter of checkpoint ${checkpoint.dir} has ${differ.map((k) => `lora.${k} ${have[k]}`).join(', ')}, ` +
+          `the config says ${differ.map((k) => want[k]).join(', ')}; a run keeps its adapter's shape: resume with the run's lora settings`);
     } else {
       manualSeed(cfg.seed); // A's initialization
       model.addLora({ r: l.r, alpha: l.alpha ?? 2 * l.r, dropout: l.dropout, targetModules: l.targetModules, baseModel: cfg.model.path });
