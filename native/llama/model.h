@@ -1,6 +1,7 @@
 // A decoder-only causal LM over libtorch: weights as plain tensors, forward with the AtMan attention op in every
 // layer, chunked token log-probs. Computes what Hugging Face transformers' LlamaForCausalLM computes, and with the
-// options of LlamaConfig (family.h) what Qwen2ForCausalLM, Qwen3ForCausalLM and MistralForCausalLM compute.
+// options of LlamaConfig (family.h) what Qwen2ForCausalLM, Qwen3ForCausalLM and MistralForCausalLM compute; with a
+// LoRA adapter (lora.h, adapter_io.h) what PEFT's LoraModel over them computes.
 #pragma once
 #include <ATen/ATen.h>
 
