@@ -9,6 +9,7 @@
 #include "binding/tensor_handle.h"
 #include "native/core/dtype.h"
 #include "native/generate/generate.h"
+#include "native/llama/adapter_io.h"
 #include "native/llama/model.h"
 
 namespace binding {
@@ -327,6 +328,127 @@ Napi::Value llamaSave(const Napi::CallbackInfo& info) {
   });
 }
 
+// llamaAddLora(model, r, alpha, dropout, targetModules: string[], baseModel?)
+Napi::Value llamaAddLora(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    atman::Args a("LlamaModel.addLora", {toValue(info[1]), toValue(info[2]), toValue(info[3])});
+    atman::llama::LoraOptions o;
+    o.r = a.integer(0);
+    o.alpha = a.number(1);
+    o.dropout = a.number(2);
+    if (!info[4].IsArray()) throw Napi::TypeError::New(env, "wrong argument type: addLora() targetModules must be an array of module names");
+    Napi::Array list = info[4].As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      Napi::Value v = list.Get(i);
+      const int t = v.IsString() ? atman::llama::findLoraTarget(v.As<Napi::String>().Utf8Value()) : -1;
+      if (t < 0)
+        throw Napi::TypeError::New(env, "invalid values: addLora() target module " + (v.IsString() ? "'" + v.As<Napi::String>().Utf8Value() + "'" : std::string("(not a string)")) +
+                                            " is not supported; targets: " + atman::llama::loraTargetNames());
+      o.targets[t] = true;
+    }
+    if (info[5].IsString()) o.baseModel = info[5].As<Napi::String>().Utf8Value();
+    m.addLora(o);
+    return env.Undefined();
+  });
+}
+
+// Reads and checks the adapter off the JS thread; installs it on the JS thread (where the model is used).
+class LoadAdapterWorker : public PromiseWorker {
+ public:
+  LoadAdapterWorker(Napi::Env env, std::shared_ptr<LlamaModel> model, std::string dir)
+      : PromiseWorker(env), model_(std::move(model)), dir_(std::move(dir)) {}
+
+ private:
+  void compute() override { adapter_ = atman::llama::readAdapter(dir_, *model_); }
+  Napi::Value result(Napi::Env env) override {
+    return guarded(env, [&]() -> Napi::Value {
+      model_->installAdapter(adapter_.options, std::move(adapter_.pairs));
+      return env.Undefined();
+    });
+  }
+
+  std::shared_ptr<LlamaModel> model_;
+  std::string dir_;
+  atman::llama::LoadedAdapter adapter_;
+};
+
+// llamaLoadAdapter(model, dir) -> Promise<void>
+Napi::Value llamaLoadAdapter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    modelOf(info[0]);
+    atman::Args a("LlamaModel.loadAdapter", toValues(info, 1));
+    return (new LoadAdapterWorker(env, boxOf(info[0]).model, a.string(0)))->start();
+  });
+}
+
+// llamaSaveAdapter(model, dir)
+Napi::Value llamaSaveAdapter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    atman::Args a("LlamaModel.saveAdapter", toValues(info, 1));
+    atman::llama::saveAdapter(m, a.string(0));
+    return env.Undefined();
+  });
+}
+
+Napi::Value llamaMergeAdapter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    modelOf(info[0]).mergeAdapter();
+    return env.Undefined();
+  });
+}
+
+Napi::Value llamaSetAdapterEnabled(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    modelOf(info[0]).setAdapterEnabled(info[1].ToBoolean().Value());
+    return env.Undefined();
+  });
+}
+
+// llamaAdapterInfo(model) -> null | {r, alpha, dropout, targetModules, enabled}
+Napi::Value llamaAdapterInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    LlamaModel& m = modelOf(info[0]);
+    if (!m.hasAdapter()) return env.Null();
+    const atman::llama::LoraOptions& o = m.adapterOptions();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("r", static_cast<double>(o.r));
+    out.Set("alpha", o.alpha);
+    out.Set("dropout", o.dropout);
+    Napi::Array targets = Napi::Array::New(env);
+    for (int t = 0; t < atman::llama::kLoraTargets; t++)
+      if (o.targets[t]) targets.Set(targets.Length(), atman::llama::loraTargetName(t));
+    out.Set("targetModules", targets);
+    out.Set("enabled", m.adapterEnabled());
+    return out;
+  });
+}
+
+// llamaAdapterParameters(model) -> [names, tensors] (PEFT names)
+Napi::Value llamaAdapterParameters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto params = modelOf(info[0]).adapterParameters();
+    Napi::Array names = Napi::Array::New(env, params.size());
+    Napi::Array tensors = Napi::Array::New(env, params.size());
+    for (uint32_t i = 0; i < params.size(); i++) {
+      names.Set(i, Napi::String::New(env, params[i].first));
+      tensors.Set(i, TensorHandle::wrap(env, params[i].second));
+    }
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, names);
+    out.Set(1u, tensors);
+    return out;
+  });
+}
+
 Napi::Value llamaDispose(const Napi::CallbackInfo& info) {
   if (isModel(info[0])) boxOf(info[0]).model.reset();
   return info.Env().Undefined();
@@ -347,6 +469,13 @@ void InitLlama(Napi::Env env, Napi::Object exports) {
   exports.Set("llamaConfig", Napi::Function::New(env, llamaConfig));
   exports.Set("llamaSave", Napi::Function::New(env, llamaSave));
   exports.Set("llamaDispose", Napi::Function::New(env, llamaDispose));
+  exports.Set("llamaAddLora", Napi::Function::New(env, llamaAddLora));
+  exports.Set("llamaLoadAdapter", Napi::Function::New(env, llamaLoadAdapter));
+  exports.Set("llamaSaveAdapter", Napi::Function::New(env, llamaSaveAdapter));
+  exports.Set("llamaMergeAdapter", Napi::Function::New(env, llamaMergeAdapter));
+  exports.Set("llamaSetAdapterEnabled", Napi::Function::New(env, llamaSetAdapterEnabled));
+  exports.Set("llamaAdapterInfo", Napi::Function::New(env, llamaAdapterInfo));
+  exports.Set("llamaAdapterParameters", Napi::Function::New(env, llamaAdapterParameters));
 }
 
 }  // namespace binding

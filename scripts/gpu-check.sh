@@ -28,11 +28,14 @@ step fixtures
 for s in scripts/make_*_fixture.py scripts/make_*_fixtures.py; do [[ -f $s ]] && PYTHONUNBUFFERED=1 python3 "$s" "$OUT/fixtures" 2>&1 | tail -8; done
 # The family parity fixtures are checked by test/gpu/family_parity.test.ts in this call (it fails without them): copy
 # them into this working tree's test/fixtures/ before the GPU suite. fixtures.tgz brings every fixture back to commit.
-for f in qwen2 qwen3 mistral; do [[ -d $OUT/fixtures/$f ]] && mkdir -p test/fixtures/$f && cp -r "$OUT/fixtures/$f/." test/fixtures/$f/; done
+for f in qwen2 qwen3 mistral lora; do [[ -d $OUT/fixtures/$f ]] && mkdir -p test/fixtures/$f && cp -r "$OUT/fixtures/$f/." test/fixtures/$f/; done
 [[ -d $OUT/fixtures ]] && (cd "$OUT" && tar czf fixtures.tgz fixtures && rm -rf fixtures)
 
 step "GPU tests"
-node --expose-gc ./node_modules/jest/bin/jest.js -c jest.gpu.config.js 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "✓|✕|Tests:|Suites:|●" | head -120
+ATMAN_LORA_OURS="$OUT/lora-ours" node --expose-gc ./node_modules/jest/bin/jest.js -c jest.gpu.config.js 2>&1 | tee "$OUT/gpu-tests.log" | grep -E "✓|✕|Tests:|Suites:|●" | head -120
+
+step "PEFT loads an adapter trained here (test/gpu/lora_parity.test.ts wrote it)"
+[[ -d $OUT/lora-ours ]] && python3 scripts/make_peft_fixture.py --check-ours "$OUT/lora-ours" 2>&1 | tail -5
 
 step "CPU tests on the CUDA build (libtorch 2.x)"
 [[ ${SKIP_CPU_TESTS:-0} == 1 ]] || node --expose-gc ./node_modules/jest/bin/jest.js 2>&1 | tee "$OUT/cpu-tests.log" | grep -E "✕|Tests:|Suites:|●" | head -60

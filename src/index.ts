@@ -21,6 +21,8 @@ export type { ChatMessage, ChatTemplateOptions, DecodeOptions, EncodeOptions, To
 export type { ChatRenderOptions } from './llm/chat-template';
 export { LlamaModel } from './llm/model';
 export { loadModel, MODEL_TYPES, sequenceLimit } from './llm/families';
+export { LORA_TARGETS } from './llm/lora';
+export type { AdapterInfo, LoraOptions, LoraTarget } from './llm/lora';
 export type { ModelType } from './llm/families';
 export type {
   LlamaConfig, LlamaLoadOptions, LlamaForwardOptions, TokenLogprobsOptions, GenerateOptions, GenerateResult, PastKeyValues,
@@ -42,8 +44,8 @@ export type { EvalOptions, EvalReport, EvalItem, EvalResult, EvalFaithfulness } 
 export * as data from './data';
 export { resolveConfig, describeConfig, configToYaml, resolveTrainConfig, resolveSftConfig, resolveEvalConfig } from './config';
 export type { TrainConfig, TrainConfigInput, SftConfig, SftConfigInput, EvalConfig, EvalConfigInput } from './config';
-export { train, sft, evaluate } from './api';
-export type { TrainRunOptions, SftRunOptions, SftOutcome, EvaluateOptions } from './api';
+export { train, sft, evaluate, merge } from './api';
+export type { TrainRunOptions, SftRunOptions, SftOutcome, EvaluateOptions, MergeOptions } from './api';
 export type { TrainOutcome } from './train/trainer';
 export { renderSaliencyHtml, renderTrainReport } from './log';
 export type { SaliencyItem } from './log';

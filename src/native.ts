@@ -58,6 +58,15 @@ export interface NativeLlama {
   readonly __nativeLlama: unique symbol;
 }
 
+/** A model's LoRA adapter (native/llama/lora.h). */
+export interface NativeAdapterInfo {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targetModules: string[];
+  enabled: boolean;
+}
+
 /** The config.json model_type values native/llama/family.h supports. */
 export type ModelType = 'llama' | 'qwen2' | 'qwen3' | 'mistral';
 
@@ -141,6 +150,13 @@ export interface NativeAddon {
   llamaConfig(m: NativeLlama): NativeLlamaConfig;
   llamaSave(m: NativeLlama, dir: string): void;
   llamaDispose(m: NativeLlama): void;
+  llamaAddLora(m: NativeLlama, r: number, alpha: number, dropout: number, targetModules: string[], baseModel: string | null): void;
+  llamaLoadAdapter(m: NativeLlama, dir: string): Promise<void>;
+  llamaSaveAdapter(m: NativeLlama, dir: string): void;
+  llamaMergeAdapter(m: NativeLlama): void;
+  llamaSetAdapterEnabled(m: NativeLlama, flag: boolean): void;
+  llamaAdapterInfo(m: NativeLlama): NativeAdapterInfo | null;
+  llamaAdapterParameters(m: NativeLlama): [string[], NativeTensor[]];
 }
 
 export const packageRoot = path.resolve(__dirname, '..');

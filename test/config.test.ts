@@ -28,6 +28,7 @@ describe('defaults', () => {
     expect(c.device).toBe('auto');
     expect(c.runsDir).toBe('runs');
     expect(c.model).toEqual({ path: 'models/tiny-arith', dtype: 'auto', gradientCheckpointing: false, reference: null });
+    expect(c.lora).toEqual({ r: 0, alpha: null, dropout: 0, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] });
     expect(c.data).toEqual({
       task: 'auto', path: null, limit: null, shuffle: true, mmluSubjects: null,
       fields: { question: null, answer: null, choices: null, subject: null }, systemPrompt: null, answerPattern: null, answerExtractor: null,
@@ -62,7 +63,7 @@ describe('defaults', () => {
     expect(byPath.get('data.limit')?.type).toBe('integer | null');
     expect(byPath.get('data.synthetic.ops')?.default).toEqual(['+', '-', '*']);
     expect(byPath.has('grpo')).toBe(false); // groups are not options
-    expect(d.length).toBe(92);
+    expect(d.length).toBe(96);
     for (const f of d) expect(f.help.length).toBeGreaterThan(5);
     // every leaf of the resolved defaults is described, and nothing else
     const leaves = (o: Record<string, unknown>, p = ''): string[] =>
@@ -245,6 +246,19 @@ describe('errors', () => {
   test('cross-field checks', () => {
     expect(thrown(() => resolveConfig({ overrides: ['data.synthetic.minOps=3'] })).message).toContain('minOps');
     expect(thrown(() => resolveConfig({ overrides: ['grpo.epsilonHigh=0.1'] })).message).toContain("'grpo.epsilonHigh' (0.1)");
+    expect(thrown(() => resolveConfig({ overrides: ['lora.alpha=32'] })).message).toContain("'lora.alpha' set while 'lora.r' is 0 (LoRA off)");
+  });
+
+  test('lora: flags set the adapter; bad values name the field and what is allowed', () => {
+    const c = resolveConfig({ overrides: ['lora.r=16', 'lora.dropout=0.05', 'lora.targetModules=[q_proj,v_proj]'] });
+    expect(c.lora).toEqual({ r: 16, alpha: null, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
+    expect(resolveConfig({ overrides: { lora: { r: '8', alpha: '4' } } }).lora).toMatchObject({ r: 8, alpha: 4 });
+    const e = thrown(() => resolveConfig({ overrides: ['lora.r=-1', 'lora.targetModules=[lm_head]', 'lora.dropout=1'] })).message;
+    expect(e).toContain("'lora.r'");
+    expect(e).toContain("'lora.targetModules");
+    expect(e).toContain('q_proj');
+    expect(e).toContain("'lora.dropout'");
+    expect(thrown(() => resolveConfig({ overrides: ['lora.rank=4'] })).message).toContain("unknown config key 'lora.rank' — 'lora' has: r, alpha");
   });
 });
 

@@ -144,6 +144,7 @@ GenerateResult generate(const llama::LlamaModel& model, const std::vector<std::v
   // Prefill each prompt once, then give each of its G sequences a copy of the cache.
   llama::KVCache cache = model.newCache(P, longest + o.maxNewTokens);
   at::Tensor h = model.extend(ids, keyStart, cache);
+  model.mergeForDecoding(cache);  // ATMAN_LORA_DECODE=merge only
   at::Tensor last = model.logits(h.narrow(1, longest - 1, 1)).squeeze(1);  // [P, V]
   if (G > 1) {
     for (auto* list : {&cache.k, &cache.v})

@@ -52,6 +52,16 @@ at::Tensor linearRows(const at::Tensor& x, const at::Tensor& W, cudaStream_t s) 
   return y;
 }
 
+// Adds layer l's adapter update of target t (x its input) into y, a [B, n] slice of a projection's output: the
+// float32 update rounded once into the model dtype, as LlamaModel's unfused layers do.
+void addLora(const at::Tensor& y, const at::Tensor& x, const Layer& l, int t, double scale) {
+  const LoraPair& p = l.lora[t];
+  if (scale == 0 || !p.A.defined()) return;
+  LoraRun run;
+  run.scale = scale;
+  y.add_(loraDelta(x, p, run, t));
+}
+
 }  // namespace
 
 bool fusedDecodeApplies(const LlamaConfig& c, const std::vector<Layer>& layers, const at::Tensor& weights) {
@@ -87,6 +97,10 @@ at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const a
     const Layer& l = w.layers[i];
     const at::Tensor qkv = linearRows(h, l.qkv, stream);  // [B, (Hq + 2 Hkv) D]
     if (l.qkvBias.defined()) qkv.add_(l.qkvBias);          // Qwen2: q/k/v biases (packed like the weights)
+    const int64_t nq = Hq * D, nkv = Hkv * D;
+    addLora(qkv.narrow(1, 0, nq), h, l, kQ, w.loraScale);
+    addLora(qkv.narrow(1, nq, nkv), h, l, kK, w.loraScale);
+    addLora(qkv.narrow(1, nq + nkv, nkv), h, l, kV, w.loraScale);
     if (l.qNorm.defined())                                  // Qwen3: RMSNorm over each q and k head, before rotary
       checkFused(fused::headRmsNorm(dt, qkv.data_ptr(), l.qNorm.data_ptr(), l.kNorm.data_ptr(), B, Hq, Hkv, D,
                                     static_cast<float>(c.rmsNormEps), stream),
@@ -98,14 +112,20 @@ at::Tensor fusedDecodeStep(const LlamaConfig& c, const DecodeWeights& w, const a
                                       keyStartPtr, a.data_ptr(), splits > 1 ? partial.data_ptr<float>() : nullptr, B, Hq,
                                       Hkv, D, C, splits, splitLen, scale, stream),
                "decode attention");
-    std::tie(x, h) = addRmsNorm(x, linearRows(a, l.o, stream), l.postNorm, c.rmsNormEps, stream);
+    const at::Tensor attnOut = linearRows(a, l.o, stream);
+    addLora(attnOut, a, l, kO, w.loraScale);
+    std::tie(x, h) = addRmsNorm(x, attnOut, l.postNorm, c.rmsNormEps, stream);
     const at::Tensor gateUp = linearRows(h, l.gateUp, stream);  // [B, 2I]: gate, then up
+    addLora(gateUp.narrow(1, 0, I), h, l, kGate, w.loraScale);
+    addLora(gateUp.narrow(1, I, I), h, l, kUp, w.loraScale);
     at::Tensor act = at::empty({B, I}, x.options());
     checkFused(fused::siluMul(dt, gateUp.data_ptr(), static_cast<const char*>(gateUp.data_ptr()) + I * gateUp.element_size(),
                               act.data_ptr(), B, I, 2 * I, 2 * I, stream),
                "SiLU-mul");
     const at::Tensor& nextNorm = i + 1 < w.layers.size() ? w.layers[i + 1].inputNorm : w.norm;
-    std::tie(x, h) = addRmsNorm(x, linearRows(act, l.down, stream), nextNorm, c.rmsNormEps, stream);
+    const at::Tensor mlpOut = linearRows(act, l.down, stream);
+    addLora(mlpOut, act, l, kDown, w.loraScale);
+    std::tie(x, h) = addRmsNorm(x, mlpOut, nextNorm, c.rmsNormEps, stream);
   }
   return linearRows(h, w.lmHead, stream);
 }

@@ -1,7 +1,7 @@
 // The decoding step (LlamaModel::decodeStep) on the fused CUDA kernels of native/llama/fused/decode.h and the packed
 // projections: per layer one q/k/v product (+ the packed q/k/v bias: Qwen2; + one q/k head RMSNorm kernel: Qwen3),
 // rotary + cache write, attention, o product, add + RMSNorm, one gate/up product, SiLU·up, down product,
-// add + RMSNorm. Every family of family.h runs here (the sliding window never acts: longer sequences are refused).
+// add + RMSNorm; with a LoRA adapter, scale · B A x added to each adapted projection. Every family of family.h runs here (the sliding window never acts: longer sequences are refused).
 // Stubs in a CPU-only build (fusedDecodeApplies is false).
 #pragma once
 #include <ATen/ATen.h>
@@ -23,6 +23,9 @@ struct DecodeWeights {
   const at::Tensor& norm;
   const at::Tensor& lmHead;
   const at::Tensor& invFreq;  // float32 [D / 2] on the device
+  // The LoRA adapter's scale (0: none or disabled). Its low-rank products are added to each adapted projection's
+  // output inside the step (no merged copy of the weights; the step stays capturable as a CUDA graph).
+  double loraScale = 0;
 };
 
 // As LlamaModel::decodeStep: ids [B, 1], length int64 [1] on the device (the slot written now; keys

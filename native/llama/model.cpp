@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <sstream>
 
@@ -265,7 +267,28 @@ at::Tensor rotateHalf(const at::Tensor& x) {
 struct LayerShape {
   int64_t heads, kvHeads, headDim;
   double eps;
+  LoraRun lora{};  // the adapter of this pass (scale 0: none)
 };
+
+// x in the adapter's dtype when one of the targets reading x has an adapter that runs in this pass, else undefined.
+// One cast for the projections that share an input (q/k/v, gate/up), so autograd keeps one float32 copy, not three.
+at::Tensor adapterInput(const at::Tensor& x, const Layer& l, std::initializer_list<int> targets, const LayerShape& c) {
+  if (c.lora.scale == 0) return at::Tensor();
+  for (int t : targets)
+    if (l.lora[t].A.defined()) return x.to(l.lora[t].A.scalar_type());
+  return at::Tensor();
+}
+
+// The projection of x through target t's weight w (and bias b), plus the layer's adapter update when one runs (xl:
+// x in the adapter's dtype, from adapterInput).
+at::Tensor project(const at::Tensor& x, const at::Tensor& xl, const at::Tensor& w, const at::Tensor& b, const Layer& l,
+                   int t, const LayerShape& c) {
+  at::Tensor y = at::linear(x, w, b);
+  const LoraPair& p = l.lora[t];
+  if (c.lora.scale == 0 || !p.A.defined()) return y;
+  // As PEFT: the base output plus the float32 update, rounded once to the model dtype.
+  return y.add_(loraDelta(xl, p, c.lora, t));
+}
 
 // One decoder layer: x + attn(norm(x)), then + mlp(norm(.)). cos/sin [B, 1, T, D] in x's dtype.
 // With a cache (kc, vc [B, Hkv, capacity, D]): this call's keys and values are written at [start, start + T) and the
@@ -292,9 +315,10 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   at::Tensor x = xIn;
   at::Tensor h = rmsNormEps(x, l.inputNorm, c.eps);
   // Undefined biases (every family but Qwen2) are none.
-  at::Tensor q = at::linear(h, l.q, l.qBias).view({B, T, c.heads, D});
-  at::Tensor k = at::linear(h, l.k, l.kBias).view({B, T, c.kvHeads, D});
-  at::Tensor v = at::linear(h, l.v, l.vBias).view({B, T, c.kvHeads, D}).transpose(1, 2);
+  const at::Tensor hl = adapterInput(h, l, {kQ, kK, kV}, c);
+  at::Tensor q = project(h, hl, l.q, l.qBias, l, kQ, c).view({B, T, c.heads, D});
+  at::Tensor k = project(h, hl, l.k, l.kBias, l, kK, c).view({B, T, c.kvHeads, D});
+  at::Tensor v = project(h, hl, l.v, l.vBias, l, kV, c).view({B, T, c.kvHeads, D}).transpose(1, 2);
   if (l.qNorm.defined()) {  // Qwen3: RMSNorm over each head's q and k, before rotary
     q = rmsNormEps(q, l.qNorm, c.eps);
     k = rmsNormEps(k, l.kNorm, c.eps);
@@ -326,11 +350,12 @@ at::Tensor decoderLayer(const at::Tensor& xIn, const Layer& l, const at::Tensor&
   // decodeStep normally runs native/llama/fused_decode.cpp instead.
   at::Tensor a = writeAt != nullptr ? decodeAttention(q, k, v, ao.keyBias) : atman::attention(q, k, v, ao);  // [B, Hq, T, D]
   a = a.transpose(1, 2).reshape({B, T, c.heads * D});
-  x = x.add(at::linear(a, l.o));
+  x = x.add(project(a, adapterInput(a, l, {kO}, c), l.o, at::Tensor(), l, kO, c));
   h = rmsNormEps(x, l.postNorm, c.eps);
-  at::Tensor gate = at::linear(h, l.gate), up = at::linear(h, l.up);
+  const at::Tensor hm = adapterInput(h, l, {kGate, kUp}, c);
+  at::Tensor gate = project(h, hm, l.gate, at::Tensor(), l, kGate, c), up = project(h, hm, l.up, at::Tensor(), l, kUp, c);
   at::Tensor act = fusedOpsApply(gate) ? fusedSiluMul(gate, up) : at::silu(gate).mul(up);
-  return x.add(at::linear(act, l.down));
+  return x.add(project(act, adapterInput(act, l, {kDown}, c), l.down, at::Tensor(), l, kDown, c));
 }
 
 at::Tensor orUndefined(const c10::optional<at::Tensor>& t) { return t.has_value() ? *t : at::Tensor(); }
@@ -340,9 +365,12 @@ c10::optional<at::Tensor> optionalOf(const at::Tensor& t) {
 
 // Activation checkpointing of one layer: forward keeps only its inputs; backward runs the layer again with autograd
 // and differentiates it (as torch.utils.checkpoint's reentrant variant does). The family options (projection biases,
-// q/k norms) are optional inputs: absent ones are no autograd inputs.
+// q/k norms) are optional inputs: absent ones are no autograd inputs. The adapter's A and B (those of its targets, in
+// target order) come as one list after the 5 non-tensor arguments; its targets, scale, dropout and dropout seed
+// follow (the same seed redraws the same dropout masks in backward).
 struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
   static constexpr size_t kTensorInputs = 20;  // x .. kNorm below; then 5 non-tensor arguments
+  static constexpr size_t kScalarsBeforeLora = 5;
 
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos,
                             const at::Tensor& sin, const c10::optional<at::Tensor>& keyBias,
@@ -352,25 +380,50 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
                             const at::Tensor& up, const at::Tensor& down, const c10::optional<at::Tensor>& qBias,
                             const c10::optional<at::Tensor>& kBias, const c10::optional<at::Tensor>& vBias,
                             const c10::optional<at::Tensor>& qNorm, const c10::optional<at::Tensor>& kNorm,
-                            int64_t bqsScalar, int64_t heads, int64_t kvHeads, int64_t headDim, double eps) {
-    ctx->save_for_backward({x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), inputNorm, q, k,
-                            v, o, postNorm, gate, up, down, orUndefined(qBias), orUndefined(kBias), orUndefined(vBias),
-                            orUndefined(qNorm), orUndefined(kNorm)});
+                            int64_t bqsScalar, int64_t heads, int64_t kvHeads, int64_t headDim, double eps,
+                            at::TensorList lora, int64_t loraTargets, double loraScale, double loraDropout,
+                            int64_t dropoutSeed) {
+    std::vector<at::Tensor> saved{x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), inputNorm, q, k,
+                                  v, o, postNorm, gate, up, down, orUndefined(qBias), orUndefined(kBias), orUndefined(vBias),
+                                  orUndefined(qNorm), orUndefined(kNorm)};
+    saved.insert(saved.end(), lora.begin(), lora.end());
+    ctx->save_for_backward(saved);
     ctx->saved_data["bqsScalar"] = bqsScalar;
     ctx->saved_data["heads"] = heads;
     ctx->saved_data["kvHeads"] = kvHeads;
     ctx->saved_data["headDim"] = headDim;
     ctx->saved_data["eps"] = eps;
-    Layer l{inputNorm, q, k, v, o, postNorm, gate, up, down};
-    l.qBias = orUndefined(qBias), l.kBias = orUndefined(kBias), l.vBias = orUndefined(vBias);
-    l.qNorm = orUndefined(qNorm), l.kNorm = orUndefined(kNorm);
-    return run(x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), l, ctx);
+    ctx->saved_data["loraTargets"] = loraTargets;
+    ctx->saved_data["loraScale"] = loraScale;
+    ctx->saved_data["loraDropout"] = loraDropout;
+    ctx->saved_data["dropoutSeed"] = dropoutSeed;
+    return run(x, cos, sin, orUndefined(keyBias), orUndefined(bqs), orUndefined(keyStart), layerOf(saved, ctx), ctx);
   }
 
-  // The layer's tensors in forward's order, from index 6 of the saved inputs.
-  static Layer layerOf(const std::vector<at::Tensor>& in) {
+  // The adapter tensors of l as the flat list forward takes, and the bit set of their targets.
+  static std::pair<std::vector<at::Tensor>, int64_t> loraList(const Layer& l) {
+    std::vector<at::Tensor> out;
+    int64_t targets = 0;
+    for (int t = 0; t < kLoraTargets; t++) {
+      if (!l.lora[t].A.defined()) continue;
+      out.push_back(l.lora[t].A);
+      out.push_back(l.lora[t].B);
+      targets |= int64_t(1) << t;
+    }
+    return {out, targets};
+  }
+
+  // The layer's tensors in forward's order, from index 6 of the saved inputs; the adapter's after index 19.
+  static Layer layerOf(const std::vector<at::Tensor>& in, torch::autograd::AutogradContext* ctx) {
     Layer l{in[6], in[7], in[8], in[9], in[10], in[11], in[12], in[13], in[14]};
     l.qBias = in[15], l.kBias = in[16], l.vBias = in[17], l.qNorm = in[18], l.kNorm = in[19];
+    const int64_t targets = ctx->saved_data["loraTargets"].toInt();
+    size_t next = kTensorInputs;
+    for (int t = 0; t < kLoraTargets; t++) {
+      if (!(targets & (int64_t(1) << t))) continue;
+      l.lora[t].A = in[next++];
+      l.lora[t].B = in[next++];
+    }
     return l;
   }
 
@@ -384,12 +437,15 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
     ao.keyStart = keyStart;
     LayerShape c{ctx->saved_data["heads"].toInt(), ctx->saved_data["kvHeads"].toInt(), ctx->saved_data["headDim"].toInt(),
                  ctx->saved_data["eps"].toDouble()};
+    c.lora.scale = ctx->saved_data["loraScale"].toDouble();
+    c.lora.dropout = ctx->saved_data["loraDropout"].toDouble();
+    c.lora.dropoutSeed = ctx->saved_data["dropoutSeed"].toInt();
     return decoderLayer(x, l, cos, sin, ao, c);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    auto saved = ctx->get_saved_variables();  // tensor inputs 0..19 in forward's order
+    auto saved = ctx->get_saved_variables();  // tensor inputs 0..19 in forward's order, then the adapter's
     const size_t n = saved.size();
     std::vector<at::Tensor> in(n);
     std::vector<at::Tensor> wanted;
@@ -404,16 +460,21 @@ struct CheckpointedLayer : public torch::autograd::Function<CheckpointedLayer> {
         wantedIndex.push_back(i);
       }
     }
-    torch::autograd::variable_list out(kTensorInputs + 5);
+    // One output per forward argument: the 20 tensors, 5 scalars, each adapter tensor, 4 scalars.
+    const size_t nLora = n - kTensorInputs;
+    torch::autograd::variable_list out(kTensorInputs + kScalarsBeforeLora + nLora + 4);
     if (wanted.empty() || !grads[0].defined()) return out;
     at::Tensor y;
     {
       at::AutoGradMode enable(true);
-      y = run(in[0], in[1], in[2], in[3], in[4], in[5], layerOf(in), ctx);
+      y = run(in[0], in[1], in[2], in[3], in[4], in[5], layerOf(in, ctx), ctx);
     }
     auto g = torch::autograd::grad({y}, wanted, {grads[0]}, /*retain_graph=*/false, /*create_graph=*/false,
                                    /*allow_unused=*/true);
-    for (size_t j = 0; j < wantedIndex.size(); j++) out[wantedIndex[j]] = g[j];
+    for (size_t j = 0; j < wantedIndex.size(); j++) {
+      const size_t i = wantedIndex[j];
+      out[i < kTensorInputs ? i : i + kScalarsBeforeLora] = g[j];
+    }
     return out;
   }
 };
@@ -515,7 +576,8 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
   auto [cos, sin] = rotary(pos);
 
   at::Tensor x = at::embedding(embed_, ids);  // [B, T, H]
-  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  shape.lora = loraRun(at::GradMode::is_enabled());
   // With a prefix the layers run plainly: activation checkpointing is for full-sequence training passes.
   const bool checkpoint = checkpointing_ && at::GradMode::is_enabled() && !hasPast;
   at::Tensor pastK = hasPast ? o.pastKeys.to(dev) : at::Tensor(), pastV = hasPast ? o.pastValues.to(dev) : at::Tensor();
@@ -530,11 +592,14 @@ at::Tensor LlamaModel::hidden(const at::Tensor& idsIn, const ForwardOptions& o) 
     const Layer& l = layers_[i];
     if (perLayer) ao.keyBias = allBias.select(0, static_cast<int64_t>(i));
     if (checkpoint) {
+      auto [lora, loraTargets] = shape.lora.scale != 0 ? CheckpointedLayer::loraList(l)
+                                                       : std::pair<std::vector<at::Tensor>, int64_t>{{}, 0};
       x = CheckpointedLayer::apply(x, cos, sin, optionalOf(ao.keyBias), optionalOf(ao.biasQueryStart),
                                    optionalOf(ao.keyStart), l.inputNorm, l.q, l.k, l.v, l.o, l.postNorm, l.gate, l.up,
                                    l.down, optionalOf(l.qBias), optionalOf(l.kBias), optionalOf(l.vBias),
                                    optionalOf(l.qNorm), optionalOf(l.kNorm), ao.biasQueryStartScalar, c.numHeads,
-                                   c.numKvHeads, c.headDim, c.rmsNormEps);
+                                   c.numKvHeads, c.headDim, c.rmsNormEps, at::TensorList(lora), loraTargets,
+                                   shape.lora.scale, shape.lora.dropout, shape.lora.dropoutSeed);
     } else if (hasPast) {
       const auto li = static_cast<int64_t>(i);
       const at::Tensor pk = pastK.select(0, li), pv = pastV.select(0, li);
@@ -588,7 +653,8 @@ at::Tensor LlamaModel::extend(const at::Tensor& ids, const at::Tensor& keyStart,
   ao.keyStart = keyStart;
   auto [cos, sin] = rotary(defaultPositions(B, n, keyStart, start));
   at::Tensor x = at::embedding(embed_, ids);
-  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  shape.lora = loraRun(false);
   for (size_t i = 0; i < layers_.size(); i++) x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], start);
   cache.length = start + n;
   return rmsNorm(x, norm_);
@@ -600,8 +666,11 @@ at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& lengt
   const LlamaConfig& c = config_;
   const int64_t B = ids.size(0), C = cache.capacity;
   const auto longOpts = at::TensorOptions().dtype(at::kLong).device(device());
-  if (fusedDecodeApplies(c, layers_, embed_))
-    return fusedDecodeStep(c, DecodeWeights{layers_, embed_, norm_, lmHead_, invFreq_}, ids, length, keyStart, cache);
+  const std::vector<Layer>& layers = cache.decodeLayers ? *cache.decodeLayers : layers_;
+  const LoraRun lora = cache.decodeLayers ? LoraRun{} : loraRun(false);  // merged copies carry no adapter
+  if (fusedDecodeApplies(c, layers, embed_))
+    return fusedDecodeStep(c, DecodeWeights{layers, embed_, norm_, lmHead_, invFreq_, lora.scale}, ids, length, keyStart,
+                           cache);
   at::Tensor pos = length.view({1, 1}).expand({B, 1});
   if (keyStart.defined()) pos = pos.sub(keyStart.view({B, 1})).clamp_min(0);
   auto [cos, sin] = rotary(pos);
@@ -615,9 +684,10 @@ at::Tensor LlamaModel::decodeStep(const at::Tensor& ids, const at::Tensor& lengt
   AttentionOptions ao;  // decodeAttention reads only the bias
   ao.keyBias = hidden.to(biasType).mul(-1e9).contiguous();
   at::Tensor x = at::embedding(embed_, ids);
-  const LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
-  for (size_t i = 0; i < layers_.size(); i++)
-    x = decoderLayer(x, layers_[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], 0, nullptr, nullptr, &length);
+  LayerShape shape{c.numHeads, c.numKvHeads, c.headDim, c.rmsNormEps};
+  shape.lora = lora;
+  for (size_t i = 0; i < layers.size(); i++)
+    x = decoderLayer(x, layers[i], cos, sin, ao, shape, &cache.k[i], &cache.v[i], 0, nullptr, nullptr, &length);
   return logits(rmsNorm(x, norm_)).squeeze(1);
 }
 
@@ -763,11 +833,120 @@ std::vector<std::pair<std::string, at::Tensor>> LlamaModel::namedParameters() co
 }
 
 void LlamaModel::setRequiresGrad(bool flag) {
-  for (auto& [name, t] : namedParameters()) t.set_requires_grad(flag);
+  // With an adapter only its A and B train: the base stays frozen.
+  for (auto& [name, t] : namedParameters()) t.set_requires_grad(flag && !hasAdapter());
+  for (auto& [name, t] : adapterParameters()) t.set_requires_grad(flag);
+}
+
+LoraRun LlamaModel::loraRun(bool training) const {
+  LoraRun run;
+  if (!hasAdapter() || !adapterEnabled_) return run;
+  run.scale = adapter_.scale();
+  run.dropout = adapter_.dropout;
+  // Dropout only in training passes: autograd records and the adapter is trainable (not in frozen mask optimization).
+  bool trainable = false;
+  for (const Layer& l : layers_)
+    for (const LoraPair& p : l.lora) trainable = trainable || (p.A.defined() && p.A.requires_grad());
+  if (training && trainable && adapter_.dropout > 0) run.dropoutSeed = drawDropoutSeed();
+  return run;
+}
+
+namespace {
+
+// The in and out features of target t's weight in layer l.
+std::pair<int64_t, int64_t> targetShape(const Layer& l, int t) {
+  const at::Tensor* w[kLoraTargets] = {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down};
+  return {w[t]->size(1), w[t]->size(0)};
+}
+
+at::Tensor& targetWeight(Layer& l, int t) {
+  at::Tensor* w[kLoraTargets] = {&l.q, &l.k, &l.v, &l.o, &l.gate, &l.up, &l.down};
+  return *w[t];
+}
+
+}  // namespace
+
+void LlamaModel::addLora(const LoraOptions& o) {
+  if (!embed_.defined()) throw TypeError("disposed model: this LlamaModel was disposed");
+  checkLoraOptions(o, "addLora()");
+  std::vector<std::array<LoraPair, kLoraTargets>> pairs(layers_.size());
+  for (size_t i = 0; i < layers_.size(); i++)
+    for (int t = 0; t < kLoraTargets; t++) {
+      if (!o.targets[t]) continue;
+      auto [in, out] = targetShape(layers_[i], t);
+      pairs[i][t] = initLoraPair(in, out, o.r, adapterDtype(), device());
+    }
+  installAdapter(o, std::move(pairs));
+}
+
+void LlamaModel::installAdapter(const LoraOptions& o, std::vector<std::array<LoraPair, kLoraTargets>> pairs) {
+  checkLoraOptions(o, "LoRA adapter");
+  if (pairs.size() != layers_.size()) throw Error("LoRA adapter: one set of pairs per layer expected");
+  // A trainable model stays trainable, now through its adapter only.
+  bool trainable = embed_.requires_grad();
+  for (const auto& [name, t] : adapterParameters()) trainable = trainable || t.requires_grad();
+  for (size_t i = 0; i < layers_.size(); i++) layers_[i].lora = std::move(pairs[i]);
+  adapter_ = o;
+  adapterEnabled_ = true;
+  setRequiresGrad(trainable);
+}
+
+void LlamaModel::mergeForDecoding(KVCache& cache) const {
+  const char* mode = std::getenv("ATMAN_LORA_DECODE");
+  if (mode == nullptr || std::string(mode) != "merge" || !hasAdapter() || !adapterEnabled_) return;
+  at::NoGradGuard noGrad;
+  const double scale = adapter_.scale();
+  auto layers = std::make_shared<std::vector<Layer>>();
+  for (const Layer& l : layers_) {
+    Layer m = l;  // norms and biases shared; the projections replaced by merged copies
+    for (int t = 0; t < kLoraTargets; t++) {
+      at::Tensor& w = targetWeight(m, t);
+      // Summed in the adapter's float type and rounded once, as mergeAdapter (packProjections copies q/k/v, gate/up).
+      if (l.lora[t].A.defined()) w = w.add(at::mm(l.lora[t].B, l.lora[t].A).mul(scale)).to(w.scalar_type());
+      m.lora[t] = LoraPair{};
+    }
+    packProjections(m);
+    layers->push_back(std::move(m));
+  }
+  cache.decodeLayers = std::move(layers);
+}
+
+void LlamaModel::mergeAdapter() {
+  if (!hasAdapter()) throw Error("mergeAdapter(): this model has no LoRA adapter (addLora() or loadAdapter() first)");
+  at::NoGradGuard noGrad;
+  const double scale = adapter_.scale();
+  for (Layer& l : layers_)
+    for (int t = 0; t < kLoraTargets; t++) {
+      LoraPair& p = l.lora[t];
+      if (!p.A.defined()) continue;
+      // In place: the packed q/k/v and gate/up buffers see it too. Summed in the adapter's float type, rounded once.
+      at::Tensor& w = targetWeight(l, t);
+      w.add_(at::mm(p.B, p.A).mul(scale));
+      p = LoraPair{};
+    }
+  adapter_ = LoraOptions{};
+  adapterEnabled_ = true;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> LlamaModel::adapterParameters() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (size_t i = 0; i < layers_.size(); i++)
+    for (int t = 0; t < kLoraTargets; t++) {
+      const LoraPair& p = layers_[i].lora[t];
+      if (!p.A.defined()) continue;
+      const std::string prefix = "base_model.model.model.layers." + std::to_string(i) + "." + loraTargetModule(t) + "." +
+                                 loraTargetName(t);
+      out.emplace_back(prefix + ".lora_A.weight", p.A);
+      out.emplace_back(prefix + ".lora_B.weight", p.B);
+    }
+  return out;
 }
 
 void LlamaModel::save(const std::string& dir) const {
   if (dir.empty() || dir.find('\0') != std::string::npos) throw TypeError("invalid path: LlamaModel.save() needs a directory path");
+  if (hasAdapter())
+    throw Error("LlamaModel.save(): this model has a LoRA adapter, which the HF model format cannot hold: saveAdapter(dir) "
+                "writes the adapter (PEFT format), or mergeAdapter() first to save the merged model");
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw Error("cannot save Llama model to '" + dir + "': " + ec.message());

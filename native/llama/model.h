@@ -1,9 +1,11 @@
 // A decoder-only causal LM over libtorch: weights as plain tensors, forward with the AtMan attention op in every
 // layer, chunked token log-probs. Computes what Hugging Face transformers' LlamaForCausalLM computes, and with the
-// options of LlamaConfig (family.h) what Qwen2ForCausalLM, Qwen3ForCausalLM and MistralForCausalLM compute.
+// options of LlamaConfig (family.h) what Qwen2ForCausalLM, Qwen3ForCausalLM and MistralForCausalLM compute; with a
+// LoRA adapter (lora.h, adapter_io.h) what PEFT's LoraModel over them computes.
 #pragma once
 #include <ATen/ATen.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "native/llama/config.h"
+#include "native/llama/lora.h"
 
 namespace atman::llama {
 
@@ -46,6 +49,8 @@ struct Layer {
   // vBias]. q, k, v, gate, up and the biases are separate leaf tensors (own autograd state) over these buffers'
   // memory, so updates to them (the optimizer's, in place) are seen here too. Undefined when not packed.
   at::Tensor qkv, gateUp, qkvBias;
+  // The adapter's A and B per target (lora.h), undefined where the layer has none.
+  std::array<LoraPair, kLoraTargets> lora;
 };
 
 // Makes q/k/v and gate/up of l share packed buffers (Layer::qkv, Layer::gateUp); copies the weights once.
@@ -59,6 +64,9 @@ struct KVCache {
   std::vector<at::Tensor> k, v;
   int64_t length = 0;
   int64_t capacity = 0;
+  // Layers decodeStep runs on instead of the model's: a LoRA adapter merged into a copy of the projections
+  // (LlamaModel::mergeForDecoding), or null.
+  std::shared_ptr<const std::vector<Layer>> decodeLayers;
 };
 
 class LlamaModel {
@@ -95,6 +103,11 @@ class LlamaModel {
   // the fused decode kernels (native/llama/fused_decode.h); elsewhere two batched products per layer over the whole
   // capacity, the positions after it and the padding masked by a bias. Returns logits [B, vocab]. No autograd.
   at::Tensor decodeStep(const at::Tensor& ids, const at::Tensor& length, const at::Tensor& keyStart, KVCache& cache) const;
+  // With an enabled LoRA adapter and the environment variable ATMAN_LORA_DECODE=merge: gives the cache a copy of
+  // the layers with the adapter merged into the projections, which decodeStep then runs on (the fused step without
+  // the low-rank products, at the memory of a second copy of the projection weights: a switch to measure that
+  // trade-off; by default decodeStep adds the low-rank products). Otherwise does nothing.
+  void mergeForDecoding(KVCache& cache) const;
   at::Tensor logits(const at::Tensor& hidden) const;  // lm_head
 
   // HF names; a tied lm_head is not listed (it is model.embed_tokens.weight).
@@ -106,6 +119,25 @@ class LlamaModel {
   bool gradientCheckpointing() const { return checkpointing_; }
   // config.json + model.safetensors in dir (created if missing), in the HF format transformers loads.
   void save(const std::string& dir) const;
+
+  // LoRA (lora.h). addLora() gives every target linear layer a fresh pair (A kaiming-uniform, B zero: the model
+  // computes what it did); installAdapter() takes given pairs (loaded from disk: adapter_io.h), pairs[i][t] for layer
+  // i and target t, already checked. Either replaces an adapter there is. With an adapter, setRequiresGrad(true) makes
+  // only its A and B trainable (the base stays frozen). mergeAdapter() folds scale · B A into the base weights (one
+  // rounding to the model dtype, as PEFT's merge) and removes the adapter.
+  void addLora(const LoraOptions& o);
+  void installAdapter(const LoraOptions& o, std::vector<std::array<LoraPair, kLoraTargets>> pairs);
+  void mergeAdapter();
+  bool hasAdapter() const { return adapter_.r > 0; }
+  const LoraOptions& adapterOptions() const { return adapter_; }
+  // Disabled, the model computes the base alone (GRPO's KL reference) without a second copy of the weights.
+  void setAdapterEnabled(bool flag) { adapterEnabled_ = flag; }
+  bool adapterEnabled() const { return adapterEnabled_; }
+  // PEFT's tensor names (base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight, ...) and the tensors.
+  std::vector<std::pair<std::string, at::Tensor>> adapterParameters() const;
+  // The adapter's dtype: float32, or float64 for a float64 model.
+  at::ScalarType adapterDtype() const { return dtype() == at::kDouble ? at::kDouble : at::kFloat; }
+  const std::vector<Layer>& layers() const { return layers_; }
 
   const LlamaConfig& config() const { return config_; }
   at::Device device() const { return embed_.device(); }
@@ -122,6 +154,10 @@ class LlamaModel {
   std::vector<Layer> layers_;
   at::Tensor invFreq_;
   bool checkpointing_ = false;  // float32 [headDim / 2] on the model device, as transformers computes it
+  LoraOptions adapter_;          // r 0: no adapter
+  bool adapterEnabled_ = true;
+  // How this pass runs the adapter (none when disabled or absent); `training` draws a dropout seed.
+  LoraRun loraRun(bool training) const;
 };
 
 // Throws RangeError when a sequence of `length` tokens exceeds the model's positions (max_position_embeddings) or

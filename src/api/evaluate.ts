@@ -41,7 +41,7 @@ export async function evaluate(o: EvaluateOptions = {}): Promise<EvalResult> {
   const tokenizer = Tokenizer.fromDir(modelDir);
   const mask = maskOptionsOf(c.saliency, tokenizer.padTokenId, c.seed);
   const result = await runEvaluation({
-    modelDir, problems, device, dtype: resolveDtype(c.model.dtype, device) as 'float32', maxNewTokens: c.maxNewTokens, batchSize: c.batchSize,
+    modelDir, adapterDir: c.model.adapter, problems, device, dtype: resolveDtype(c.model.dtype, device) as 'float32', maxNewTokens: c.maxNewTokens, batchSize: c.batchSize,
     saliency: { enabled: c.saliency.enabled, steps: mask.steps!, lr: mask.lr!, lambda: mask.lambda!, threshold: mask.threshold!, batchSize: mask.batchSize!, options: mask },
     faithfulness: c.faithfulness, seed: c.seed, answerTokens: c.answerTokens, outDir, onProgress: o.onProgress,
     loadSkipped: loaded, dataPath, log: o.log,

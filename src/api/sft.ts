@@ -19,8 +19,10 @@ export interface SftRunOptions {
 export interface SftOutcome {
   firstLoss: number;
   lastLoss: number;
-  /** The model directory written. */
+  /** The model directory written (with LoRA: the adapter's). */
   out: string;
+  /** A LoRA adapter was trained and written (lora.r > 0). */
+  lora: boolean;
 }
 
 /** Fine-tunes on the problems' reference solutions and writes the model (and tokenizer) to config.out. */
@@ -36,7 +38,7 @@ export async function sft(o: SftRunOptions): Promise<SftOutcome> {
   }
   const r = await runSft({
     modelDir, tokenizerDir, problems, outDir: c.out, steps: c.steps, batchSize: c.batchSize, lr: c.lr, warmupSteps: c.warmupSteps,
-    seed: c.seed, device, dtype: resolveDtype(c.model.dtype, device) as 'float32', json: c.json, logEvery: c.logEvery,
+    seed: c.seed, device, dtype: resolveDtype(c.model.dtype, device) as 'float32', json: c.json, logEvery: c.logEvery, lora: c.lora,
   });
-  return { ...r, out: c.out };
+  return { ...r, out: c.out, lora: c.lora.r > 0 };
 }

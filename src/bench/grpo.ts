@@ -28,6 +28,8 @@ export interface GrpoBenchOptions {
   microBatch?: number;
   /** Recompute activations in the update's backward (default true, as the peer). */
   gradientCheckpointing?: boolean;
+  /** Train a LoRA adapter of this rank (alpha 2·r, all linear layers) instead of every weight (default 0: full). */
+  loraR?: number;
 }
 
 
@@ -71,16 +73,19 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
   });
   const model = await LlamaModel.load(o.modelDir, { device: o.device, dtype: onCuda ? 'bfloat16' : 'float32' });
   const name = onCuda ? cuda.devices()[0]?.name ?? o.device : 'cpu';
-  const params = model.parameters();
+  const loraR = o.loraR ?? 0;
+  if (loraR > 0) model.addLora({ r: loraR });
+  model.requiresGrad_(true);
+  const params = model.trainableParameters(); // with LoRA: the adapter only (the base frozen, no optimizer state for it)
   try {
     sync();
     const weightsGib = onCuda ? gib(cuda.memory(o.device).allocatedBytes) : 0;
     console.log(
       `# GRPO bench: ${o.modelDir} (${model.config.numHiddenLayers} layers), ${onCuda ? 'bf16' : 'fp32'} on ${name}; ${P} prompts x G=${G}, ` +
         `prompt ${L} + ${N} new tokens, saliency on all ${P * G} completions (K=${cfg.saliency.steps}, batches of ${salBatch}), ` +
-        `update in micro-batches of ${micro}${checkpointing ? ' with activation checkpointing' : ''}`,
+        `update in micro-batches of ${micro}${checkpointing ? ' with activation checkpointing' : ''}` +
+        (loraR > 0 ? `; LoRA r ${loraR} (alpha ${2 * loraR}, all linear layers, ${params.reduce((a, p) => a + p.numel, 0)} trainable parameters)` : '; full fine-tuning'),
     );
-    model.requiresGrad_(true);
     const adam = new AdamW(params, { lr: cfg.optim.lr, betas: [cfg.optim.beta1, cfg.optim.beta2], eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay });
     const results: StepResult[] = [];
     for (let step = 0; step < steps; step++) {
@@ -124,7 +129,7 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
     const result: Record<string, unknown> = {
       impl: 'atman-native', device: name, dtype: onCuda ? 'bfloat16' : 'float32', weights_gib: weightsGib, prompts: P, generations: G,
       new_tokens: N, prompt_len: L, saliency_steps: cfg.saliency.steps, saliency_batch: salBatch, micro_batch: micro,
-      gradient_checkpointing: checkpointing, loss_type: cfg.grpo.lossType, epsilon: cfg.grpo.epsilon, beta: 0, lr: cfg.optim.lr,
+      gradient_checkpointing: checkpointing, lora_r: loraR, trainable_parameters: params.reduce((a, p) => a + p.numel, 0), loss_type: cfg.grpo.lossType, epsilon: cfg.grpo.epsilon, beta: 0, lr: cfg.optim.lr,
       theta_init: THETA_INIT, suppress_s: SUPPRESS_S, saliency_on: 'all completions (forced)',
       steps: results, median_step_ms: med, tokens_per_s: Number(((P * G * N) / (med.total / 1000)).toFixed(2)),
       peak_gib: Math.max(...results.flatMap((r) => Object.values(r.peak_gib))),
@@ -140,7 +145,8 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
 
 function printTable(r: Record<string, unknown>, med: Record<string, number>): void {
   console.log(`\nweights ${String(r.weights_gib)} GiB; peak ${String(r.peak_gib)} GiB (weights and optimizer state included)\n`);
-  console.log('| impl | generate ms | saliency ms | update ms | step ms | generated tokens/s |');
-  console.log('|---|---|---|---|---|---|');
-  console.log(`| atman-native | ${med.generate.toFixed(0)} | ${med.saliency.toFixed(0)} | ${med.update.toFixed(0)} | ${med.total.toFixed(0)} | ${String(r.tokens_per_s)} |`);
+  console.log('| impl | training | generate ms | saliency ms | update ms | step ms | generated tokens/s | peak GiB |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const training = Number(r.lora_r) > 0 ? `LoRA r ${String(r.lora_r)}` : 'full';
+  console.log(`| atman-native | ${training} | ${med.generate.toFixed(0)} | ${med.saliency.toFixed(0)} | ${med.update.toFixed(0)} | ${med.total.toFixed(0)} | ${String(r.tokens_per_s)} | ${String(r.peak_gib)} |`);
 }

@@ -53,6 +53,22 @@ async function main(): Promise<void> {
     )
     .command(saliencyCommand)
     .command(
+      'merge',
+      'Fold a LoRA adapter (PEFT format) into its base model and write a full Hugging Face checkpoint',
+      (y) =>
+        y
+          .option('model', { type: 'string', demandOption: true, describe: 'the base model directory the adapter was trained on' })
+          .option('adapter', { type: 'string', demandOption: true, describe: "the adapter directory (adapter_config.json + adapter_model.safetensors), e.g. a LoRA run's runs/<name>/adapter" })
+          .option('out', { type: 'string', demandOption: true, describe: 'output model directory (written via a temporary one; the base\'s tokenizer files are copied)' })
+          .option('dtype', { type: 'string', choices: ['float32', 'bfloat16', 'float16', 'float64'], describe: "weights' dtype (default: the base's)" })
+          .epilogue('W + (alpha / r) · B A per adapted layer, summed in float32 and rounded once (as PEFT merge_and_unload). The output loads like any model: --model OUT.'),
+      async (argv) => {
+        const { merge } = await import('../api/merge');
+        const r = await merge({ model: argv.model, adapter: argv.adapter, out: argv.out, dtype: argv.dtype as 'float32' | undefined });
+        process.stderr.write(`merge: LoRA r ${r.r} (${r.targetModules.join(', ')}) folded into ${argv.model}; model written to ${r.out}\n`);
+      },
+    )
+    .command(
       'bench <name>',
       'Run a benchmark and print its table (names: overhead, attention, llama, saliency, grpo, gates, experiment)',
       (y) =>
@@ -77,6 +93,7 @@ async function main(): Promise<void> {
             describe: 'attention: tiny shapes (Hq 4, Hkv 2, D 64, T 64 and 128) for a smoke run, e.g. on the CPU reference',
           })
           .option('json', { type: 'string', describe: 'also write the results as JSON to this file' })
+          .option('lora-r', { type: 'number', describe: 'grpo: train a LoRA adapter of this rank (alpha 2·r, every linear layer) instead of every weight (default 0: full fine-tuning)' })
           .epilogue(
             'overhead: wall time of one small tensor op through the JS API (peer: bench/overhead.py).\n' +
               'attention: attention() at the Llama-3.2-3B shapes (Hq 24, Hkv 8, D 128, causal, bf16; (B, T) = (8, 512), ' +
@@ -122,7 +139,7 @@ async function main(): Promise<void> {
         if (argv.name === 'grpo') {
           if (!argv.model) throw new Error('bench grpo needs --model DIR');
           const { runGrpoBench } = await import('../bench/grpo');
-          await runGrpoBench({ modelDir: argv.model, device: argv.device, steps: argv.iters, json: argv.json });
+          await runGrpoBench({ modelDir: argv.model, device: argv.device, steps: argv.iters, json: argv.json, loraR: argv.loraR });
         } else if (argv.name === 'saliency') {
           if (!argv.model) throw new Error('bench saliency needs --model DIR');
           const { runSaliencyBench } = await import('../bench/saliency');

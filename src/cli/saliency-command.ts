@@ -10,6 +10,7 @@ export const saliencyCommand: CommandModule = {
     let b = y.strict(false);
     for (const [name, describe] of [
       ['model', 'Hugging Face Llama directory (weights, config.json and tokenizer files), or a bundled one (models/tiny-arith); = --model.path'],
+      ['adapter', "LoRA adapter directory (PEFT format) loaded onto --model, e.g. a LoRA run's runs/<name>/adapter; = --model.adapter"],
       ['input', "completions (.jsonl, .json, .csv, .parquet), e.g. a run's runs/<run>/completions.jsonl as train wrote it"],
       ['out', 'output directory for saliency.jsonl and saliency.html (created if missing)'],
       ['config', "a train run config whose saliency section (the mask) and data.task apply (default: the config.yaml beside --input, else train's defaults)"],

@@ -224,6 +224,14 @@ export async function runSaliencyCommand(config: Record<string, unknown>, opts: 
   } catch (e) {
     throw new Error(`cannot load the model from ${c.model.path}: ${(e as Error).message}`);
   }
+  if (c.model.adapter !== null) {
+    try {
+      await model.loadAdapter(c.model.adapter);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   try {
     const vocab = model.config.vocabSize;
     const maxLength = sequenceLimit(model.config).tokens;

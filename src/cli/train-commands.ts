@@ -89,7 +89,7 @@ export const sftCommand: CommandModule = {
   handler: async (argv) => {
     const { sft } = await import('../api/sft');
     const r = await sft({ config: overridesFromArgv(argv as Record<string, unknown>) as SftConfigInput });
-    process.stderr.write(`sft: loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; model written to ${r.out}\n`);
+    process.stderr.write(`sft: loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; ${r.lora ? 'LoRA adapter (PEFT format)' : 'model'} written to ${r.out}\n`);
   },
 };
 
@@ -99,6 +99,7 @@ export const evalCommand: CommandModule = {
   builder: (y: Argv) => {
     let b = dataFlags(y);
     for (const [name, describe] of [
+      ['adapter', "LoRA adapter directory (PEFT format) loaded onto --model, e.g. a LoRA run's runs/<name>/adapter; = --model.adapter"],
       ['max-new-tokens', 'greedy completion length limit (also for continuations after a mistake)'],
       ['batch-size', 'problems generated together'],
       ['saliency-steps', "mask optimization steps K; = --saliency.steps (default: the --config's)"],

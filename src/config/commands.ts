@@ -9,7 +9,7 @@ import { BUNDLED_CONFIGS, bundledConfigPath } from './bundled';
 import { Raw } from './coerce';
 import { ConfigSchema, describeConfig, FieldDescription, schemaDefaults } from './fields';
 import { deepMerge } from './overrides';
-import { resolveConfig, resolveWith } from './resolve';
+import { loraChecks, resolveConfig, resolveWith } from './resolve';
 import { field, group, int, positiveInt, TrainConfig, trainConfigSchema } from './schema';
 
 const T = trainConfigSchema.shape;
@@ -62,6 +62,7 @@ export const sftConfigSchema = z.strictObject({
   out: field(z.string().min(1), 'output model directory (written via a temporary one); required'),
   seed: T.seed,
   device: T.device,
+  lora: T.lora,
   data: T.data,
   steps: field(positiveInt().default(1000), 'optimizer steps'),
   batchSize: field(positiveInt().default(32), 'examples per step'),
@@ -80,7 +81,7 @@ function sftChecks(c: SftConfig): string[] {
   const out: string[] = [];
   if ((c.model.path === null) === (c.initConfig === null)) out.push('sft needs exactly one of model.path (--model DIR) and initConfig (--init-config FILE)');
   if (c.initConfig !== null && c.tokenizer === null) out.push('initConfig needs tokenizer (--tokenizer DIR): the fresh model has none');
-  return out.concat(dataChecks(c.data));
+  return out.concat(dataChecks(c.data), loraChecks(c.lora));
 }
 
 function dataChecks(d: TrainConfig['data']): string[] {
@@ -94,11 +95,16 @@ export function resolveSftConfig(o: { overrides?: Record<string, unknown> | stri
 
 // ---- eval
 
+/** eval's and saliency's --adapter: a LoRA adapter on the model (a LoRA run's runs/<name>/adapter). */
+const adapterField = () =>
+  field(z.string().min(1).nullable().default(null), "LoRA adapter directory (PEFT format: adapter_config.json + adapter_model.safetensors) loaded onto the model, e.g. a LoRA run's runs/<name>/adapter; --adapter DIR");
+
 export const evalConfigSchema = z.strictObject({
   model: group(
     {
       path: field(z.string().min(1).default('models/tiny-arith'), 'model directory (Hugging Face format, with its tokenizer); --model DIR'),
       dtype: trainModel.dtype,
+      adapter: adapterField(),
     },
     'the model evaluated',
   ),
@@ -117,7 +123,7 @@ export const evalConfigSchema = z.strictObject({
 export type EvalConfig = z.output<typeof evalConfigSchema>;
 export type EvalConfigInput = z.input<typeof evalConfigSchema>;
 
-export const EVAL_SHORTCUTS: Record<string, string> = { ...DATA_SHORTCUTS, saliency: 'saliency.enabled' };
+export const EVAL_SHORTCUTS: Record<string, string> = { ...DATA_SHORTCUTS, saliency: 'saliency.enabled', adapter: 'model.adapter' };
 
 /** The saliency section of a train run config (the masks training used), as a base for eval and saliency. */
 function runSaliency(runConfig: string | undefined): Raw {
@@ -142,6 +148,7 @@ export const saliencyConfigSchema = z.strictObject({
         z.enum(['float32', 'bfloat16', 'float16', 'float64']).nullable().default(null),
         'weights in memory (null: as on disk)',
       ),
+      adapter: adapterField(),
     },
     'the model measured',
   ),
@@ -171,6 +178,7 @@ export type SaliencyConfigInput = z.input<typeof saliencyConfigSchema>;
 
 export const SALIENCY_SHORTCUTS: Record<string, string> = {
   model: 'model.path',
+  adapter: 'model.adapter',
   dtype: 'model.dtype',
   steps: 'saliency.steps',
   lr: 'saliency.lr',

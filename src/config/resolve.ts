@@ -82,9 +82,16 @@ function issueText(issue: z.core.$ZodIssue, merged: Raw, fields: Map<string, Fie
   return `'${dotted}': got ${show(given)} (${issue.message.replace(/^Invalid input: /, '')})${allowed}`;
 }
 
+/** lora.alpha and lora.dropout mean nothing without lora.r: a config that sets them alone most likely forgot r. */
+export function loraChecks(l: TrainConfig['lora']): string[] {
+  if (l.r > 0) return [];
+  const set = [l.alpha !== null ? 'lora.alpha' : null, l.dropout !== 0 ? 'lora.dropout' : null].filter((x) => x !== null);
+  return set.length === 0 ? [] : [`'${set.join("' and '")}' set while 'lora.r' is 0 (LoRA off): set lora.r to the adapter's rank, e.g. --lora.r 16`];
+}
+
 /** Checks between fields that the per-field schema cannot express. */
 function crossChecks(c: TrainConfig): string[] {
-  const out: string[] = [];
+  const out: string[] = [...loraChecks(c.lora)];
   const s = c.data.synthetic;
   if (s.minOps > s.maxOps) {
     out.push(`'data.synthetic.minOps' (${s.minOps}) is larger than 'data.synthetic.maxOps' (${s.maxOps})`);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 
 import { answerPatternError } from '../data/answer-format';
+import { LORA_TARGETS } from '../llm/lora';
 
 /** Help text (and, where the zod type says too little, a readable type) attached to each field of the schema. */
 export interface FieldMeta {
@@ -24,6 +25,20 @@ export function group<S extends z.ZodRawShape>(shape: S, help: string) {
 
 export const int = () => z.int();
 export const positiveInt = () => z.int().min(1);
+
+/** LoRA fine-tuning (train and sft): the adapter's rank, scale, dropout and targets (src/llm/lora.ts). */
+export const loraGroup = () => group(
+  {
+    r: field(int().min(0).default(0), 'LoRA rank: train an adapter of this rank on the frozen base (0: off, full fine-tuning); checkpoints hold only the adapter'),
+    alpha: field(z.number().positive().nullable().default(null), 'LoRA alpha: the update is (alpha / r) · B A x (null: 2 · r)'),
+    dropout: field(z.number().min(0).lt(1).default(0), "dropout on the adapter's input while training"),
+    targetModules: field(
+      z.array(z.enum(LORA_TARGETS)).min(1).default([...LORA_TARGETS]),
+      'linear layers that get an adapter (default: all of attention and MLP)',
+    ),
+  },
+  'LoRA adapter (PEFT format)',
+);
 
 const customReward = z.strictObject({
   module: z.string().min(1),
@@ -59,6 +74,7 @@ export const trainConfigSchema = z.strictObject({
     },
     'the policy model',
   ),
+  lora: loraGroup(),
   data: group(
     {
       task: field(

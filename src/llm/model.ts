@@ -2,6 +2,7 @@
 import { native, NativeLlama, NativeLlamaConfig, NativeTensor } from '../native';
 import { Dtype } from '../tensor/dtype';
 import { Tensor, toNative } from '../tensor/tensor';
+import { AdapterInfo, LoraOptions, LoraTarget, resolveLoraOptions } from './lora';
 
 export type LlamaConfig = NativeLlamaConfig;
 
@@ -208,17 +209,97 @@ export class LlamaModel {
     return { tokens: r.tokens, lengths: r.tokens.map((t) => t.length), finishReasons: r.finishReasons as ('stop' | 'length')[] };
   }
 
-  /** [name, parameter] pairs with Hugging Face names; a tied lm_head is not listed separately. */
+  /**
+   * [name, parameter] pairs with Hugging Face names; a tied lm_head is not listed separately. With a LoRA adapter its
+   * A and B follow, under PEFT's names (adapterParameters()).
+   */
   namedParameters(): [string, Tensor][] {
     const [names, handles] = native.llamaNamedParameters(this.h);
-    return names.map((n, i) => [n, new Tensor(handles[i])]);
+    return [...names.map((n, i): [string, Tensor] => [n, new Tensor(handles[i])]), ...this.adapterParameters()];
   }
 
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
 
-  /** Sets requiresGrad on every parameter; returns this. */
+  /** What training optimizes: the adapter's A and B when there is an adapter (the base stays frozen), else every parameter. */
+  trainableParameters(): Tensor[] {
+    if (!this.hasAdapter) return this.parameters();
+    return this.adapterParameters().map(([, t]) => t);
+  }
+
+  /**
+   * Adds a LoRA adapter (PEFT's LoRA) to the linear layers of attention and MLP (default all of q/k/v/o/gate/up/down):
+   * y = W x + (alpha / r) · B A dropout(x) with W frozen in the model dtype and A [r, in], B [out, r] in float32;
+   * A starts kaiming-uniform and B zero (as PEFT), so the model computes what it did. Replaces an adapter there is.
+   * Defaults: r 16, alpha 2·r, dropout 0 (applied only while training the adapter). Returns this.
+   */
+  addLora(opts: LoraOptions = {}): this {
+    const o = resolveLoraOptions(opts);
+    native.llamaAddLora(this.h, o.r, o.alpha, o.dropout, o.targetModules, o.baseModel);
+    return this;
+  }
+
+  /**
+   * Loads a PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors) onto this model; rejects with
+   * an Error naming the cause for a missing file, an unsupported option (DoRA, rsLoRA, ...) or target, an unknown tensor
+   * or one whose shape does not fit the model.
+   */
+  async loadAdapter(dir: string): Promise<this> {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: loadAdapter() dir must be a non-empty string');
+    await native.llamaLoadAdapter(this.h, dir);
+    return this;
+  }
+
+  /** Writes the adapter in PEFT's format (adapter_config.json, adapter_model.safetensors) into dir, created if missing. */
+  saveAdapter(dir: string): void {
+    if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: saveAdapter() dir must be a non-empty string');
+    native.llamaSaveAdapter(this.h, dir);
+  }
+
+  /** Folds (alpha / r) · B A into the base weights (PEFT's merge_and_unload) and removes the adapter. Returns this. */
+  mergeAdapter(): this {
+    native.llamaMergeAdapter(this.h);
+    return this;
+  }
+
+  get hasAdapter(): boolean {
+    return native.llamaAdapterInfo(this.h) !== null;
+  }
+
+  /** The adapter's options (null without one). */
+  get adapter(): AdapterInfo | null {
+    const a = native.llamaAdapterInfo(this.h);
+    return a === null ? null : { ...a, targetModules: a.targetModules as LoraTarget[] };
+  }
+
+  /** The adapter's A and B under PEFT's names (base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight, ...). */
+  adapterParameters(): [string, Tensor][] {
+    const [names, handles] = native.llamaAdapterParameters(this.h);
+    return names.map((n, i) => [n, new Tensor(handles[i])]);
+  }
+
+  /**
+   * Runs fn with the adapter switched off, so the model computes its base alone (GRPO's KL reference without a
+   * second copy of the weights); a promise keeps it off until it settles. Without an adapter fn just runs.
+   */
+  withAdapterDisabled<T>(fn: () => T): T {
+    if (!this.hasAdapter) return fn();
+    const h = this.h;
+    native.llamaSetAdapterEnabled(h, false);
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      native.llamaSetAdapterEnabled(h, true);
+      throw e;
+    }
+    if (result instanceof Promise) return result.finally(() => this.impl !== null && native.llamaSetAdapterEnabled(h, true)) as T;
+    native.llamaSetAdapterEnabled(h, true);
+    return result;
+  }
+
+  /** Sets requiresGrad on every parameter (with an adapter: on its A and B only, the base stays frozen); returns this. */
   requiresGrad_(flag = true): this {
     native.llamaRequiresGrad(this.h, flag);
     return this;
@@ -235,7 +316,8 @@ export class LlamaModel {
 
   /**
    * Writes config.json and model.safetensors into dir (created if missing), a format transformers loads: the
-   * family's model_type, architectures and tensor names (q/k/v biases for qwen2, q_norm/k_norm for qwen3).
+   * family's model_type, architectures and tensor names (q/k/v biases for qwen2, q_norm/k_norm for qwen3). A model
+   * with a LoRA adapter is refused: saveAdapter() writes the adapter, or mergeAdapter() first.
    */
   save(dir: string): void {
     if (typeof dir !== 'string' || dir === '') throw new TypeError('wrong argument type: LlamaModel.save() dir must be a non-empty string');

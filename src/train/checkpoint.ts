@@ -1,4 +1,5 @@
-// Checkpoints of a run directory: runs/<name>/checkpoints/step-NNNNNN/ holds the model (HF format), the optimizer
+// Checkpoints of a run directory: runs/<name>/checkpoints/step-NNNNNN/ holds the model (HF format; with LoRA only
+// the adapter, in PEFT's format, under adapter/: the base is the run's model.path), the optimizer
 // state, the trainer state (step, data position, seed: the RNG is reseeded from (seed, step) every step, so these
 // restore it exactly) and a COMPLETE marker. It is written under a temporary name and renamed, then `latest` (a file
 // naming the directory) is replaced atomically, so a crash never leaves a half-written checkpoint behind `latest`.
@@ -63,7 +64,8 @@ export function cleanCheckpoints(runDir: string): string[] {
 }
 
 /** tokenizerDir: where the run's tokenizer files are; they are copied beside the model, so the checkpoint's model/
- * directory loads on its own (eval, saliency, another run). */
+ * directory loads on its own (eval, saliency, another run). A model with a LoRA adapter saves the adapter alone
+ * (adapter/, PEFT format): the optimizer state is then the adapter's too. */
 export function saveCheckpoint(
   runDir: string, model: LlamaModel, tokenizerDir: string, optimizer: AdamW, state: TrainerState, keep: number,
 ): string {
@@ -74,8 +76,12 @@ export function saveCheckpoint(
   const tmp = path.join(root, `.${name}.tmp-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp);
-  model.save(path.join(tmp, 'model'));
-  copyTokenizerFiles(tokenizerDir, path.join(tmp, 'model'));
+  if (model.hasAdapter) {
+    model.saveAdapter(path.join(tmp, 'adapter'));
+  } else {
+    model.save(path.join(tmp, 'model'));
+    copyTokenizerFiles(tokenizerDir, path.join(tmp, 'model'));
+  }
   const opt = optimizer.stateDict();
   const tensors: Record<string, Tensor> = {};
   opt.expAvg.forEach((t, i) => t && (tensors[`exp_avg.${i}`] = t));
@@ -104,7 +110,10 @@ export interface LoadedCheckpoint {
   dir: string;
   /** Set when `latest` was missing or unusable and the newest complete checkpoint was taken instead: why. */
   note: string | null;
-  modelDir: string;
+  /** The full model (HF format), or null when the run trains a LoRA adapter (then adapterDir). */
+  modelDir: string | null;
+  /** The LoRA adapter (PEFT format) of a LoRA run, else null. */
+  adapterDir: string | null;
   state: TrainerState;
   /** Restores the optimizer state into an AdamW over the same parameters. */
   restoreOptimizer(optimizer: AdamW): void;
@@ -146,7 +155,8 @@ export function latestCheckpoint(runDir: string): LoadedCheckpoint | null {
   return {
     dir,
     note,
-    modelDir: path.join(dir, 'model'),
+    modelDir: fs.existsSync(path.join(dir, 'model')) ? path.join(dir, 'model') : null,
+    adapterDir: fs.existsSync(path.join(dir, 'adapter')) ? path.join(dir, 'adapter') : null,
     state,
     restoreOptimizer(optimizer: AdamW) {
       const { tensors, metadata } = load(path.join(dir, 'optimizer.safetensors'));

@@ -29,6 +29,8 @@ export interface EvalOptions {
   modelDir: string;
   /** A model already in memory (the trainer's policy): used as is and not disposed. */
   loaded?: { model: LlamaModel; tokenizer: Tokenizer };
+  /** A LoRA adapter (PEFT format) loaded onto the model from modelDir. */
+  adapterDir?: string | null;
   problems: Problem[];
   device: string;
   dtype: 'float32' | 'bfloat16' | 'float16' | 'float64';
@@ -113,6 +115,7 @@ export async function runEvaluation(o: EvalOptions): Promise<EvalResult> {
   const tok = o.loaded?.tokenizer ?? Tokenizer.fromDir(o.modelDir);
   const model = o.loaded?.model ?? (await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.dtype }));
   try {
+    if (o.adapterDir) await model.loadAdapter(o.adapterDir);
     let stage = '';
     const backend = llamaBackend(model, tok, { batchSize: o.batchSize, onBatch: (_kind, done, total) => progress(stage, done, total) });
     const faithful = o.faithfulness ?? true;

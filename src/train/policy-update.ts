@@ -24,8 +24,11 @@ export interface UpdateRow {
 
 export interface PolicyUpdateInput {
   model: LlamaModel;
-  /** The frozen reference model for the KL term (beta > 0), else null. */
-  reference: LlamaModel | null;
+  /**
+   * The frozen reference model for the KL term (beta > 0), else null; 'adapterDisabled': the policy itself with its
+   * LoRA adapter switched off (the base), as for a LoRA run.
+   */
+  reference: LlamaModel | 'adapterDisabled' | null;
   adam: AdamW;
   params: Tensor[];
   rows: UpdateRow[];
@@ -103,7 +106,8 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
   }), 0));
   // With μ = 1 the ratio is taken against the detached current log-probs (TRL does the same): no extra pass.
   const old = g.numIterations > 1 ? logprobsOf(o.model) : null;
-  const ref = o.reference ? logprobsOf(o.reference) : null;
+  const ref = o.reference === 'adapterDisabled' ? o.model.withAdapterDisabled(() => logprobsOf(o.model))
+    : o.reference ? logprobsOf(o.reference) : null;
   const logprobSeconds = (performance.now() - lp0) / 1000;
   const lr = learningRateAt(o.step, { lr: o.optim.lr, warmupSteps: o.optim.warmupSteps, totalSteps: g.steps, schedule: o.optim.schedule });
   o.adam.setLr(lr);

@@ -8,6 +8,7 @@ import { Problem } from '../data';
 import { MetricsWriter, createReporter, readMetrics, renderTrainReport, writeFileAtomic } from '../log';
 import { MetricWindow, isLogStep } from '../log/metric-window';
 import { formatRunSummary } from '../log/run-summary';
+import type { LoraTarget } from '../llm/lora';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { copyTokenizerFiles } from '../llm/tokenizer-files';
@@ -31,6 +32,8 @@ export interface SftOptions {
   seed: number;
   device: string;
   dtype: 'float32' | 'bfloat16' | 'float16' | 'float64';
+  /** Train a LoRA adapter (r > 0) on the frozen model instead of every weight; outDir then receives the adapter (PEFT format). */
+  lora?: { r: number; alpha: number | null; dropout: number; targetModules: LoraTarget[] };
   json?: boolean;
   /** Log a row (the mean loss over the window) every N steps (default 10) and at the last step. */
   logEvery?: number;
@@ -48,8 +51,13 @@ export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss:
   const tok = Tokenizer.fromDir(o.tokenizerDir);
   manualSeed(o.seed);
   const model = await LlamaModel.load(o.modelDir, { device: o.device, dtype: o.dtype });
+  const lora = o.lora !== undefined && o.lora.r > 0;
+  if (lora) {
+    const l = o.lora!;
+    model.addLora({ r: l.r, alpha: l.alpha ?? 2 * l.r, dropout: l.dropout, targetModules: l.targetModules, baseModel: o.modelDir });
+  }
   model.requiresGrad_(true);
-  const params = model.parameters();
+  const params = model.trainableParameters(); // with LoRA: the adapter's A and B only
   const adam = new AdamW(params, { lr: o.lr, weightDecay: 0 });
   const data = new ProblemStream(withSolution, o.seed, true);
   const stream = o.stream ?? process.stderr;
@@ -91,7 +99,8 @@ export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss:
     }
     adam.zeroGrad();
     model.requiresGrad_(false);
-    saveModelWithTokenizer(model, o.tokenizerDir, o.outDir);
+    if (lora) saveAdapterWithTokenizer(model, o.tokenizerDir, o.outDir);
+    else saveModelWithTokenizer(model, o.tokenizerDir, o.outDir);
   } finally {
     reporter.stop();
     metrics.close();
@@ -109,17 +118,31 @@ export async function sft(o: SftOptions): Promise<{ firstLoss: number; lastLoss:
 
 /** The settings shown in the report. */
 function sftConfig(o: SftOptions): object {
-  const { modelDir, tokenizerDir, outDir, steps, batchSize, lr, warmupSteps, seed, device, dtype, logEvery } = o;
-  return { name: `sft ${path.basename(path.resolve(outDir))}`, modelDir, tokenizerDir, outDir, problems: o.problems.length, steps, batchSize, lr, warmupSteps, seed, device, dtype, logEvery: logEvery ?? 10 };
+  const { modelDir, tokenizerDir, outDir, steps, batchSize, lr, warmupSteps, seed, device, dtype, logEvery, lora } = o;
+  return { name: `sft ${path.basename(path.resolve(outDir))}`, modelDir, tokenizerDir, outDir, problems: o.problems.length, steps, batchSize, lr, warmupSteps, seed, device, dtype, logEvery: logEvery ?? 10, ...(lora && lora.r > 0 ? { lora } : {}) };
 }
 
 /** Saves the model into outDir through a temporary directory (then renamed), with the tokenizer files beside it. */
 export function saveModelWithTokenizer(model: LlamaModel, tokenizerDir: string, outDir: string): void {
+  saveThroughTemp(outDir, (tmp) => {
+    model.save(tmp);
+    copyTokenizerFiles(tokenizerDir, tmp);
+  });
+}
+
+/** Saves the model's LoRA adapter (PEFT format) into outDir as saveModelWithTokenizer saves a model. */
+export function saveAdapterWithTokenizer(model: LlamaModel, tokenizerDir: string, outDir: string): void {
+  saveThroughTemp(outDir, (tmp) => {
+    model.saveAdapter(tmp);
+    copyTokenizerFiles(tokenizerDir, tmp);
+  });
+}
+
+function saveThroughTemp(outDir: string, write: (tmp: string) => void): void {
   const out = path.resolve(outDir);
   const tmp = `${out}.tmp-${process.pid}`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  model.save(tmp);
-  copyTokenizerFiles(tokenizerDir, tmp);
+  write(tmp);
   if (fs.existsSync(out)) {
     // Replace only what we write, so other files of outDir (README, ...) stay.
     for (const f of fs.readdirSync(tmp)) fs.renameSync(path.join(tmp, f), path.join(out, f));

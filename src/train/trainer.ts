@@ -25,6 +25,7 @@ import { openRunDir } from './run-dir';
 import { ProblemStream, dropOverlongPrompts, formatSkipped, loadProblems, skippedJson } from './problems';
 import { Completion, promptIdsOf, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
+import { loadPolicy, saveRunAdapter } from './policy-model';
 import { resolveDevice, resolveDtype } from './device';
 import { maskOptionsOf, rewardOptionsOf } from './saliency-options';
 import { evaluateHeldOut, heldOutProblems } from './held-out';
@@ -85,10 +86,13 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const dtype = resolveDtype(cfg.model.dtype, device);
   const tok = Tokenizer.fromDir(cfg.model.path);
   const loaded = await loadProblems(cfg.data, cfg.seed); // before the model: a data error shows at once
-  const model = await LlamaModel.load(checkpoint ? checkpoint.modelDir : cfg.model.path, { device, dtype });
-  const reference = cfg.grpo.beta !== 0 ? await LlamaModel.load(cfg.model.reference ?? cfg.model.path, { device, dtype }) : null;
+  const model = await loadPolicy(cfg, checkpoint, { device, dtype });
+  // With LoRA the KL reference is the base: the same model with its adapter disabled (no second copy).
+  const lora = cfg.lora.r > 0;
+  const reference = cfg.grpo.beta !== 0 && !(lora && cfg.model.reference === null)
+    ? await LlamaModel.load(cfg.model.reference ?? cfg.model.path, { device, dtype }) : null;
   model.requiresGrad_(true);
-  const params = model.parameters();
+  const params = model.trainableParameters(); // the adapter's A and B with LoRA (the base is frozen)
   const adam = new AdamW(params, { lr: cfg.optim.lr, betas: [cfg.optim.beta1, cfg.optim.beta2], eps: cfg.optim.eps, weightDecay: cfg.optim.weightDecay });
   const custom: { name: string; fn: RewardFn; weight: number }[] = [];
   for (const c of cfg.rewards.custom) custom.push({ ...(await loadRewardFunction(c.module, c.name)), weight: c.weight });
@@ -132,6 +136,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   let stepsThisRun = 0;
   let lastSaved = state.step;
   let interrupted = false;
+  let adapterDir: string | null = null;
   const save = (at = { dataPosition: data.position, epoch: data.epoch }) => {
     saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, ...at }, cfg.checkpoint.keep);
     lastSaved = state.step;
@@ -167,6 +172,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
         reporter.record(state.step, logged);
       }
       if (last || stop || state.step % cfg.checkpoint.every === 0) save();
+      if (last && lora) adapterDir = saveRunAdapter(runDir, model);
       if (last || stop || state.step % cfg.logging.reportEvery === 0) writeReport();
       if (stop && !last) {
         interrupted = true;
@@ -186,7 +192,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   stream.write(formatRunSummary({
     command: 'train', stepsDone: state.step, totalSteps: cfg.grpo.steps, interrupted, resume: `atman-native train --name ${name} --resume`,
     files: [['report', path.join(runDir, 'report.html')], ['metrics', metricsFile], ['completions', completionsFile],
-      ['tensorboard', tensorboard ? path.dirname(tensorboard.file) : null], ['checkpoint', lastCheckpointOf(runDir)]],
+      ['tensorboard', tensorboard ? path.dirname(tensorboard.file) : null], ['checkpoint', lastCheckpointOf(runDir)], ['adapter', adapterDir]],
   }));
   return { runDir, stepsDone: state.step, interrupted, signal: interrupts.signal, skipped: skippedJson(usable, cfg.data.path) };
 
@@ -243,7 +249,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       : computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
     interrupts.throwIfSignalled();
     const update = await policyUpdate({
-      model, reference, adam, params, advantages: adv.advantages, grpo: cfg.grpo, optim: cfg.optim, step,
+      model, reference: reference ?? (lora && cfg.grpo.beta !== 0 ? 'adapterDisabled' : null), adam, params, advantages: adv.advantages, grpo: cfg.grpo, optim: cfg.optim, step,
       gradientCheckpointing: cfg.model.gradientCheckpointing,
       rows: completions.map((c) => ({ promptIds: c.promptIds, tokens: c.tokens, truncated: c.finish === 'length' })),
       temperature: cfg.generation.temperature, maxCompletionLength: cfg.generation.maxNewTokens, padTokenId: tok.padTokenId,
