@@ -141,6 +141,13 @@ export interface NativeAddon {
   llamaConfig(m: NativeLlama): NativeLlamaConfig;
   llamaSave(m: NativeLlama, dir: string): void;
   llamaDispose(m: NativeLlama): void;
+  distInit(rank: number, worldSize: number, masterAddr: string, masterPort: number, backend: string, timeoutMs: number, hostStore: boolean): Promise<void>;
+  distAllReduce(tensors: NativeTensor[], op: string): Promise<void>;
+  distAllReduceGradients(params: NativeTensor[], op: string, bucketBytes: number): Promise<void>;
+  distBroadcast(t: NativeTensor, src: number): Promise<void>;
+  distBarrier(): Promise<void>;
+  distInfo(): { initialized: boolean; rank: number; worldSize: number; backend: string; backends: string[] };
+  distDestroy(): void;
 }
 
 export const packageRoot = path.resolve(__dirname, '..');
