@@ -95,6 +95,11 @@ export const trainCommand: CommandModule = {
     if (await launchedWorkers(a)) return;
     if (a.resume && a.name === undefined) throw new Error('--resume needs --name: the run to continue');
     const out = await train({ configFile: a.config as string | undefined, config: overridesFromArgv(a, ['config', 'resume']), resume: a.resume as boolean });
+    if (out.rank !== 0) {
+      // Rank 0 tells the user; the others only exit as it does.
+      if (out.interrupted) process.exitCode = out.signal ? exitCodeOf(out.signal) : 130;
+      return;
+    }
     if (!out.interrupted) {
       process.stderr.write(`done: ${out.stepsDone} steps in ${out.runDir}\n`);
       return;
