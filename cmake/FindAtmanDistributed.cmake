@@ -1,13 +1,25 @@
 # c10d backends for native/distributed (issue 17). Their headers are optional: a build without one says so at
 # distributed.init() instead of failing to compile.
-#   Gloo (CPU tensors): gloo/ headers beside libtorch's (some pip wheels) or the system's (Debian: libgloo-dev).
+#   Gloo (CPU tensors): gloo/ headers beside libtorch's (pip wheels that ship them) or, for the system libtorch, the
+#   system's (Debian: libgloo-dev).
 #   NCCL (CUDA tensors): only with a CUDA libtorch; nccl.h from NCCL_INCLUDE_DIR, pip's nvidia-nccl package, or the
 #   system. libtorch's ProcessGroupNCCL.hpp is compiled only under USE_C10D_NCCL.
 
-find_path(ATMAN_GLOO_INCLUDE gloo/context.h HINTS ${TORCH_INCLUDE_DIRS})
-# Debian's libtorch links the shared libgloo: the header's inline code needs its symbols too. Wheels link gloo into
-# libtorch_cpu, so no library is needed there.
-find_library(ATMAN_GLOO_LIB NAMES gloo)
+# With the system libtorch: the system's gloo, which it was built against (Debian: libtorch_cpu needs libgloo.so.0;
+# the header's inline code needs its symbols too). With any other libtorch: only gloo headers shipped beside it (its
+# gloo is linked into libtorch_cpu); a system gloo could differ from that one in ABI.
+set(ATMAN_GLOO_LIB "")
+if(ATMAN_TORCH_SOURCE MATCHES "^system")
+  find_path(ATMAN_GLOO_INCLUDE gloo/context.h)
+  find_library(ATMAN_GLOO_SYSTEM_LIB NAMES gloo)
+  if(ATMAN_GLOO_SYSTEM_LIB)
+    set(ATMAN_GLOO_LIB "${ATMAN_GLOO_SYSTEM_LIB}")
+  else()
+    set(ATMAN_GLOO_INCLUDE "")
+  endif()
+else()
+  find_path(ATMAN_GLOO_INCLUDE gloo/context.h PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH)
+endif()
 if(ATMAN_GLOO_INCLUDE)
   set(ATMAN_WITH_GLOO ON)
 else()
