@@ -152,3 +152,20 @@ test('a hung rank: the other times out and the launcher names the one that did n
   expect(out.stderr).toMatch(/rank 0 exited with code 1 first; rank 1 did not stop \(hung\?\) and was killed/);
   expect(out.seconds).toBeLessThan(60);
 }, 120000);
+
+test('sft on 2 processes (`sft --nproc-per-node 2`) equals one process: losses and weights', async () => {
+  const args = (out: string) => ['sft', '--model', 'models/tiny-arith', '--out', out, '--steps', '3', '--batch-size', '4', '--log-every', '1', '--device', 'cpu', '--json'];
+  const one = path.join(runsDir, 'sft-one'), two = path.join(runsDir, 'sft-two');
+  const [a, b] = await Promise.all([waitExit(cli(args(one))), waitExit(cli([...args(two), '--nproc-per-node', '2']))]);
+  expect([a.code, b.code]).toEqual([0, 0]);
+  expect(b.stderr).toMatch(/launcher: rank 1 of 2/);
+  const rows = (d: string) => withoutTiming(readMetrics(path.join(d, 'logs', 'metrics.jsonl')));
+  const ra = rows(one), rb = rows(two);
+  expect(ra.map((r) => r.step)).toEqual([1, 2, 3]);
+  expect(rb.map((r) => [r.step, r.num_tokens, r.learning_rate])).toEqual(ra.map((r) => [r.step, r.num_tokens, r.learning_rate]));
+  rb.forEach((r, i) => expect(Math.abs((r.loss as number) - (ra[i].loss as number))).toBeLessThan(1e-5));
+  const wa = load(path.join(one, 'model.safetensors')).tensors, wb = load(path.join(two, 'model.safetensors')).tensors;
+  let maxDiff = 0;
+  for (const k of Object.keys(wa)) maxDiff = Math.max(maxDiff, wa[k].sub(wb[k]).abs().max().item() as number);
+  expect(maxDiff).toBeLessThan(1e-5);
+}, 300000);
