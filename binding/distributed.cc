@@ -94,6 +94,56 @@ Napi::Value distBarrier(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value { return (new WaitWorker(env, atman::dist::startBarrier()))->start(); });
 }
 
+// new GradientReducer(params, bucketBytes): arm(op), finish() -> Promise<void>, dispose().
+class GradientReducerHandle : public Napi::ObjectWrap<GradientReducerHandle> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("GradientReducer", DefineClass(env, "GradientReducer",
+                                               {InstanceMethod("arm", &GradientReducerHandle::arm),
+                                                InstanceMethod("finish", &GradientReducerHandle::finish),
+                                                InstanceMethod("dispose", &GradientReducerHandle::dispose),
+                                                InstanceMethod("stats", &GradientReducerHandle::stats)}));
+  }
+
+  explicit GradientReducerHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<GradientReducerHandle>(info) {
+    guarded(info.Env(), [&] {
+      atman::Args a("distributed.GradientReducer", toValues(info, 0));
+      reducer_ = std::make_unique<atman::dist::GradientReducer>(a.tensors(0), a.integer(1));
+    });
+  }
+
+ private:
+  atman::dist::GradientReducer& live(const Napi::Env& env) {
+    if (!reducer_) throw Napi::Error::New(env, "distributed: the gradient reducer was disposed");
+    return *reducer_;
+  }
+  Napi::Value arm(const Napi::CallbackInfo& info) {
+    guarded(info.Env(), [&] {
+      atman::Args a("GradientReducer.arm", toValues(info, 0));
+      live(info.Env()).arm(reduceOpOf(a.string(0)));
+    });
+    return info.Env().Undefined();
+  }
+  Napi::Value finish(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return (new WaitWorker(env, live(env).finish()))->start(); });
+  }
+  // {overlapped, buckets}: of the last finish(), the buckets already sent during backward, and all of them.
+  Napi::Value stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("overlapped", static_cast<double>(live(env).overlappedBuckets()));
+    o.Set("buckets", static_cast<double>(live(env).bucketCount()));
+    return o;
+  }
+  Napi::Value dispose(const Napi::CallbackInfo& info) {
+    reducer_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<atman::dist::GradientReducer> reducer_;
+};
+
 // distInfo() -> {initialized, rank, worldSize, backend, backends}
 Napi::Value distInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -124,6 +174,7 @@ void InitDistributed(Napi::Env env, Napi::Object exports) {
   exports.Set("distBarrier", Napi::Function::New(env, distBarrier));
   exports.Set("distInfo", Napi::Function::New(env, distInfo));
   exports.Set("distDestroy", Napi::Function::New(env, distDestroy));
+  GradientReducerHandle::Init(env, exports);
 }
 
 }  // namespace binding

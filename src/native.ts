@@ -148,6 +148,14 @@ export interface NativeAddon {
   distBarrier(): Promise<void>;
   distInfo(): { initialized: boolean; rank: number; worldSize: number; backend: string; backends: string[] };
   distDestroy(): void;
+  GradientReducer: new (params: NativeTensor[], bucketBytes: number) => NativeGradientReducer;
+}
+
+export interface NativeGradientReducer {
+  arm(op: string): void;
+  finish(): Promise<void>;
+  stats(): { overlapped: number; buckets: number };
+  dispose(): void;
 }
 
 export const packageRoot = path.resolve(__dirname, '..');

@@ -23,6 +23,15 @@ async function collectives() {
   if (rank > 0) p1.mul(rank).sum().backward();
   await distributed.allReduceGradients([p0, p1], { bucketMb: 1e-5 }); // one bucket per parameter
   out.grads = [p0.grad.toArray(), p1.grad.toArray()];
+  // Overlapped with backward: buckets leave while backward runs; the result is the same sum.
+  const q0 = zeros([3], { requiresGrad: true }), q1 = zeros([2, 2], { requiresGrad: true });
+  const reducer = new distributed.GradientReducer([q0, q1], { bucketMb: 1e-5 });
+  q0.mul(rank).sum().backward(); // an earlier micro-batch: accumulated, not reduced
+  reducer.arm();
+  q0.mul(1).sum().add(q1.mul(rank + 1).sum()).backward();
+  await reducer.finish();
+  out.overlapped = [q0.grad.toArray(), q1.grad.toArray(), reducer.stats()];
+  reducer.dispose();
   await distributed.barrier();
   try {
     await distributed.allReduce(tensor([1]).to('float64').reshape([1, 1]).expand([2, 2]).transpose(0, 1));

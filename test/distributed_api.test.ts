@@ -10,7 +10,7 @@ import { shareOf } from '../src/distributed/train-group';
 
 const root = path.resolve(__dirname, '..');
 
-test('3 ranks: allReduce (sum, avg, max, min), broadcast, bucketed gradient all-reduce, barrier', async () => {
+test('3 ranks: allReduce (sum, avg, max, min), broadcast, bucketed gradient all-reduce (after and overlapped with backward), barrier', async () => {
   const port = await freePort();
   const outs = await Promise.all([0, 1, 2].map((rank) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [path.join(root, 'test/dist_worker.js')], {
@@ -27,6 +27,8 @@ test('3 ranks: allReduce (sum, avg, max, min), broadcast, bucketed gradient all-
     expect(r).toMatchObject({
       rank, worldSize: 3, sum: [6, -6], avg: [2], max: [2, 0], min: [0, -2], broadcast: [[2, 2], [2, 2]],
       grads: [[6, 6, 6], [[3, 3], [3, 3]]], // p0: 1 + 2 + 3; p1: none on rank 0 (zeros), 1 + 2
+      // q0: (0 + 1) + (1 + 1) + (2 + 1) summed; q1: 1 + 2 + 3; both buckets sent by the backward hooks, before finish()
+      overlapped: [[6, 6, 6], [[6, 6], [6, 6]], { overlapped: 2, buckets: 2 }],
     });
     expect(r.nonContiguous).toMatch(/dense and contiguous/);
   });

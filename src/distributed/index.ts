@@ -62,6 +62,45 @@ export async function allReduceGradients(params: Tensor[], o: { op?: ReduceOp; b
   await native.distAllReduceGradients(params.map((p) => p.handle), o.op ?? 'sum', Math.max(1, Math.round((o.bucketMb ?? 25) * 2 ** 20)));
 }
 
+/**
+ * DDP-style gradient all-reduce overlapped with backward: hooks on the parameters' gradient accumulators start each
+ * bucket's all-reduce (the last parameters first) as soon as its gradients are final. arm() before the backward that
+ * completes the step's gradients, then await finish(); no other collective in between. dispose() removes the hooks.
+ */
+export class GradientReducer {
+  private native: ReturnType<typeof makeReducer> | null;
+
+  constructor(params: Tensor[], o: { bucketMb?: number } = {}) {
+    this.native = makeReducer(params, o.bucketMb ?? 25);
+  }
+
+  arm(op: ReduceOp = 'sum'): void {
+    this.live().arm(op);
+  }
+
+  async finish(): Promise<void> {
+    await this.live().finish();
+  }
+
+  /** Of the last finish(): the buckets whose all-reduce had started during backward, and all buckets. */
+  stats(): { overlapped: number; buckets: number } {
+    return this.live().stats();
+  }
+
+  dispose(): void {
+    this.native?.dispose();
+    this.native = null;
+  }
+
+  private live() {
+    if (this.native === null) throw new Error('distributed: the gradient reducer was disposed');
+    return this.native;
+  }
+}
+
+const makeReducer = (params: Tensor[], bucketMb: number) =>
+  new native.GradientReducer(params.map((p) => p.handle), Math.max(1, Math.round(bucketMb * 2 ** 20)));
+
 /** This process's rank (0 outside a group). */
 export function rank(): number {
   return native.distInfo().rank;

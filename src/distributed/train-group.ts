@@ -2,6 +2,7 @@
 // batch-level numbers of every rank, the gradient all-reduce, agreement on stopping, and rank 0 going first. With one
 // process (no launch environment) every operation is local and free, so the single-process run is unchanged.
 import { tensor } from '../tensor/creation';
+import { Tensor } from '../tensor/tensor';
 import * as dist from './index';
 import { launchEnv } from './env';
 
@@ -24,7 +25,13 @@ export interface TrainGroup {
   /** True on every rank when it is true on any. */
   any(flag: boolean): Promise<boolean>;
   /** Sums the parameters' gradients over the ranks; resolves to the seconds it took. */
-  reduceGradients(params: import('../tensor/tensor').Tensor[]): Promise<number>;
+  reduceGradients(params: Tensor[]): Promise<number>;
+  /**
+   * The sum over ranks overlapped with backward (one reducer per parameter list, kept for the run): arm() before the
+   * backward that completes the gradients, then finish() (resolves to the seconds it waited); no other collective in
+   * between. null for one process, or with ATMAN_DIST_OVERLAP=0 (then reduceGradients after backward).
+   */
+  overlappedReducer(params: Tensor[]): { arm(): void; finish(): Promise<number> } | null;
   /** Rank 0 runs fn (others wait); a failure there fails every rank, with rank 0's message. */
   mainFirst<T>(fn: () => T | Promise<T>): Promise<T | undefined>;
   barrier(): Promise<void>;
@@ -45,6 +52,7 @@ export const SOLO_GROUP = (device: string): TrainGroup => ({
   sum: async (values) => values,
   any: async (flag) => flag,
   reduceGradients: async () => 0,
+  overlappedReducer: () => null,
   mainFirst: async (fn) => fn(),
   barrier: async () => undefined,
   close: () => undefined,
@@ -74,6 +82,7 @@ export async function joinTrainGroup(device: string): Promise<TrainGroup> {
       t.dispose();
     }
   };
+  const reducers = new Map<Tensor[], dist.GradientReducer>();
   const group: TrainGroup = {
     rank, worldSize, isMain: rank === 0, device: rankDevice,
     share: (n) => shareOf(n, rank, worldSize),
@@ -91,6 +100,20 @@ export async function joinTrainGroup(device: string): Promise<TrainGroup> {
       await dist.allReduceGradients(params, { op: 'sum', bucketMb: bucketMb() });
       return (performance.now() - t0) / 1000;
     },
+    overlappedReducer(params) {
+      if (process.env.ATMAN_DIST_OVERLAP === '0') return null;
+      let r = reducers.get(params);
+      if (!r) reducers.set(params, (r = new dist.GradientReducer(params, { bucketMb: bucketMb() })));
+      const reducer = r;
+      return {
+        arm: () => reducer.arm('sum'),
+        async finish() {
+          const t0 = performance.now();
+          await reducer.finish();
+          return (performance.now() - t0) / 1000;
+        },
+      };
+    },
     async mainFirst<T>(fn: () => T | Promise<T>): Promise<T | undefined> {
       let result: T | undefined, failure: unknown = null;
       if (rank === 0) {
@@ -107,6 +130,7 @@ export async function joinTrainGroup(device: string): Promise<TrainGroup> {
     },
     barrier: () => dist.barrier(),
     close: () => {
+      for (const r of reducers.values()) r.dispose();
       if (joined) dist.destroy();
     },
   };

@@ -122,11 +122,14 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
   const m: Record<string, number[]> = {};
   let entropySum = 0;
   o.model.setGradientCheckpointing(o.gradientCheckpointing);
+  const reducer = group.overlappedReducer(o.params);
   try {
     for (let it = 0; it < g.numIterations; it++) {
       o.adam.zeroGrad();
       let iterLoss = 0;
       for (const [a, b] of chunks) {
+        // The last micro-batch's backward completes the gradients: its buckets are summed across ranks as it runs.
+        if (b === N) reducer?.arm();
         const value = tidy(() => {
           const p = slicePacked(packed, a, b);
           const { logprobs, entropy } = o.model.tokenLogprobsWithEntropy(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart, temperature });
@@ -146,9 +149,9 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
         await new Promise<void>((r) => setImmediate(r)); // let Ctrl-C and the progress bar through
       }
       if (group.worldSize > 1) {
-        // Every rank takes the same decisions below: the same summed loss and gradients.
+        // Every rank takes the same decisions below: the same summed gradients and loss.
+        allReduceSeconds += reducer ? await reducer.finish() : await group.reduceGradients(o.params);
         iterLoss = (await group.sum([iterLoss]))[0];
-        allReduceSeconds += await group.reduceGradients(o.params);
       }
       gradNorm = clipGradNorm(o.params, o.optim.maxGradNorm);
       const reason = !Number.isFinite(iterLoss) || !Number.isFinite(gradNorm)
