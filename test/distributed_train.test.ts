@@ -169,3 +169,25 @@ test('sft on 2 processes (`sft --nproc-per-node 2`) equals one process: losses a
   for (const k of Object.keys(wa)) maxDiff = Math.max(maxDiff, wa[k].sub(wb[k]).abs().max().item() as number);
   expect(maxDiff).toBeLessThan(1e-5);
 }, 300000);
+
+test('SIGTERM on the launcher: every worker checkpoints once and stops; the launcher exits with 143', async () => {
+  const child = cli(['train', '--nproc-per-node', '2', '--name', 'sigterm', '--device', 'cpu', '--json', '--runsDir', runsDir,
+    '--grpo.steps', '200', '--grpo.promptsPerStep', '2', '--grpo.numGenerations', '2', '--generation.maxNewTokens', '8', '--saliency.steps', '1']);
+  let signalled = false;
+  child.stdout!.on('data', () => {
+    if (signalled) return;
+    signalled = true;
+    child.kill('SIGTERM'); // after rank 0's first metrics line
+  });
+  const out = await waitExit(child);
+  expect({ code: out.code, stderr: out.code === 143 ? '' : out.stderr }).toEqual({ code: 143, stderr: '' });
+  expect(out.stderr).toMatch(/launcher: SIGTERM: asking every worker to checkpoint and stop/);
+  expect(out.stderr).not.toMatch(/the run failed/);
+  const dir = path.join(runsDir, 'sigterm');
+  const latest = fs.readFileSync(path.join(dir, 'latest'), 'utf8').trim();
+  expect(fs.existsSync(path.join(dir, latest, 'COMPLETE'))).toBe(true);
+  const state = JSON.parse(fs.readFileSync(path.join(dir, latest, 'state.json'), 'utf8'));
+  expect(state.step).toBeGreaterThanOrEqual(1);
+  expect(state.step).toBeLessThan(200);
+  expect(readMetrics(path.join(dir, 'metrics.jsonl')).pop()!.step).toBe(state.step);
+}, 120000);
