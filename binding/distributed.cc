@@ -42,7 +42,7 @@ atman::dist::ReduceOp reduceOpOf(const std::string& s) {
   throw atman::RangeError("distributed.allReduce(): op must be 'sum', 'avg', 'max' or 'min', got '" + s + "'");
 }
 
-// distInit(rank, worldSize, masterAddr, masterPort, backend, timeoutMs, hostStore) -> Promise<void>
+// distInit(rank, worldSize, masterAddr, masterPort, backend, timeoutMs, hostStore, cudaDevice) -> Promise<void>
 Napi::Value distInit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -55,6 +55,7 @@ Napi::Value distInit(const Napi::CallbackInfo& info) {
     o.backend = a.string(4);
     o.timeout = std::chrono::milliseconds(static_cast<int64_t>(a.number(5)));
     o.hostStore = a.flagOr(6, true);
+    o.cudaDevice = static_cast<int>(a.integerOr(7, 0));
     return (new InitWorker(env, o))->start();
   });
 }

@@ -141,7 +141,7 @@ export interface NativeAddon {
   llamaConfig(m: NativeLlama): NativeLlamaConfig;
   llamaSave(m: NativeLlama, dir: string): void;
   llamaDispose(m: NativeLlama): void;
-  distInit(rank: number, worldSize: number, masterAddr: string, masterPort: number, backend: string, timeoutMs: number, hostStore: boolean): Promise<void>;
+  distInit(rank: number, worldSize: number, masterAddr: string, masterPort: number, backend: string, timeoutMs: number, hostStore: boolean, cudaDevice: number): Promise<void>;
   distAllReduce(tensors: NativeTensor[], op: string): Promise<void>;
   distAllReduceGradients(params: NativeTensor[], op: string, bucketBytes: number): Promise<void>;
   distBroadcast(t: NativeTensor, src: number): Promise<void>;

@@ -247,7 +247,7 @@ Pending startBarrier() {
   try {
     if (g->options.backend == "nccl") {
       // An all-reduce of one element: NCCL's own barrier guesses the device from the rank.
-      at::Tensor one = at::ones({1}, at::TensorOptions().device(at::kCUDA));
+      at::Tensor one = at::ones({1}, at::TensorOptions().device(at::Device(at::kCUDA, g->options.cudaDevice)));
       std::vector<at::Tensor> v{one};
       works.push_back(g->pg->allreduce(v));
     } else {

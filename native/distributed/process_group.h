@@ -23,6 +23,8 @@ struct InitOptions {
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   // Rank 0 hosts the TCPStore unless the launcher already runs one there (torchrun's agent store).
   bool hostStore = true;
+  // nccl: this rank's GPU (the device of its tensors; the barrier's one-element all-reduce runs there).
+  int cudaDevice = 0;
 };
 
 enum class ReduceOp { Sum, Avg, Max, Min };

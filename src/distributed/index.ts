@@ -20,6 +20,8 @@ export interface InitOptions {
   timeoutSeconds?: number;
   /** Rank 0 hosts the rendezvous store (default: unless torchrun's agent already does). */
   hostStore?: boolean;
+  /** nccl: this rank's GPU, 'cuda:N' (default cuda:LOCAL_RANK). */
+  device?: string;
 }
 
 /** Joins the process group; resolves once every rank has joined. */
@@ -34,7 +36,7 @@ export async function init(o: InitOptions = {}): Promise<void> {
     throw new Error(`distributed.init(): this build has no ${backend} backend (it has: ${backends().join(', ') || 'none'}); run 'atman-native doctor'`);
   const timeout = o.timeoutSeconds ?? env?.timeoutSeconds ?? timeoutSecondsOf();
   await native.distInit(rank, worldSize, o.masterAddr ?? env?.masterAddr ?? '127.0.0.1', o.masterPort ?? env?.masterPort ?? 29500, backend,
-    Math.round(timeout * 1000), o.hostStore ?? env?.hostStore ?? true);
+    Math.round(timeout * 1000), o.hostStore ?? env?.hostStore ?? true, o.device ? Number(/^cuda:(\d+)$/.exec(o.device)?.[1] ?? 0) : env?.localRank ?? 0);
 }
 
 /** Reduces t in place across the ranks (avg: the sum divided by worldSize); resolves to t. */

@@ -71,7 +71,7 @@ export async function joinTrainGroup(device: string): Promise<TrainGroup> {
   const onCuda = device.startsWith('cuda');
   const rankDevice = onCuda ? `cuda:${env?.localRank ?? 0}` : device;
   const joined = !dist.isInitialized();
-  if (joined) await dist.init({ backend: onCuda ? 'nccl' : 'gloo' });
+  if (joined) await dist.init({ backend: onCuda ? 'nccl' : 'gloo', device: onCuda ? rankDevice : undefined });
   const rank = dist.rank(), worldSize = dist.worldSize();
   const numbers = async (values: number[]) => {
     const t = tensor(values.length > 0 ? values : [0], { dtype: 'float64', device: rankDevice });
