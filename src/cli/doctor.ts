@@ -90,7 +90,7 @@ export function printDoctor(r: DoctorReport): void {
     `  C++11 ABI        ${r.cxx11Abi}`,
     `  CUDA available   ${r.cudaAvailable}`,
     ...r.devices.map((d) => `  cuda:${d.index}           ${d.name}, ${d.memoryGiB} GiB, sm_${d.capability.replace('.', '')}`),
-    `  data parallel    ${r.distributedBackends.length > 0 ? r.distributedBackends.join(', ') : 'none (no gloo/nccl headers at build time; README: Several GPUs or hosts)'}`,
+    `  data parallel    ${r.distributedBackends.length > 0 ? r.distributedBackends.join(', ') : 'none in this build (README: Several GPUs or hosts)'}`,
     `  node             ${r.node} on ${r.platform}`,
   ];
   console.log(lines.join('\n'));

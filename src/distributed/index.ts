@@ -103,28 +103,34 @@ export class GradientReducer {
 const makeReducer = (params: Tensor[], bucketMb: number) =>
   new native.GradientReducer(params.map((p) => p.handle), Math.max(1, Math.round(bucketMb * 2 ** 20)));
 
+/** The addon's group state; an addon built before data parallel (an old prebuild) has none and is never in a group. */
+function info(): ReturnType<typeof native.distInfo> {
+  if (typeof native.distInfo !== 'function') return { initialized: false, rank: 0, worldSize: 1, backend: '', backends: [] };
+  return native.distInfo();
+}
+
 /** This process's rank (0 outside a group). */
 export function rank(): number {
-  return native.distInfo().rank;
+  return info().rank;
 }
 
 /** The number of processes in the group (1 outside a group). */
 export function worldSize(): number {
-  return native.distInfo().worldSize;
+  return info().worldSize;
 }
 
 export function isInitialized(): boolean {
-  return native.distInfo().initialized;
+  return info().initialized;
 }
 
 /** The backends this build has ('gloo', 'nccl'). */
 export function backends(): Backend[] {
-  return native.distInfo().backends as Backend[];
+  return info().backends as Backend[];
 }
 
 /** Leaves the group (other ranks' pending collectives then fail). A no-op outside a group. */
 export function destroy(): void {
-  native.distDestroy();
+  if (info().initialized) native.distDestroy();
 }
 
 export { launchEnv } from './env';
