@@ -117,6 +117,13 @@ test('a 2-process checkpoint resumes on 1 and on 3 processes, equal to the unint
   expectSameRun(path.join(runsDir, 'resume3'), reference);
 }, 300000);
 
+test("rank 0's failure (resuming a run that does not exist) fails every rank, with rank 0's message", async () => {
+  const exits = await torchrunStyle(2, { kind: 'train', config: config('missing'), resume: true });
+  expect(exits.map((e) => e.code)).toEqual([1, 1]);
+  expect(exits[0].stderr).toMatch(/rank 0: --resume: there is no run missing/);
+  expect(exits[1].stderr).toMatch(/rank 0 failed \(its message says why\); rank 1 stops too/);
+}, 120000);
+
 /** Starts a long 2-process run, waits until rank 1 is running, does `act` to its pid; resolves to the launcher's exit. */
 async function failingRun(name: string, act: (pid: number) => void): Promise<Exit & { seconds: number }> {
   const child = cli(['train', '--nproc-per-node', '2', '--dist-timeout', '4', '--name', name, '--device', 'cpu', '--json', '--runsDir', runsDir,
