@@ -125,8 +125,8 @@ test("rank 0's failure (resuming a run that does not exist) fails every rank, wi
 }, 120000);
 
 /** Starts a long 2-process run, waits until rank 1 is running, does `act` to its pid; resolves to the launcher's exit. */
-async function failingRun(name: string, act: (pid: number) => void): Promise<Exit & { seconds: number }> {
-  const child = cli(['train', '--nproc-per-node', '2', '--dist-timeout', '4', '--name', name, '--device', 'cpu', '--json', '--runsDir', runsDir,
+async function failingRun(name: string, timeout: number, act: (pid: number) => void): Promise<Exit & { seconds: number }> {
+  const child = cli(['train', '--nproc-per-node', '2', '--dist-timeout', String(timeout), '--name', name, '--device', 'cpu', '--json', '--runsDir', runsDir,
     '--grpo.steps', '200', '--grpo.promptsPerStep', '2', '--grpo.numGenerations', '2', '--generation.maxNewTokens', '8', '--saliency.steps', '1']);
   const started = Date.now();
   let acted = false;
@@ -144,7 +144,7 @@ async function failingRun(name: string, act: (pid: number) => void): Promise<Exi
 }
 
 test('a killed rank ends the run with an error naming it', async () => {
-  const out = await failingRun('killed', (pid) => process.kill(pid, 'SIGKILL'));
+  const out = await failingRun('killed', 30, (pid) => process.kill(pid, 'SIGKILL'));
   expect(out.code).toBe(1);
   expect(out.stderr).toMatch(/the run failed: rank 1 was killed by SIGKILL first; rank 0 exited with code 1/);
   // Rank 0's own message says its peer went away.
@@ -153,9 +153,9 @@ test('a killed rank ends the run with an error naming it', async () => {
 }, 120000);
 
 test('a hung rank: the other times out and the launcher names the one that did not stop', async () => {
-  const out = await failingRun('hung', (pid) => process.kill(pid, 'SIGSTOP'));
+  const out = await failingRun('hung', 8, (pid) => process.kill(pid, 'SIGSTOP'));
   expect(out.code).toBe(1);
-  expect(out.stderr).toMatch(/failed on rank 0 of 2: timed out after 4/);
+  expect(out.stderr).toMatch(/failed on rank 0 of 2: timed out after 8/);
   expect(out.stderr).toMatch(/rank 0 exited with code 1 first; rank 1 did not stop \(hung\?\) and was killed/);
   expect(out.seconds).toBeLessThan(60);
 }, 120000);

@@ -1,7 +1,7 @@
 // Our torchrun for users without Python: `atman-native train --nproc-per-node N` starts N workers of the same command
 // with torchrun's environment contract (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT) and
-// supervises them. A worker that fails ends the run: the others get a grace period to stop on their own (their
-// collectives fail within the distributed timeout), then are killed, and the error names every rank's fate. SIGINT /
+// supervises them. A worker that fails ends the run: the others get a short grace period to stop on their own (their
+// collectives fail at once when a peer is gone), then are killed, and the error names every rank's fate. SIGINT /
 // SIGTERM are forwarded once as SIGTERM (each worker checkpoints and stops); a second one kills them. Workers run in
 // their own process group so that a terminal's Ctrl-C reaches them only once, through us.
 import { ChildProcess, spawn } from 'child_process';
@@ -136,8 +136,9 @@ export async function launchWorkers(argv: string[], o: LaunchOptions, log: (line
       const codes = workers.map((w) => w.exit!.code ?? 1);
       return codes.find((c) => c !== 0) ?? 0;
     }
-    // The others' collectives fail once a peer is gone (or after the timeout when it hangs): give them that long.
-    const grace = Math.min(o.timeoutSeconds, 60) * 1000 + 5000;
+    // The others' collectives fail at once when a peer is gone: give them a moment to say why in their own words (a
+    // hung one would keep the run waiting; the run is lost either way, and checkpoints are written atomically).
+    const grace = Math.min(o.timeoutSeconds, 10) * 1000 + 2000;
     await Promise.race([Promise.all(workers.map((w) => (w.exit ? null : new Promise((r) => w.child.on('exit', r))))), sleep(grace)]);
     for (const w of workers) if (w.exit === null) killGroup(w.child, 'SIGKILL');
     log(`atman-native: the run failed: rank ${firstFailure.rank} ${fate(firstFailure)} first` +
