@@ -11,6 +11,7 @@ void InitRuntime(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
 void InitIo(Napi::Env env, Napi::Object exports);
 void InitLlama(Napi::Env env, Napi::Object exports);
+void InitDistributed(Napi::Env env, Napi::Object exports);
 }  // namespace binding
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -22,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   binding::InitOptim(env, exports);
   binding::InitIo(env, exports);
   binding::InitLlama(env, exports);
+  binding::InitDistributed(env, exports);
   return exports;
 }
 

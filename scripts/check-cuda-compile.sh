@@ -6,6 +6,8 @@
 # run: the GPU host's build (scripts/gpu-check.sh) remains the real check.
 # Usage: bash scripts/check-cuda-compile.sh [files...]   (default: every .cu and every .cpp with ATMAN_WITH_CUDA)
 # ARCHS="80 90a" by default, as CMakeLists.txt; TORCH_INCLUDE=/usr/include; CUDA_HOME=/usr/local/cuda.
+# NCCL_INCLUDE_DIR=DIR (a folder with nccl.h, e.g. unzipped from pip's nvidia-nccl-cu13 wheel) also checks the NCCL
+# branch of native/distributed; gloo's headers in TORCH_INCLUDE add the Gloo branch.
 set -uo pipefail
 ARCHS=${ARCHS:-80 90a}
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
@@ -25,6 +27,9 @@ files=("$@")
 if (( ${#files[@]} == 0 )); then
   mapfile -t files < <( (find native -name '*.cu'; grep -rl ATMAN_WITH_CUDA native binding --include='*.cpp' --include='*.cc') | sort)
 fi
+dist_flags=()
+[[ -f "$TORCH_INCLUDE/gloo/context.h" ]] && dist_flags+=(-DATMAN_WITH_GLOO=1 -DUSE_C10D_GLOO)
+[[ -n "${NCCL_INCLUDE_DIR:-}" ]] && dist_flags+=(-I"$NCCL_INCLUDE_DIR" -DATMAN_WITH_NCCL=1 -DUSE_C10D_NCCL)
 gencode=()
 for a in $ARCHS; do gencode+=(-gencode "arch=compute_${a},code=sm_${a}"); done
 failed=0
@@ -33,7 +38,7 @@ for f in "${files[@]}"; do
   if [[ $f == *.cu ]]; then
     "$CUDA_HOME/bin/nvcc" -std=c++17 -O3 -I. "${gencode[@]}" -c "$f" -o "$stub/obj/$(basename "$f").o" > "$stub/log" 2>&1
   else
-    g++ -fsyntax-only -std=c++17 -I. -I"$TORCH_INCLUDE" -I"$TORCH_INCLUDE/torch/csrc/api/include" -I"$stub" -I"$CUDA_HOME/include" -DATMAN_WITH_CUDA=1 "$f" > "$stub/log" 2>&1
+    g++ -fsyntax-only -std=c++17 -I. -I"$TORCH_INCLUDE" -I"$TORCH_INCLUDE/torch/csrc/api/include" -I"$stub" -I"$CUDA_HOME/include" -DATMAN_WITH_CUDA=1 "${dist_flags[@]}" "$f" > "$stub/log" 2>&1
   fi
   rc=$?
   echo "$([[ $rc == 0 ]] && echo ok || echo FAILED) $f ($(( $(date +%s) - t0 ))s)"

@@ -30,6 +30,7 @@ export type {
 export { clipGradNorm } from './nn/optim';
 export * as optim from './nn/optim';
 export { buildInfo } from './runtime-info';
+export * as distributed from './distributed';
 export { optimizeSaliency, saliencyReward, dependence, saliencyStats } from './atman';
 export type { SaliencyExample, SaliencyOptions, SaliencyResult, SaliencyRewardOptions, SaliencyStats } from './atman';
 export {

@@ -157,6 +157,21 @@ export interface NativeAddon {
   llamaSetAdapterEnabled(m: NativeLlama, flag: boolean): void;
   llamaAdapterInfo(m: NativeLlama): NativeAdapterInfo | null;
   llamaAdapterParameters(m: NativeLlama): [string[], NativeTensor[]];
+  distInit(rank: number, worldSize: number, masterAddr: string, masterPort: number, backend: string, timeoutMs: number, hostStore: boolean, cudaDevice: number): Promise<void>;
+  distAllReduce(tensors: NativeTensor[], op: string): Promise<void>;
+  distAllReduceGradients(params: NativeTensor[], op: string, bucketBytes: number): Promise<void>;
+  distBroadcast(t: NativeTensor, src: number): Promise<void>;
+  distBarrier(): Promise<void>;
+  distInfo(): { initialized: boolean; rank: number; worldSize: number; backend: string; backends: string[] };
+  distDestroy(): void;
+  GradientReducer: new (params: NativeTensor[], bucketBytes: number) => NativeGradientReducer;
+}
+
+export interface NativeGradientReducer {
+  arm(op: string): void;
+  finish(): Promise<void>;
+  stats(): { overlapped: number; buckets: number };
+  dispose(): void;
 }
 
 export const packageRoot = path.resolve(__dirname, '..');

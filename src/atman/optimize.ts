@@ -60,6 +60,11 @@ export interface SaliencyOptions {
   hidePrompt?: boolean;
   /** Seed of the random control sets (default 0). */
   seed?: number;
+  /**
+   * The index of batch[0] in a larger batch split across processes (default 0): each example's random sets are drawn
+   * from (seed, its index in the whole batch), so a split batch draws the same sets as the whole one.
+   */
+  firstIndex?: number;
   /** Bias that suppresses a token when measuring log p(answer | suppressed): log s with s → 0 (default −1e4). */
   suppressBias?: number;
   /** Padding id for the batch (default 0; padding is masked out, any id works). */
@@ -101,7 +106,7 @@ export interface SaliencyResult {
 const DEFAULTS = {
   steps: 30, lr: 2, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
   objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: 0.5 as number | null,
-  randomSets: 4, seed: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom, hidePrompt: true,
+  randomSets: 4, seed: 0, firstIndex: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom, hidePrompt: true,
 };
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 
@@ -130,6 +135,7 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
   if (!Number.isSafeInteger(o.randomSets) || o.randomSets < 0) throw new RangeError(`invalid values: optimizeSaliency() randomSets must be an integer >= 0, got ${o.randomSets}`);
   if (typeof o.hidePrompt !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() hidePrompt must be a boolean, got ${String(o.hidePrompt)}`);
   if (!Number.isSafeInteger(o.seed)) throw new TypeError(`wrong argument type: optimizeSaliency() seed must be an integer, got ${o.seed}`);
+  if (!Number.isSafeInteger(o.firstIndex) || o.firstIndex < 0) throw new RangeError(`invalid values: optimizeSaliency() firstIndex must be an integer >= 0, got ${o.firstIndex}`);
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new TypeError('wrong argument type: optimizeSaliency() onStep must be a function');
   return o;
 }
@@ -342,7 +348,7 @@ export async function optimizeSaliency(model: LlamaModel, batch: SaliencyExample
   try {
     const results = new Array<SaliencyResult>(batch.length);
     for (const chunk of chunks) {
-      const out = await optimizeBatch(model, chunk.map((i) => batch[i]), o, progress, chunk);
+      const out = await optimizeBatch(model, chunk.map((i) => batch[i]), o, progress, chunk.map((i) => i + o.firstIndex));
       chunk.forEach((i, k) => (results[i] = out[k]));
     }
     return results;

@@ -13,6 +13,8 @@ export interface DoctorReport {
   cxx11Abi: boolean;
   cudaAvailable: boolean;
   devices: { index: number; name: string; memoryGiB: number; capability: string }[];
+  /** c10d backends of this build ('gloo' for CPU tensors, 'nccl' for CUDA), for data-parallel training. */
+  distributedBackends: string[];
   node: string;
   platform: string;
   warnings: string[];
@@ -44,6 +46,7 @@ export function doctorReport(): DoctorReport {
     cxx11Abi: b.cxx11Abi,
     cudaAvailable,
     devices,
+    distributedBackends: typeof native.distInfo === 'function' ? native.distInfo().backends : [],
     node: process.version,
     platform: `${os.platform()}-${os.arch()}`,
     warnings,
@@ -87,6 +90,7 @@ export function printDoctor(r: DoctorReport): void {
     `  C++11 ABI        ${r.cxx11Abi}`,
     `  CUDA available   ${r.cudaAvailable}`,
     ...r.devices.map((d) => `  cuda:${d.index}           ${d.name}, ${d.memoryGiB} GiB, sm_${d.capability.replace('.', '')}`),
+    `  data parallel    ${r.distributedBackends.length > 0 ? r.distributedBackends.join(', ') : 'none in this build (README: Several GPUs or hosts)'}`,
     `  node             ${r.node} on ${r.platform}`,
   ];
   console.log(lines.join('\n'));

@@ -28,18 +28,58 @@ function dataFlags(y: Argv): Argv {
   return y.strict(false); // the schema checks every other flag, with a suggestion for unknown ones
 }
 
+/** Data-parallel launch flags of train and sft (src/distributed/launcher.ts); not config fields. */
+function launchFlags(y: Argv): Argv {
+  return y
+    .option('nproc-per-node', { type: 'number', describe: 'start this many data-parallel workers on this node (one per GPU) and supervise them' })
+    .option('nnodes', { type: 'number', describe: 'nodes in the run (default 1, or SLURM_NNODES)' })
+    .option('node-rank', { type: 'number', describe: "this node's index in [0, nnodes) (default 0, or SLURM_NODEID)" })
+    .option('master-addr', { type: 'string', describe: 'address of node 0, where rank 0 hosts the rendezvous (default 127.0.0.1, or MASTER_ADDR)' })
+    .option('master-port', { type: 'number', describe: 'rendezvous port on node 0 (default: a free one on one node, 29500 on several, or MASTER_PORT)' })
+    .option('dist-timeout', { type: 'number', describe: 'seconds a collective waits for the other ranks before failing (default 600)' });
+}
+
+const LAUNCH_EPILOGUE =
+  'Data parallel: --nproc-per-node N starts N workers (Gloo on CPU, NCCL on CUDA, one GPU each) and stops them all when one fails; ' +
+  'several nodes: the same command on each with --nnodes, --node-rank and --master-addr. Under torchrun or srun (RANK and ' +
+  'WORLD_SIZE, or SLURM_PROCID and SLURM_NTASKS, set) the command joins the group instead: ' +
+  'torchrun --no-python --nproc-per-node N npx atman-native train ...\n';
+
+/**
+ * Starts the workers when --nproc-per-node is given outside a launcher; returns true when it did (the exit code is
+ * set). Inside a launcher (WORLD_SIZE set) the command joins the group instead, with --dist-timeout applied.
+ */
+async function launchedWorkers(a: Record<string, unknown>): Promise<boolean> {
+  const { LAUNCH_FLAGS, launchOptionsOf, launchWorkers, workerArgs } = await import('../distributed/launcher');
+  const flags = Object.fromEntries(LAUNCH_FLAGS.map((f) => [f, a[f]]));
+  for (const f of LAUNCH_FLAGS) {
+    delete a[f];
+    delete a[f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())];
+  }
+  if (flags['dist-timeout'] !== undefined) process.env.ATMAN_DIST_TIMEOUT = String(flags['dist-timeout']);
+  if (flags['nproc-per-node'] === undefined || (process.env.WORLD_SIZE ?? '') !== '') {
+    const others = LAUNCH_FLAGS.filter((f) => f !== 'dist-timeout' && f !== 'nproc-per-node' && flags[f] !== undefined);
+    if (others.length > 0 && (process.env.WORLD_SIZE ?? '') === '')
+      throw new Error(`--${others[0]} is a launcher flag: it needs --nproc-per-node (the workers to start on this node)`);
+    return false;
+  }
+  const options = launchOptionsOf(flags);
+  process.exitCode = await launchWorkers(workerArgs(process.argv.slice(1)), options);
+  return true;
+}
+
 const CONFIG_INTRO = 'Every config field is a flag, dotted or kebab-case (--data.path = --data-path); unknown names get the nearest valid one.';
 
 export const trainCommand: CommandModule = {
   command: 'train',
   describe: 'GRPO training with the AtMan saliency reward (no arguments: the bundled tiny CPU run)',
   builder: (y: Argv) =>
-    dataFlags(y)
+    launchFlags(dataFlags(y))
       .option('config', { type: 'string', describe: `YAML or JSON run config, or a bundled one (${BUNDLED_CONFIGS.join(', ')}); it layers over the bundled default tiny-synthetic` })
       .option('name', { type: 'string', describe: 'run name: the run directory is <runsDir>/<name> (default run-<date>-<time>)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue run <name> from its latest checkpoint' })
       .option('json', { type: 'boolean', describe: 'print one JSON line of metrics per step on stdout instead of a progress bar; = --logging.json' })
-      .epilogue(
+      .epilogue(LAUNCH_EPILOGUE +
         'Writes runs/<name>/: config.yaml, metrics.jsonl, completions.jsonl, report.html, checkpoints/ and latest (tb/ with ' +
           '--logging.tensorboard true). Off a terminal it prints one log line per metrics row (--logging.every). ' +
           'Ctrl-C or SIGTERM (docker stop, Slurm) stops at the next safe point, writes a checkpoint and exits with 130 / 143; ' +
@@ -52,8 +92,14 @@ export const trainCommand: CommandModule = {
     const { train } = await import('../api/train');
     const { exitCodeOf } = await import('../train/interrupts');
     const a = argv as Record<string, unknown>;
+    if (await launchedWorkers(a)) return;
     if (a.resume && a.name === undefined) throw new Error('--resume needs --name: the run to continue');
     const out = await train({ configFile: a.config as string | undefined, config: overridesFromArgv(a, ['config', 'resume']), resume: a.resume as boolean });
+    if (out.rank !== 0) {
+      // Rank 0 tells the user; the others only exit as it does.
+      if (out.interrupted) process.exitCode = out.signal ? exitCodeOf(out.signal) : 130;
+      return;
+    }
     if (!out.interrupted) {
       process.stderr.write(`done: ${out.stepsDone} steps in ${out.runDir}\n`);
       return;
@@ -72,7 +118,7 @@ export const sftCommand: CommandModule = {
   command: 'sft',
   describe: 'Supervised fine-tuning on reference solutions (makes the bundled tiny model from a fresh init)',
   builder: (y: Argv) => {
-    let b = dataFlags(y);
+    let b = launchFlags(dataFlags(y));
     for (const [name, describe] of [
       ['init-config', 'instead of --model: a config.json to initialize a fresh model from (needs --tokenizer)'],
       ['tokenizer', 'tokenizer directory (default: --model)'],
@@ -84,11 +130,13 @@ export const sftCommand: CommandModule = {
     ]) b = shortFlag(b, name, describe);
     return b
       .option('json', { type: 'boolean', describe: 'machine-readable output on stdout' })
-      .epilogue(fieldsHelp('sft', `${CONFIG_INTRO} Fields:`));
+      .epilogue(LAUNCH_EPILOGUE + fieldsHelp('sft', `${CONFIG_INTRO} Fields:`));
   },
   handler: async (argv) => {
     const { sft } = await import('../api/sft');
-    const r = await sft({ config: overridesFromArgv(argv as Record<string, unknown>) as SftConfigInput });
+    const a = argv as Record<string, unknown>;
+    if (await launchedWorkers(a)) return;
+    const r = await sft({ config: overridesFromArgv(a) as SftConfigInput });
     process.stderr.write(`sft: loss ${r.firstLoss.toFixed(4)} -> ${r.lastLoss.toFixed(4)}; ${r.lora ? 'LoRA adapter (PEFT format)' : 'model'} written to ${r.out}\n`);
   },
 };

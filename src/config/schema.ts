@@ -149,6 +149,10 @@ export const trainConfigSchema = z.strictObject({
       temperature: field(z.number().positive().default(1.0), 'sampling temperature'),
       topP: field(z.number().gt(0).max(1).default(1.0), 'nucleus sampling mass (1: off)'),
       topK: field(int().min(0).default(0), 'keep only the k likeliest tokens (0: off)'),
+      seedPerPrompt: field(
+        z.boolean().default(false),
+        "sample each prompt's completions with a seed of their own (one generate call per prompt, slower): the completions then do not depend on how the batch is split across processes",
+      ),
     },
     'sampling of completions',
   ),

@@ -3,6 +3,7 @@
 // AdamW. An iteration whose loss or gradient is not finite, or whose AdamW step would diverge (update-guard.ts), is
 // not applied. Shared by the trainer and `bench grpo`, so the bench times exactly what training runs.
 import type { TrainConfig } from '../config';
+import { SOLO_GROUP, TrainGroup } from '../distributed/train-group';
 import { grpoLoss } from '../grpo/loss';
 import { learningRateAt } from '../grpo/schedule';
 import { LlamaModel } from '../llm/model';
@@ -43,6 +44,11 @@ export interface PolicyUpdateInput {
   gradientCheckpointing: boolean;
   /** The 0-based optimizer step (for the learning-rate schedule). */
   step: number;
+  /**
+   * Data parallel: rows and advantages are this rank's share of the batch; loss denominators, the loss, metrics and
+   * gradients are those of the whole batch (summed over the group). Default: one process.
+   */
+  group?: TrainGroup;
 }
 
 export interface PolicyUpdateResult {
@@ -60,6 +66,8 @@ export interface PolicyUpdateResult {
   metrics: Record<string, number>;
   /** Seconds spent on the no-grad log-prob passes (old policy for μ > 1, reference for beta > 0). */
   logprobSeconds: number;
+  /** Seconds spent summing gradients across the group (0 for one process). */
+  allReduceSeconds: number;
 }
 
 const METRIC_NAMES: Record<string, string> = {
@@ -95,9 +103,11 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
   const weightsOfRows = o.rows.map((r) => (g.maskTruncatedCompletions && r.truncated ? 0 : 1));
   const device = o.model.config.device;
   const packed = packSequences(o.rows.map((r) => r.promptIds), o.rows.map((r) => r.tokens), o.padTokenId, weightsOfRows, device);
+  const group = o.group ?? SOLO_GROUP(device);
   const N = o.rows.length;
   const chunks = microBatches(N, g.gradientAccumulationSteps);
-  const numItems = packed.mask.sum().item() as number;
+  // Rows and mask tokens of the whole batch: the loss is normalized by them on every rank.
+  const [batchRows, numItems] = await group.sum([N, packed.mask.sum().item() as number]);
   const advTensor = tensor(o.advantages, { device });
   const lp0 = performance.now();
   const logprobsOf = (m: LlamaModel) => noGrad(() => cat(chunks.map(([a, b]) => {
@@ -111,16 +121,19 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
   const logprobSeconds = (performance.now() - lp0) / 1000;
   const lr = learningRateAt(o.step, { lr: o.optim.lr, warmupSteps: o.optim.warmupSteps, totalSteps: g.steps, schedule: o.optim.schedule });
   o.adam.setLr(lr);
-  let lossSum = 0, applied = 0, gradNorm = 0, skipped = false;
+  let lossSum = 0, applied = 0, gradNorm = 0, skipped = false, allReduceSeconds = 0;
   let skipReason: string | null = null;
   const m: Record<string, number[]> = {};
   let entropySum = 0;
   o.model.setGradientCheckpointing(o.gradientCheckpointing);
+  const reducer = group.overlappedReducer(o.params);
   try {
     for (let it = 0; it < g.numIterations; it++) {
       o.adam.zeroGrad();
       let iterLoss = 0;
       for (const [a, b] of chunks) {
+        // The last micro-batch's backward completes the gradients: its buckets are summed across ranks as it runs.
+        if (b === N) reducer?.arm();
         const value = tidy(() => {
           const p = slicePacked(packed, a, b);
           const { logprobs, entropy } = o.model.tokenLogprobsWithEntropy(p.ids, { keyStart: p.keyStart, targetStart: p.targetStart, temperature });
@@ -129,7 +142,7 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
             logprobs, oldLogprobs: old ? old.narrow(0, a, b - a) : null, refLogprobs: ref ? ref.narrow(0, a, b - a) : null,
             advantages: advTensor.narrow(0, a, b - a), mask: p.mask, beta: g.beta, epsilon: g.epsilon,
             epsilonHigh: g.epsilonHigh ?? g.epsilon, lossType: g.lossType, maxCompletionLength: o.maxCompletionLength,
-            numItemsInBatch: numItems, gradientAccumulationSteps: N / (b - a),
+            numItemsInBatch: numItems, gradientAccumulationSteps: batchRows / (b - a),
           });
           for (const [k, v] of Object.entries(out.metrics)) (m[k] ??= []).push(v as number);
           const loss = out.loss.item() as number;
@@ -138,6 +151,11 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
         });
         iterLoss += value;
         await new Promise<void>((r) => setImmediate(r)); // let Ctrl-C and the progress bar through
+      }
+      if (group.worldSize > 1) {
+        // Every rank takes the same decisions below: the same summed gradients and loss.
+        allReduceSeconds += reducer ? await reducer.finish() : await group.reduceGradients(o.params);
+        iterLoss = (await group.sum([iterLoss]))[0];
       }
       gradNorm = clipGradNorm(o.params, o.optim.maxGradNorm);
       const reason = !Number.isFinite(iterLoss) || !Number.isFinite(gradNorm)
@@ -164,9 +182,25 @@ export async function policyUpdate(o: PolicyUpdateInput): Promise<PolicyUpdateRe
     disposePacked(packed);
     for (const t of [advTensor, old, ref]) t?.dispose();
   }
-  const metrics = Object.fromEntries(Object.entries(m).map(([k, v]) => [METRIC_NAMES[k] ?? k, nanMean(v)]));
-  metrics.entropy = numItems > 0 ? entropySum / numItems : 0;
-  return { loss: applied === 0 ? NaN : lossSum / applied, gradNorm, lr, skipped, applied, skipReason, metrics, logprobSeconds };
+  const metrics = await groupMetrics(group, Object.fromEntries(Object.entries(m).map(([k, v]) => [METRIC_NAMES[k] ?? k, nanMean(v)])));
+  const [entropyAll] = await group.sum([entropySum]);
+  metrics.entropy = numItems > 0 ? entropyAll / numItems : 0;
+  return { loss: applied === 0 ? NaN : lossSum / applied, gradNorm, lr, skipped, applied, skipReason, metrics, logprobSeconds, allReduceSeconds };
+}
+
+/**
+ * The loss metrics of the whole group from each rank's (each a mean over its micro-batches): the mean over ranks,
+ * the min of *_min and the max of *_max, NaN-skipping as TRL's nanmean/nanmin/nanmax. One process: unchanged.
+ */
+async function groupMetrics(group: TrainGroup, local: Record<string, number>): Promise<Record<string, number>> {
+  if (group.worldSize === 1) return local;
+  const names = Object.keys(local).sort();
+  const all = await group.gather(Object.fromEntries(names.map((k) => [k, [local[k]]])), group.rank, group.worldSize);
+  return Object.fromEntries(names.map((k) => {
+    const v = all[k].filter((x) => !Number.isNaN(x));
+    if (v.length === 0) return [k, NaN];
+    return [k, k.endsWith('_min') ? Math.min(...v) : k.endsWith('_max') ? Math.max(...v) : mean(v)];
+  }));
 }
 
 /** The skip reason for a predicted update of relativeChange × the weights' norm, or null when it is within bounds. */

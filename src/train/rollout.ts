@@ -9,6 +9,8 @@ export interface GenerationSection {
   temperature: number;
   topP: number;
   topK: number;
+  /** One generate call per prompt, seeded by (seed, the prompt's index in the step's batch). */
+  seedPerPrompt?: boolean;
 }
 
 export interface Completion {
@@ -27,11 +29,18 @@ export function promptIdsOf(tok: Tokenizer, p: Problem): number[] {
   return buildPromptIds(tok, p);
 }
 
+/** The seed of prompt i of a batch under seedPerPrompt. */
+export const promptSeed = (seed: number, i: number) => (seed + (i + 1) * 104729) % 2147483647;
+
+/**
+ * G completions per problem. seed seeds the whole call; with gen.seedPerPrompt each prompt is generated on its own
+ * with promptSeed(seed, firstIndex + i), firstIndex being problems[0]'s index in the step's whole batch.
+ */
 export async function rollout(
-  model: LlamaModel, tok: Tokenizer, problems: Problem[], G: number, gen: GenerationSection, seed: number,
+  model: LlamaModel, tok: Tokenizer, problems: Problem[], G: number, gen: GenerationSection, seed: number, firstIndex = 0,
 ): Promise<Completion[]> {
   const prompts = problems.map((p) => promptIdsOf(tok, p));
-  const out = await model.generate(prompts, {
+  const generate = (ids: number[][], s: number) => model.generate(ids, {
     maxNewTokens: gen.maxNewTokens,
     temperature: gen.temperature,
     topP: gen.topP,
@@ -39,8 +48,19 @@ export async function rollout(
     numReturnSequences: G,
     stopTokenIds: [...tok.eosTokenIds],
     padTokenId: tok.padTokenId,
-    seed,
+    seed: s,
   });
+  let out: { tokens: number[][]; finishReasons: ('stop' | 'length')[] };
+  if (gen.seedPerPrompt) {
+    out = { tokens: [], finishReasons: [] };
+    for (let i = 0; i < prompts.length; i++) {
+      const one = await generate([prompts[i]], promptSeed(seed, firstIndex + i));
+      out.tokens.push(...one.tokens);
+      out.finishReasons.push(...one.finishReasons);
+    }
+  } else {
+    out = await generate(prompts, seed);
+  }
   return out.tokens.map((tokens, i) => {
     const problem = problems[Math.floor(i / G)];
     const text = tok.decode(tokens, { skipSpecialTokens: true });

@@ -18,10 +18,11 @@ import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { AdamW } from '../nn/optim';
 import { cuda } from '../tensor/runtime';
-import { TrainerState, saveCheckpoint } from './checkpoint';
+import { TrainGroup, joinTrainGroup } from '../distributed/train-group';
+import { TrainerState, latestCheckpoint, saveCheckpoint } from './checkpoint';
 import { StepAborted, watchInterrupts } from './interrupts';
 import { recordRunConfig } from './run-config';
-import { openRunDir } from './run-dir';
+import { openRunDir, runDirectory } from './run-dir';
 import { ProblemStream, dropOverlongPrompts, formatSkipped, loadProblems, skippedJson } from './problems';
 import { Completion, promptIdsOf, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
@@ -44,6 +45,9 @@ export interface TrainOptions {
 }
 
 export interface TrainOutcome {
+  /** This process's rank and the number of processes (1 without a launch environment). */
+  rank: number;
+  worldSize: number;
   runDir: string;
   stepsDone: number;
   interrupted: boolean;
@@ -57,6 +61,17 @@ export interface TrainOutcome {
 export const TIMING_KEYS = /^(time\/|tokens_per_second$|memory\/)/;
 
 const stepSeed = (seed: number, step: number) => (seed * 1000003 + step * 7919 + 1) % 2147483647;
+/** Each rank samples its share of the batch with its own seed (rank 0's is the single-process one). */
+const rankSeed = (seed: number, rank: number) => (seed + rank * 15485863) % 2147483647;
+const quietStream = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
+
+/** The run name every rank uses: rank 0's (a generated name has a timestamp, which would differ). */
+async function sharedName(group: TrainGroup, name: string): Promise<string> {
+  if (group.worldSize === 1) return name;
+  const codes = new Array<number>(256).fill(0);
+  if (group.isMain) [...name].slice(0, 256).forEach((c, i) => (codes[i] = c.charCodeAt(0)));
+  return String.fromCharCode(...(await group.sum(codes)).filter((c) => c > 0));
+}
 
 function keepRowsUpTo(file: string, step: number): void {
   if (!fs.existsSync(file)) return;
@@ -76,13 +91,38 @@ function mean(x: number[]): number {
 }
 
 export async function train(o: TrainOptions): Promise<TrainOutcome> {
-  const cfg = o.config;
-  const stream = o.stream ?? process.stderr;
-  const name = cfg.name ?? `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-  const { runDir, checkpoint, notes } = openRunDir(cfg.runsDir, name, o.resume ?? false);
-  const configRecord = recordRunConfig(runDir, cfg, checkpoint ? checkpoint.state.step : null);
+  const group = await joinTrainGroup(resolveDevice(o.config.device));
+  try {
+    return await trainInGroup(o, group);
+  } finally {
+    group.close();
+  }
+}
 
-  const device = resolveDevice(cfg.device);
+/**
+ * Data parallel (DESIGN.md "Scale-out"): every rank reads the same data stream and takes its share of each step's
+ * prompts (a prompt's G completions stay on one rank); the batch's per-completion numbers are gathered so that
+ * advantages, loss denominators and metrics are those of the whole batch; gradients are summed across ranks, so each
+ * rank makes the same AdamW step as one process on the whole batch. Rank 0 alone writes the run folder.
+ */
+async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOutcome> {
+  const cfg = o.config;
+  const stream = group.isMain ? o.stream ?? process.stderr : quietStream;
+  if (cfg.grpo.promptsPerStep < group.worldSize)
+    throw new Error(`grpo.promptsPerStep (${cfg.grpo.promptsPerStep}) must be at least the number of processes (${group.worldSize}): ` +
+      `a prompt's completions stay on one process`);
+  const name = await sharedName(group, cfg.name ?? `run-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`);
+  const opened = await group.mainFirst(() => {
+    const r = openRunDir(cfg.runsDir, name, o.resume ?? false);
+    return { ...r, configRecord: recordRunConfig(r.runDir, cfg, r.checkpoint ? r.checkpoint.state.step : null) };
+  });
+  // The other ranks read what rank 0 opened (and cleaned).
+  const runDir = opened?.runDir ?? runDirectory(cfg.runsDir, name);
+  const checkpoint = opened ? opened.checkpoint : o.resume ? latestCheckpoint(runDir) : null;
+  const notes = opened?.notes ?? [];
+  const configRecord = opened?.configRecord ?? { changes: [], file: null };
+
+  const device = group.device;
   const dtype = resolveDtype(cfg.model.dtype, device);
   const tok = Tokenizer.fromDir(cfg.model.path);
   const loaded = await loadProblems(cfg.data, cfg.seed); // before the model: a data error shows at once
@@ -102,21 +142,25 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     { tokens: cfg.generation.maxNewTokens, what: 'generation.maxNewTokens' }, limit.what);
   const { problems, skipped } = usable;
   const heldOut = cfg.eval.every > 0 ? await heldOutProblems(cfg, problems) : null;
+  if (group.worldSize > 1 && o.resume && checkpoint === null) throw new Error(`rank ${group.rank}: --resume: no checkpoint in ${runDir} (is the runs folder shared by every node?)`);
   const state: TrainerState = checkpoint?.state ?? { step: 0, dataPosition: 0, epoch: 0, seed: cfg.seed };
   if (checkpoint) checkpoint.restoreOptimizer(adam);
   const data = new ProblemStream(problems, cfg.seed, cfg.data.shuffle, state.dataPosition, state.epoch);
   const metricsFile = path.join(runDir, 'metrics.jsonl');
   const completionsFile = path.join(runDir, 'completions.jsonl');
   // Rows written after the checkpoint (a crash between checkpoints) are dropped: the resumed run writes them again.
-  keepRowsUpTo(metricsFile, state.step);
-  keepRowsUpTo(completionsFile, state.step);
-  const metrics = new MetricsWriter(metricsFile);
-  const samples = new MetricsWriter(completionsFile);
+  if (group.isMain) {
+    keepRowsUpTo(metricsFile, state.step);
+    keepRowsUpTo(completionsFile, state.step);
+  }
+  const metrics = group.isMain ? new MetricsWriter(metricsFile) : null;
+  const samples = group.isMain ? new MetricsWriter(completionsFile) : null;
   const reporter: Reporter = createReporter({ json: o.json ?? cfg.logging.json, total: cfg.grpo.steps, start: state.step, stream });
-  const tensorboard = cfg.logging.tensorboard ? new TensorBoardWriter(path.join(runDir, 'tb')) : null;
+  const tensorboard = cfg.logging.tensorboard && group.isMain ? new TensorBoardWriter(path.join(runDir, 'tb')) : null;
   if (checkpoint) tensorboard?.resumeAt(state.step + 1);
   const window = new MetricWindow(); // logging.every steps averaged into one row
   reporter.log(`run ${runDir}: ${problems.length} problems${skipped ? ` (${skipped} rows skipped)` : ''}, device ${device}, ${dtype}` +
+    (group.worldSize > 1 ? `, ${group.worldSize} processes` : '') +
     (checkpoint ? `, resuming after step ${state.step}` : ''));
   for (const note of notes) reporter.log(note);
   if (configRecord.changes.length > 0)
@@ -137,9 +181,15 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   let lastSaved = state.step;
   let interrupted = false;
   let adapterDir: string | null = null;
-  const save = (at = { dataPosition: data.position, epoch: data.epoch }) => {
-    saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, ...at }, cfg.checkpoint.keep);
+  // Rank 0 writes; the others wait for it (and fail with it).
+  const save = async (at = { dataPosition: data.position, epoch: data.epoch }) => {
+    await group.mainFirst(() => saveCheckpoint(runDir, model, cfg.model.path, adam, { ...state, ...at }, cfg.checkpoint.keep));
     lastSaved = state.step;
+  };
+  // A stop asked for on any rank (each gets the signal from its launcher, perhaps not at the same moment) stops all.
+  const stopAsked = () => group.any(interrupts.signal !== null);
+  const throwIfStopAsked = async () => {
+    if (await stopAsked()) throw new StepAborted(interrupts.signal ?? 'SIGTERM');
   };
 
   try {
@@ -153,7 +203,7 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
         // Abandoned before its update: the weights are those of the last finished step, the data position its end.
         interrupted = true;
         if (state.step > lastSaved) {
-          save(before);
+          await save(before);
           writeReport();
         }
         break;
@@ -164,15 +214,15 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       if (heldOut && (last || state.step % cfg.eval.every === 0)) Object.assign(row, await evaluateHeldOut(cfg, model, tok, heldOut, device));
       window.add(row);
       reporter.update(state.step, row);
-      const stop = interrupts.signal !== null || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
+      const stop = (await stopAsked()) || (o.stopAfter !== undefined && stepsThisRun >= o.stopAfter);
       if (last || stop || isLogStep(state.step, cfg.logging.every)) {
         const logged = window.flush(state.step)!;
-        metrics.write(logged);
+        metrics?.write(logged);
         tensorboard?.write(state.step, logged);
         reporter.record(state.step, logged);
       }
-      if (last || stop || state.step % cfg.checkpoint.every === 0) save();
-      if (last && lora) adapterDir = saveRunAdapter(runDir, model);
+      if (last || stop || state.step % cfg.checkpoint.every === 0) await save();
+      if (last && lora) adapterDir = (await group.mainFirst(() => saveRunAdapter(runDir, model))) ?? null;
       if (last || stop || state.step % cfg.logging.reportEvery === 0) writeReport();
       if (stop && !last) {
         interrupted = true;
@@ -182,8 +232,8 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
   } finally {
     interrupts.dispose();
     reporter.stop();
-    metrics.close();
-    samples.close();
+    metrics?.close();
+    samples?.close();
     tensorboard?.close();
     for (const p of params) p.dispose();
     model.dispose();
@@ -194,9 +244,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     files: [['report', path.join(runDir, 'report.html')], ['metrics', metricsFile], ['completions', completionsFile],
       ['tensorboard', tensorboard ? path.dirname(tensorboard.file) : null], ['checkpoint', lastCheckpointOf(runDir)], ['adapter', adapterDir]],
   }));
-  return { runDir, stepsDone: state.step, interrupted, signal: interrupts.signal, skipped: skippedJson(usable, cfg.data.path) };
+  return { rank: group.rank, worldSize: group.worldSize, runDir, stepsDone: state.step, interrupted, signal: interrupts.signal, skipped: skippedJson(usable, cfg.data.path) };
 
   function writeReport(): void {
+    if (!group.isMain) return;
     const html = renderTrainReport({ config: cfg, metrics: readMetrics(metricsFile), samples: recentSamples });
     writeFileAtomic(path.join(runDir, 'report.html'), html);
   }
@@ -207,18 +258,26 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     if (device.startsWith('cuda')) cuda.resetPeakMemory(device);
     const t0 = performance.now();
     const batch = data.next(cfg.grpo.promptsPerStep);
-    const completions = await rollout(model, tok, batch, G, cfg.generation, stepSeed(cfg.seed, step));
-    interrupts.throwIfSignalled();
+    // This rank's prompts [p0, p1) of the step's batch; its completions are [p0·G, p1·G) of the whole batch's.
+    const [p0, p1] = group.share(batch.length);
+    const total = batch.length * G, offset = p0 * G;
+    const seed = stepSeed(cfg.seed, step);
+    const completions = await rollout(model, tok, batch.slice(p0, p1), G, cfg.generation,
+      cfg.generation.seedPerPrompt ? seed : rankSeed(seed, group.rank), p0);
+    await throwIfStopAsked();
     const t1 = performance.now();
 
     // Saliency on the completions that can earn R_sal (the correct ones, or all with saliency.scope 'all') whose CoT
     // and answer could be located.
     const earnsSaliency = (c: { grade: { correct: boolean } }) => cfg.saliency.scope === 'all' || c.grade.correct;
     const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && earnsSaliency(c) && c.spans ? [i] : []));
+    // Random control sets are seeded by an example's index in the whole batch: count the lower ranks' examples.
+    const salCounts = (await group.gather({ n: [salIndex.length] }, group.rank, group.worldSize)).n;
     const salResults = new Map<number, SaliencyResult>();
     if (salIndex.length > 0) {
       const examples = salIndex.map((i) => completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!));
-      const out = await optimizeSaliency(model, examples, maskOptionsOf(cfg.saliency, tok.padTokenId, stepSeed(cfg.seed, step)));
+      const firstIndex = salCounts.slice(0, group.rank).reduce((a, v) => a + v, 0);
+      const out = await optimizeSaliency(model, examples, { ...maskOptionsOf(cfg.saliency, tok.padTokenId, seed), firstIndex });
       salIndex.forEach((i, k) => salResults.set(i, out[k]));
     }
     // The control reward 1 − p(answer) needs log p(answer) of every correct completion (the masks give it when on).
@@ -231,28 +290,48 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
     }
     const t2 = performance.now();
 
-    const perFunction: Record<string, number[]> = {
+    const local: Record<string, number[]> = {
       correct: completions.map((c) => (c.grade.correct ? 1 : 0)),
       format: completions.map((c) => (c.grade.formatOk ? 1 : 0)),
       saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: earnsSaliency(c) }) : 0)),
     };
     if (cfg.rewards.confidence !== 0)
-      perFunction.confidence = completions.map((c, i) => (c.grade.correct && logpAnswer.has(i) ? 1 - Math.exp(logpAnswer.get(i)!) : 0));
+      local.confidence = completions.map((c, i) => (c.grade.correct && logpAnswer.has(i) ? 1 - Math.exp(logpAnswer.get(i)!) : 0));
     for (const c of custom) {
-      perFunction[c.name] = [];
+      local[c.name] = [];
       for (const x of completions)
-        perFunction[c.name].push(rewardValue(await c.fn({ prompt: x.problem.question, completion: x.text, gold: x.problem.gold, task: x.problem.task, problemId: x.problem.id })));
+        local[c.name].push(rewardValue(await c.fn({ prompt: x.problem.question, completion: x.text, gold: x.problem.gold, task: x.problem.task, problemId: x.problem.id })));
     }
+    const rewardNames = Object.keys(local);
+    // Per completion, what the metrics need; NaN where a completion has no value (no saliency result, no answer).
+    const stats = (f: (c: Completion, r: SaliencyResult | undefined) => number) => completions.map((c, i) => f(c, salResults.get(i)));
+    const orNaN = (r: SaliencyResult | undefined, f: (r: SaliencyResult) => number) => (r ? f(r) : NaN);
+    const all = await group.gather({
+      ...local,
+      '@length': stats((c) => c.tokens.length),
+      '@clipped': stats((c) => (c.finish === 'length' ? 1 : 0)),
+      '@flexible': stats((c) => (c.grade.correctFlexible ? 1 : 0)),
+      '@isCotResult': stats((c) => (c.grade.correct ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
+      '@followsCot': stats((c) => (c.grade.strict !== null ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
+      '@meanS': stats((_, r) => orNaN(r, (x) => saliencyStats(x).meanS)),
+      '@fracCrucial': stats((_, r) => orNaN(r, (x) => saliencyStats(x).fracCrucial)),
+      '@entropy': stats((_, r) => orNaN(r, (x) => saliencyStats(x).entropy)),
+      '@dependence': stats((_, r) => orNaN(r, dependence)),
+      '@crucialSize': stats((_, r) => orNaN(r, (x) => x.crucial.length)),
+    }, offset, total);
+    const perFunction = Object.fromEntries(rewardNames.map((k) => [k, all[k]]));
     const rewards = combineRewards(perFunction, weights);
     const adv = cfg.grpo.multiObjectiveAggregation === 'normalize_then_sum'
       ? normalizeThenSumAdvantages(perFunction, weights, rewards.total, G)
       : computeAdvantages(rewards.total, G, cfg.grpo.scaleRewards);
-    interrupts.throwIfSignalled();
+    await throwIfStopAsked();
     const update = await policyUpdate({
-      model, reference: reference ?? (lora && cfg.grpo.beta !== 0 ? 'adapterDisabled' : null), adam, params, advantages: adv.advantages, grpo: cfg.grpo, optim: cfg.optim, step,
+      model, reference: reference ?? (lora && cfg.grpo.beta !== 0 ? 'adapterDisabled' : null), adam, params,
+      advantages: adv.advantages.slice(offset, offset + completions.length), grpo: cfg.grpo, optim: cfg.optim, step,
       gradientCheckpointing: cfg.model.gradientCheckpointing,
       rows: completions.map((c) => ({ promptIds: c.promptIds, tokens: c.tokens, truncated: c.finish === 'length' })),
       temperature: cfg.generation.temperature, maxCompletionLength: cfg.generation.maxNewTokens, padTokenId: tok.padTokenId,
+      group,
     });
     const t3 = performance.now();
     // A step with all-zero gradients (every advantage 0) neither progresses nor diverges: it leaves the count as it is.
@@ -266,8 +345,10 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
           (lastSaved > 0 ? `; continue from step ${lastSaved} with --resume and a lower --optim.lr (now ${cfg.optim.lr.toExponential()})` : `; start again with a lower --optim.lr (now ${cfg.optim.lr.toExponential()})`),
       );
 
-    const lengths = completions.map((c) => c.tokens.length);
-    const sal = [...salResults.values()];
+    const lengths = all['@length'];
+    const hasSal = (k: number) => !Number.isNaN(all['@meanS'][k]);
+    const salMean = (key: string) => mean(all[key].filter((_, k) => hasSal(k)));
+    const defined = (key: string) => all[key].filter((v) => !Number.isNaN(v));
     const generated = lengths.reduce((a, v) => a + v, 0);
     const row: Record<string, unknown> = {
       step: step + 1,
@@ -282,20 +363,20 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       'completions/mean_length': mean(lengths),
       'completions/min_length': Math.min(...lengths),
       'completions/max_length': Math.max(...lengths),
-      'completions/clipped_ratio': mean(completions.map((c) => (c.finish === 'length' ? 1 : 0))),
+      'completions/clipped_ratio': mean(all['@clipped']),
       ...update.metrics,
-      'accuracy/strict': mean(completions.map((c) => (c.grade.correct ? 1 : 0))),
-      'accuracy/flexible': mean(completions.map((c) => (c.grade.correctFlexible ? 1 : 0))),
-      'saliency/count': sal.length,
-      'saliency/mean_s': mean(sal.map((r) => saliencyStats(r).meanS)),
-      'saliency/frac_crucial': mean(sal.map((r) => saliencyStats(r).fracCrucial)),
-      'saliency/entropy': mean(sal.map((r) => saliencyStats(r).entropy)),
-      'saliency/dependence': mean(sal.map(dependence)),
-      'saliency/crucial_size': mean(sal.map((r) => r.crucial.length)),
+      'accuracy/strict': mean(all.correct),
+      'accuracy/flexible': mean(all['@flexible']),
+      'saliency/count': all['@meanS'].filter((_, k) => hasSal(k)).length,
+      'saliency/mean_s': salMean('@meanS'),
+      'saliency/frac_crucial': salMean('@fracCrucial'),
+      'saliency/entropy': salMean('@entropy'),
+      'saliency/dependence': salMean('@dependence'),
+      'saliency/crucial_size': salMean('@crucialSize'),
       // Share of correct completions whose answer is the CoT's own result (arithmetic tasks; others: no parsable result).
-      'completions/answer_is_cot_result': mean(completions.filter((c) => c.grade.correct).map((c) => (cotResult(c.text) === c.grade.strict ? 1 : 0))),
+      'completions/answer_is_cot_result': mean(defined('@isCotResult')),
       // The same over every completion with an answer: it also counts wrong answers that follow a wrong CoT.
-      'completions/answer_follows_cot': mean(completions.filter((c) => c.grade.strict !== null).map((c) => (cotResult(c.text) === c.grade.strict ? 1 : 0))),
+      'completions/answer_follows_cot': mean(defined('@followsCot')),
       num_tokens: generated,
       'time/generate': (t1 - t0) / 1000,
       'time/saliency': (t2 - t1) / 1000,
@@ -303,21 +384,23 @@ export async function train(o: TrainOptions): Promise<TrainOutcome> {
       'time/update': (t3 - t2) / 1000 - update.logprobSeconds,
       tokens_per_second: generated / ((t3 - t0) / 1000),
     };
+    if (group.worldSize > 1) row['time/all_reduce'] = update.allReduceSeconds;
     if (update.skipped) row.skipped = 1;
     if (device.startsWith('cuda')) row['memory/peak_gib'] = cuda.memory(device).peakAllocatedBytes / 2 ** 30;
 
-    if (isLogStep(step + 1, cfg.logging.completionsEvery)) {
+    // Rank 0 writes the completions of its own share (all of them in a single process).
+    if (samples && isLogStep(step + 1, cfg.logging.completionsEvery)) {
       recentSamples = [];
       completions.forEach((c, i) => {
         const r = salResults.get(i);
         samples.write({
           step: step + 1, problem: c.problem.id, task: c.problem.task, question: c.problem.question, ...(c.problem.hint !== undefined ? { hint: c.problem.hint } : {}),
           ...(c.problem.choices !== undefined ? { choices: c.problem.choices } : {}), completion: c.text, gold: c.problem.gold,
-          correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[i], advantage: adv.advantages[i],
-          rewards: Object.fromEntries(Object.keys(perFunction).map((k) => [k, perFunction[k][i]])),
+          correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[offset + i], advantage: adv.advantages[offset + i],
+          rewards: Object.fromEntries(rewardNames.map((k) => [k, local[k][i]])),
           ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom, logpKeepCrucial: r.logpKeepCrucial, logpKeepRandom: r.logpKeepRandom, logpHidePrompt: r.logpHidePrompt, logpOnlyCrucial: r.logpOnlyCrucial, logpOnlyRandom: r.logpOnlyRandom }, spans: c.spans } : {}),
         });
-        if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[i], i % G));
+        if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[offset + i], i % G));
       });
     }
     return row;
