@@ -22,16 +22,16 @@ Weights are re-initialised with larger values than transformers' default init (s
 biases (Qwen2's q/k/v) get std 0.1 like the weights, norm weights (Qwen3's q_norm/k_norm too) 1 + N(0, 0.01).
 The output is deterministic (fixed seeds, CPU).
 """
-import json
 import os
 import sys
 
 import torch
 import transformers
 
+from fixture_reference import write_fixture
+
 V5 = int(transformers.__version__.split(".")[0]) >= 5
 VOCAB, HIDDEN, INTER, LAYERS = 300, 64, 128, 2
-B, T, NEW = 3, 10, 16
 
 
 def classes(family):
@@ -71,88 +71,12 @@ def make_config(family, heads, kv, head_dim, tied, theta, extra):
     return classes(family)[0](**kw)
 
 
-def init_weights(model, seed):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
-                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
-            elif "embed_tokens" in name:
-                p.copy_(0.5 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-
-
-def r(x):
-    return [r(v) for v in x] if isinstance(x, list) else round(float(x), 6)
-
-
 def build(outdir, name, spec, seed):
     family, heads, kv, head_dim, tied, theta, disk_dtype, extra = spec
-    _, Model = classes(family)
-    torch.manual_seed(seed)
-    config = make_config(family, heads, kv, head_dim, tied, theta, extra)
-    try:
-        model = Model._from_config(config, attn_implementation="eager")
-    except TypeError:
-        config._attn_implementation = "eager"
-        model = Model(config)
-    init_weights(model, seed)
-    model = model.to(disk_dtype)
-    d = os.path.join(outdir, family, name)
-    os.makedirs(d, exist_ok=True)
-    model.save_pretrained(d)
-    model = Model.from_pretrained(d, attn_implementation="eager").float().eval()
-    model.generation_config.eos_token_id = None
-    model.generation_config.pad_token_id = 0
-    model.generation_config.do_sample = False
-
-    g = torch.Generator().manual_seed(seed + 1)
-    ids = torch.randint(3, VOCAB, (B, T), generator=g)
-    with torch.no_grad():
-        logits = model(input_ids=ids).logits.float()
-        lp = torch.log_softmax(logits, -1)
-        logprobs = torch.zeros(B, T)
-        logprobs[:, 1:] = lp[:, :-1].gather(-1, ids[:, 1:, None]).squeeze(-1)
-
-    greedy = []
-    for b in range(B):
-        prompt = ids[b : b + 1, : T - 2 - b]
-        with torch.no_grad():
-            seq = prompt.clone()
-            margins = []
-            for _ in range(NEW):
-                last = model(input_ids=seq).logits[0, -1].float()
-                top2 = last.topk(2).values
-                margins.append((top2[0] - top2[1]).item())
-                seq = torch.cat([seq, last.argmax().view(1, 1)], 1)
-            by_forward = seq[0, prompt.shape[1]:].tolist()
-            try:
-                out = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=NEW,
-                                     do_sample=False, eos_token_id=None, pad_token_id=0)
-                by_generate = out[0, prompt.shape[1]:].tolist()
-            except Exception as e:  # keep the fixture usable if generate's API moved
-                print(f"warning: {name} prompt {b}: model.generate failed ({type(e).__name__}: {e}); using forward argmax")
-                by_generate = None
-        if by_generate is not None and by_generate != by_forward:
-            print(f"warning: {name} prompt {b}: generate {by_generate} != forward argmax {by_forward} (near tie?)")
-        tokens = by_generate if by_generate is not None and len(by_generate) == NEW else by_forward
-        greedy.append({"prompt": prompt[0].tolist(), "tokens": tokens, "margins": r(margins),
-                       "source": "generate" if tokens is by_generate else "forward argmax"})
-
-    expected = {
-        "meta": {"transformers": transformers.__version__, "torch": torch.__version__, "family": family, "name": name,
-                 "heads": heads, "kv_heads": kv, "head_dim": head_dim, "tied": tied, "rope_theta": theta,
-                 "extra": {k: v for k, v in extra.items()}, "disk_dtype": str(disk_dtype).replace("torch.", "")},
-        "input_ids": ids.tolist(),
-        "logits": r(logits.tolist()),
-        "logprobs": r(logprobs.tolist()),
-        "greedy": greedy,
-    }
-    with open(os.path.join(d, "expected.json"), "w") as f:
-        json.dump(expected, f, separators=(",", ":"))
-    size = sum(os.path.getsize(os.path.join(d, x)) for x in os.listdir(d))
-    print(f"{family} fixture {name}: {d} ({size / 1e6:.2f} MB), files {sorted(os.listdir(d))}")
+    meta = {"family": family, "heads": heads, "kv_heads": kv, "head_dim": head_dim, "tied": tied, "rope_theta": theta,
+            "extra": dict(extra)}
+    write_fixture(classes(family)[1], make_config(family, heads, kv, head_dim, tied, theta, extra),
+                  os.path.join(outdir, family, name), name, seed, disk_dtype, VOCAB, meta)
 
 
 def main():

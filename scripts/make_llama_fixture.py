@@ -20,7 +20,6 @@ For each model (see MODELS) it writes OUTDIR/llama/<name>/: config.json and mode
 The weights are re-initialised with larger values than transformers' default init (std 0.02 gives almost flat
 logits, where greedy decoding is decided by rounding). The output is deterministic (fixed seeds, CPU).
 """
-import json
 import os
 import sys
 
@@ -28,9 +27,10 @@ import torch
 import transformers
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from fixture_reference import write_fixture
+
 V5 = int(transformers.__version__.split(".")[0]) >= 5
 VOCAB, HIDDEN, INTER, LAYERS = 300, 64, 128, 2
-B, T, NEW = 3, 10, 16
 
 LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
           "original_max_position_embeddings": 16}
@@ -57,91 +57,10 @@ def make_config(heads, kv, tied, rope, theta):
     return LlamaConfig(**kw)
 
 
-def init_weights(model, seed):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("norm.weight"):
-                p.copy_(1 + 0.1 * torch.randn(p.shape, generator=g))
-            elif "embed_tokens" in name:
-                p.copy_(0.5 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-
-
-def r(x):
-    return [r(v) for v in x] if isinstance(x, list) else round(float(x), 6)
-
-
 def build(outdir, name, spec, seed):
     heads, kv, tied, rope, theta, disk_dtype = spec
-    torch.manual_seed(seed)
-    config = make_config(heads, kv, tied, rope, theta)
-    try:
-        model = LlamaForCausalLM._from_config(config, attn_implementation="eager")
-    except TypeError:
-        config._attn_implementation = "eager"
-        model = LlamaForCausalLM(config)
-    init_weights(model, seed)
-    model = model.to(disk_dtype)
-    d = os.path.join(outdir, "llama", name)
-    os.makedirs(d, exist_ok=True)
-    model.save_pretrained(d)
-    # The reference is the model as transformers reloads it from disk, computed in fp32: exactly the stored values,
-    # and buffers rebuilt at load (RoPE's inv_freq in fp32; `model.to(bf16)` above rounded the in-memory one).
-    model = LlamaForCausalLM.from_pretrained(d, attn_implementation="eager").float().eval()
-    model.generation_config.eos_token_id = None
-    model.generation_config.pad_token_id = 0
-    model.generation_config.do_sample = False
-
-    g = torch.Generator().manual_seed(seed + 1)
-    ids = torch.randint(3, VOCAB, (B, T), generator=g)
-    with torch.no_grad():
-        logits = model(input_ids=ids).logits.float()
-        lp = torch.log_softmax(logits, -1)
-        logprobs = torch.zeros(B, T)
-        logprobs[:, 1:] = lp[:, :-1].gather(-1, ids[:, 1:, None]).squeeze(-1)
-
-    greedy = []
-    for b in range(B):
-        prompt = ids[b : b + 1, : T - 2 - b]
-        with torch.no_grad():
-            # Reference path 1: argmax of full forwards (no cache), step by step.
-            seq = prompt.clone()
-            margins = []
-            for _ in range(NEW):
-                last = model(input_ids=seq).logits[0, -1].float()
-                top2 = last.topk(2).values
-                margins.append((top2[0] - top2[1]).item())
-                seq = torch.cat([seq, last.argmax().view(1, 1)], 1)
-            by_forward = seq[0, prompt.shape[1]:].tolist()
-            # Reference path 2: model.generate (KV cache), greedy, no eos.
-            try:
-                out = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=NEW,
-                                     do_sample=False, eos_token_id=None, pad_token_id=0)
-                by_generate = out[0, prompt.shape[1]:].tolist()
-            except Exception as e:  # keep the fixture usable if generate's API moved
-                print(f"warning: {name} prompt {b}: model.generate failed ({type(e).__name__}: {e}); using forward argmax")
-                by_generate = None
-        if by_generate is not None and by_generate != by_forward:
-            print(f"warning: {name} prompt {b}: generate {by_generate} != forward argmax {by_forward} (near tie?)")
-        tokens = by_generate if by_generate is not None and len(by_generate) == NEW else by_forward
-        greedy.append({"prompt": prompt[0].tolist(), "tokens": tokens, "margins": r(margins),
-                       "source": "generate" if tokens is by_generate else "forward argmax"})
-
-    expected = {
-        "meta": {"transformers": transformers.__version__, "torch": torch.__version__, "name": name,
-                 "heads": heads, "kv_heads": kv, "tied": tied, "rope": rope, "rope_theta": theta,
-                 "disk_dtype": str(disk_dtype).replace("torch.", "")},
-        "input_ids": ids.tolist(),
-        "logits": r(logits.tolist()),
-        "logprobs": r(logprobs.tolist()),
-        "greedy": greedy,
-    }
-    with open(os.path.join(d, "expected.json"), "w") as f:
-        json.dump(expected, f, separators=(",", ":"))
-    size = sum(os.path.getsize(os.path.join(d, x)) for x in os.listdir(d))
-    print(f"llama fixture {name}: {d} ({size / 1e6:.2f} MB), files {sorted(os.listdir(d))}")
+    write_fixture(LlamaForCausalLM, make_config(heads, kv, tied, rope, theta), os.path.join(outdir, "llama", name), name,
+                  seed, disk_dtype, VOCAB, {"heads": heads, "kv_heads": kv, "tied": tied, "rope": rope, "rope_theta": theta})
 
 
 def main():
