@@ -28,7 +28,8 @@ import torch
 import transformers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_llama_fixture import VOCAB, init_weights, make_config, r  # noqa: E402
+from fixture_reference import init_weights, r  # noqa: E402
+from make_llama_fixture import VOCAB, make_config  # noqa: E402
 
 import peft  # noqa: E402
 from peft import LoraConfig, PeftModel, get_peft_model  # noqa: E402
