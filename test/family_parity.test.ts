@@ -3,17 +3,15 @@
 // model.safetensors, expected.json), as test/llama_parity.test.ts checks Llama. On the CPU in float32, and on CUDA too
 // where there is one (the fused kernels in float32).
 //
-// This file is in the GPU suite (jest.gpu.config.js), not the CPU one: the fixtures need Python transformers, which
-// only the GPU host has, and a missing fixture fails here (it is never skipped). scripts/gpu-check.sh makes them and
-// copies them into test/fixtures/ before this suite runs; once they are committed from its fixtures.tgz, this file
-// can move to test/ beside llama_parity.test.ts.
+// The fixtures are committed (made on the GPU host by scripts/gpu-check.sh with transformers 5.17); a missing fixture
+// fails here (it is never skipped).
 import * as path from 'path';
 
-import * as at from '../../src';
-import { LlamaModel, Tensor, loadModel, noGrad, tensor } from '../../src';
-import { ParityExpected, greedyByForward, readParityFixture } from '../llama_helpers';
+import * as at from '../src';
+import { LlamaModel, Tensor, loadModel, noGrad, tensor } from '../src';
+import { ParityExpected, greedyByForward, readParityFixture } from './llama_helpers';
 
-const ROOT = path.join(__dirname, '../fixtures');
+const ROOT = path.join(__dirname, 'fixtures');
 const MODELS: [string, string][] = [
   ['qwen2', 'qwen2_bias_tied'],
   ['qwen2', 'qwen2_untied_bf16_disk'],
