@@ -26,8 +26,8 @@ node dist/cli/main.js doctor | tee "$OUT/doctor.txt"
 
 step fixtures
 for s in scripts/make_*_fixture.py scripts/make_*_fixtures.py; do [[ -f $s ]] && PYTHONUNBUFFERED=1 python3 "$s" "$OUT/fixtures" 2>&1 | tail -8; done
-# The family parity fixtures are checked by test/gpu/family_parity.test.ts in this call (it fails without them): copy
-# them into this working tree's test/fixtures/ before the GPU suite. fixtures.tgz brings every fixture back to commit.
+# Fresh fixtures replace the committed ones in this working tree before the GPU suite (lora_parity reads them here;
+# family_parity runs in the CPU suite step). fixtures.tgz brings every fixture back to commit.
 for f in qwen2 qwen3 mistral lora; do [[ -d $OUT/fixtures/$f ]] && mkdir -p test/fixtures/$f && cp -r "$OUT/fixtures/$f/." test/fixtures/$f/; done
 [[ -d $OUT/fixtures ]] && (cd "$OUT" && tar czf fixtures.tgz fixtures && rm -rf fixtures)
 

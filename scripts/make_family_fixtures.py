@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the Hugging Face parity fixtures of the other model families for test/gpu/family_parity.test.ts: small
+"""Writes the Hugging Face parity fixtures of the other model families for test/family_parity.test.ts: small
 random Qwen2, Qwen3 and Mistral models and what transformers computes with them (as scripts/make_llama_fixture.py
 does for Llama).
 
