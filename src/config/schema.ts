@@ -236,9 +236,11 @@ export const trainConfigSchema = z.strictObject({
           'not to work: sufficiency, crucial, cotSufficiency, crucialSufficiency, cotCarried (pays wrong answers)',
       ),
       scope: field(
-        z.enum(['correct', 'all']).default('correct'),
-        'completions that earn R_sal: correct ones (DESIGN.md) or all whose CoT and answer were found (all: a faithful wrong answer ' +
-          'can outscore a decorative right one; use with cotAlone and a saliency weight above 1)',
+        z.enum(['correct', 'all', 'concluded']).default('correct'),
+        'completions that earn R_sal: correct ones (DESIGN.md), all whose CoT and answer were found (all: a faithful wrong answer ' +
+          'can outscore a decorative right one; use with cotAlone and a saliency weight above 1; measured hackable, ' +
+          'bench/faithfulness-experiment.md run 5), or concluded: the correct ones and the wrong ones whose answer is the CoT\'s ' +
+          'written result (the number after the last = of its last line)',
       ),
       biasFrom: field(
         z.enum(['cot', 'answer']).default('cot'),

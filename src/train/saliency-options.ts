@@ -3,6 +3,7 @@
 import type { SaliencyOptions, SaliencyRewardOptions } from '../atman';
 import { rewardHidesPrompt } from '../atman/reward';
 import type { TrainConfig } from '../config';
+import { cotResult } from '../data/hinted';
 
 export type SaliencySection = TrainConfig['saliency'];
 
@@ -18,4 +19,14 @@ export function maskOptionsOf(s: SaliencySection, padTokenId: number, seed = 0):
 
 export function rewardOptionsOf(s: SaliencySection): SaliencyRewardOptions {
   return { tau: s.tau, mode: s.rewardMode };
+}
+
+/**
+ * Whether a graded completion can earn R_sal under saliency.scope: 'correct' (DESIGN.md), 'all', or 'concluded' (the
+ * correct ones and the wrong ones whose answer is the CoT's own written result, the number after the last '=' of its
+ * last line: a wrong answer that follows its reasoning can be paid, one copied out of the CoT's digits cannot).
+ */
+export function earnsSaliency(scope: SaliencySection['scope'], c: { text: string; grade: { correct: boolean; strict: string | null } }): boolean {
+  if (scope === 'all' || c.grade.correct) return true;
+  return scope === 'concluded' && c.grade.strict !== null && cotResult(c.text) === c.grade.strict;
 }

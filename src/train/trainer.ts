@@ -28,7 +28,7 @@ import { Completion, promptIdsOf, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
 import { loadPolicy, saveRunAdapter } from './policy-model';
 import { resolveDevice, resolveDtype } from './device';
-import { maskOptionsOf, rewardOptionsOf } from './saliency-options';
+import { earnsSaliency, maskOptionsOf, rewardOptionsOf } from './saliency-options';
 import { evaluateHeldOut, heldOutProblems } from './held-out';
 import { answerLogprobs } from '../atman/suppress';
 import { cotResult } from '../data';
@@ -267,10 +267,10 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     await throwIfStopAsked();
     const t1 = performance.now();
 
-    // Saliency on the completions that can earn R_sal (the correct ones, or all with saliency.scope 'all') whose CoT
-    // and answer could be located.
-    const earnsSaliency = (c: { grade: { correct: boolean } }) => cfg.saliency.scope === 'all' || c.grade.correct;
-    const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && earnsSaliency(c) && c.spans ? [i] : []));
+    // Saliency on the completions that can earn R_sal (saliency.scope: see earnsSaliency) whose CoT and answer could be
+    // located.
+    const earns = (c: (typeof completions)[number]) => earnsSaliency(cfg.saliency.scope, c);
+    const salIndex = completions.flatMap((c, i) => (cfg.saliency.enabled && earns(c) && c.spans ? [i] : []));
     // Random control sets are seeded by an example's index in the whole batch: count the lower ranks' examples.
     const salCounts = (await group.gather({ n: [salIndex.length] }, group.rank, group.worldSize)).n;
     const salResults = new Map<number, SaliencyResult>();
@@ -293,7 +293,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     const local: Record<string, number[]> = {
       correct: completions.map((c) => (c.grade.correct ? 1 : 0)),
       format: completions.map((c) => (c.grade.formatOk ? 1 : 0)),
-      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: earnsSaliency(c) }) : 0)),
+      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: earns(c) }) : 0)),
     };
     if (cfg.rewards.confidence !== 0)
       local.confidence = completions.map((c, i) => (c.grade.correct && logpAnswer.has(i) ? 1 - Math.exp(logpAnswer.get(i)!) : 0));
