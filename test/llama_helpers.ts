@@ -186,3 +186,13 @@ export function readParityFixture(dir: string, howToMake: string): { dir: string
     throw new Error(`missing HF parity fixture ${file}. Make it where Python transformers is installed (the GPU host runs it in scripts/gpu-check.sh): ${howToMake}`);
   return { dir, expected: JSON.parse(fs.readFileSync(file, 'utf8')) as ParityExpected };
 }
+
+/** Runs f with the fused CUDA kernels switched off (ATMAN_FUSED=0): the unfused reference path of the GPU tests. */
+export async function withUnfused<T>(f: () => Promise<T>): Promise<T> {
+  process.env.ATMAN_FUSED = '0';
+  try {
+    return await f();
+  } finally {
+    delete process.env.ATMAN_FUSED;
+  }
+}

@@ -10,7 +10,7 @@ import * as path from 'path';
 import * as at from '../../src';
 import { LlamaModel, noGrad, tensor } from '../../src';
 import { AdamW } from '../../src/nn/optim';
-import { TinyLlamaOptions, greedyByForward as greedy, writeTinyLlama } from '../llama_helpers';
+import { TinyLlamaOptions, greedyByForward as greedy, withUnfused, writeTinyLlama } from '../llama_helpers';
 
 const greedyByForward = (model: LlamaModel, p: number[], n: number): number[] => greedy(model, p, n, 'cuda');
 
@@ -18,15 +18,6 @@ const describeCuda = at.cuda.isAvailable() ? describe : describe.skip;
 
 function prompt(length: number, salt: number): number[] {
   return Array.from({ length }, (_, i) => (i * 37 + salt * 11 + 3) % 300);
-}
-
-async function withUnfused<T>(f: () => Promise<T>): Promise<T> {
-  process.env.ATMAN_FUSED = '0';
-  try {
-    return await f();
-  } finally {
-    delete process.env.ATMAN_FUSED;
-  }
 }
 
 // Shapes: head dim 128 with 3 query heads per kv head (Llama-3.2-3B's), 8 per kv head, and plain multi-head; and the

@@ -17,7 +17,7 @@ import * as at from '../../src';
 import { LlamaModel, Tensor, noGrad, tensor } from '../../src';
 import { AdamW } from '../../src/nn/optim';
 import { train } from '../../src/train/trainer';
-import { writeTinyLlama } from '../llama_helpers';
+import { withUnfused, writeTinyLlama } from '../llama_helpers';
 import { tinyRunConfig } from '../tiny_run';
 
 const ROOT = path.join(__dirname, '../fixtures/lora');
@@ -42,15 +42,6 @@ interface Expected {
 const expectedOf = (name: string): Expected => JSON.parse(fs.readFileSync(path.join(ROOT, name, 'expected.json'), 'utf8'));
 const maxAbsDiff = (a: Tensor, e: number[][][]): number =>
   noGrad(() => at.tidy(() => a.cpu().double().sub(tensor(e).double()).abs().max().item() as number));
-
-async function withUnfused<T>(f: () => Promise<T>): Promise<T> {
-  process.env.ATMAN_FUSED = '0';
-  try {
-    return await f();
-  } finally {
-    delete process.env.ATMAN_FUSED;
-  }
-}
 
 describeReady.each(CASES.flatMap((c) => ['cpu', 'cuda'].map((d) => [c, d] as const)))('PEFT adapter %s on %s', (name, device) => {
   let model: LlamaModel | undefined;
