@@ -7,7 +7,7 @@ import * as path from 'path';
 
 import { readMetrics } from '../src/log';
 import { TIMING_KEYS, train } from '../src/train/trainer';
-import { tinyRunConfig } from './tiny_run';
+import { expectSignalCheckpoint, tinyRunConfig } from './tiny_run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-runs-'));
 const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
@@ -63,12 +63,7 @@ test('Ctrl-C writes a checkpoint and exits with 130', async () => {
     child.on('exit', (c) => resolve(c));
   });
   expect({ code, stderr: code === 130 ? '' : stderr }).toEqual({ code: 130, stderr: '' });
-  const dir = path.join(runsDir, 'sigint');
-  const latest = fs.readFileSync(path.join(dir, 'latest'), 'utf8').trim();
-  expect(fs.existsSync(path.join(dir, latest, 'COMPLETE'))).toBe(true);
-  const state = JSON.parse(fs.readFileSync(path.join(dir, latest, 'state.json'), 'utf8'));
-  expect(state.step).toBeGreaterThanOrEqual(1);
-  expect(state.step).toBeLessThan(50);
+  expectSignalCheckpoint(path.join(runsDir, 'sigint'), 50);
 }, 600000);
 
 test('the confidence control reward: 1 − p(answer) on correct completions, logged as rewards/confidence', async () => {

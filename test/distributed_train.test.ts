@@ -12,7 +12,7 @@ import { freePort } from '../src/distributed/launcher';
 import { readMetrics } from '../src/log';
 import { load } from '../src/tensor/io';
 import { TIMING_KEYS, train } from '../src/train/trainer';
-import { tinyRunConfig } from './tiny_run';
+import { expectSignalCheckpoint, tinyRunConfig } from './tiny_run';
 
 const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-dist-'));
 const quiet = { write: () => true, isTTY: false } as unknown as NodeJS.WritableStream;
@@ -191,10 +191,6 @@ test('SIGTERM on the launcher: every worker checkpoints once and stops; the laun
   expect(out.stderr).toMatch(/launcher: SIGTERM: asking every worker to checkpoint and stop/);
   expect(out.stderr).not.toMatch(/the run failed/);
   const dir = path.join(runsDir, 'sigterm');
-  const latest = fs.readFileSync(path.join(dir, 'latest'), 'utf8').trim();
-  expect(fs.existsSync(path.join(dir, latest, 'COMPLETE'))).toBe(true);
-  const state = JSON.parse(fs.readFileSync(path.join(dir, latest, 'state.json'), 'utf8'));
-  expect(state.step).toBeGreaterThanOrEqual(1);
-  expect(state.step).toBeLessThan(200);
-  expect(readMetrics(path.join(dir, 'metrics.jsonl')).pop()!.step).toBe(state.step);
+  const step = expectSignalCheckpoint(dir, 200);
+  expect(readMetrics(path.join(dir, 'metrics.jsonl')).pop()!.step).toBe(step);
 }, 120000);
