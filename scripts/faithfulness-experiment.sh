@@ -12,7 +12,8 @@
 #        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: the mode and biasFrom
 #        with the best F/D separation in the gates; else a mode, with BIAS_FROM, default answer), GATE_BIAS ("answer cot":
 #        the biasFrom settings the gates measure), SAL_BATCH (64 completions per mask-optimization batch), GRAD_ACC (4
-#        micro-batches per step: 9 processes share one GPU's memory)
+#        micro-batches per step: 9 processes share one GPU's memory), RL_FLAGS (more train flags for every arm, e.g.
+#        "--grpo.promptsPerStep 8" for a CPU-sized run)
 set -euo pipefail
 OUT=$(realpath -m "${1:?usage: $0 OUT_DIR}")
 cd "$(dirname "$0")/.."
@@ -83,7 +84,7 @@ if has rl; then
       # shellcheck disable=SC2046
       $CLI train --config configs/hinted-grpo.yaml --model.path "$MODEL" --name "$c-s$s" --runsDir "$OUT/runs" --seed "$s" \
         --model.dtype "$DTYPE" --grpo.steps "${RL_STEPS:-150}" --optim.lr "${RL_LR:-1e-4}" --checkpoint.every 0 --saliency.batchSize "${SAL_BATCH:-64}" \
-        --grpo.gradientAccumulationSteps "${GRAD_ACC:-4}" $(flags "$c") --json \
+        --grpo.gradientAccumulationSteps "${GRAD_ACC:-4}" $(flags "$c") ${RL_FLAGS:-} --json \
         > "$OUT/logs/$c-s$s.jsonl" 2> "$OUT/logs/$c-s$s.err" &
     done
   done

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 
 import { SaliencyExample, optimizeSaliency, saliencyStats } from '../atman';
+import { SaliencyRewardMode, rewardHidesPrompt, rewardUsesMask } from '../atman/reward';
 import { bundledConfigPath, resolveConfig } from '../config';
 import { mulberry32 } from '../data/prng';
 import { LlamaModel } from '../llm/model';
@@ -30,6 +31,12 @@ export interface GrpoBenchOptions {
   gradientCheckpointing?: boolean;
   /** Train a LoRA adapter of this rank (alpha 2·r, all linear layers) instead of every weight (default 0: full). */
   loraR?: number;
+  /**
+   * Time the saliency phase of this reward mode: a mask-free mode (cotAlone, cotSufficiency, cotCarried) runs no mask
+   * steps and no random sets, only the passes its reward reads. Default: the mask of the paper config (K steps), as
+   * before, with every pass.
+   */
+  rewardMode?: SaliencyRewardMode;
 }
 
 
@@ -74,6 +81,11 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
   const model = await LlamaModel.load(o.modelDir, { device: o.device, dtype: onCuda ? 'bfloat16' : 'float32' });
   const name = onCuda ? cuda.devices()[0]?.name ?? o.device : 'cpu';
   const loraR = o.loraR ?? 0;
+  const mode = o.rewardMode;
+  const maskFree = mode !== undefined && !rewardUsesMask(mode);
+  const K = maskFree ? 0 : cfg.saliency.steps;
+  // Only the passes the mode's reward reads (optimizeSaliency's defaults, with every pass, when no mode is given).
+  const passes = mode === undefined ? {} : { hidePrompt: rewardHidesPrompt(mode), ...(maskFree ? { randomSets: 0 } : {}) };
   if (loraR > 0) model.addLora({ r: loraR });
   model.requiresGrad_(true);
   const params = model.trainableParameters(); // with LoRA: the adapter only (the base frozen, no optimizer state for it)
@@ -82,7 +94,7 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
     const weightsGib = onCuda ? gib(cuda.memory(o.device).allocatedBytes) : 0;
     console.log(
       `# GRPO bench: ${o.modelDir} (${model.config.numHiddenLayers} layers), ${onCuda ? 'bf16' : 'fp32'} on ${name}; ${P} prompts x G=${G}, ` +
-        `prompt ${L} + ${N} new tokens, saliency on all ${P * G} completions (K=${cfg.saliency.steps}, batches of ${salBatch}), ` +
+        `prompt ${L} + ${N} new tokens, saliency on all ${P * G} completions (${mode ? `reward mode ${mode}, ` : ''}K=${K}, batches of ${salBatch}), ` +
         `update in micro-batches of ${micro}${checkpointing ? ' with activation checkpointing' : ''}` +
         (loraR > 0 ? `; LoRA r ${loraR} (alpha ${2 * loraR}, all linear layers, ${params.reduce((a, p) => a + p.numel, 0)} trainable parameters)` : '; full fine-tuning'),
     );
@@ -110,7 +122,7 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
         return { ids: [...r.promptIds, ...r.tokens], cotStart: r.promptIds.length, cotEnd: T - ANSWER_LEN, answerStart: T - ANSWER_LEN, answerEnd: T };
       });
       const sal = await phase('saliency', () => optimizeSaliency(model, examples, {
-        steps: cfg.saliency.steps, lr: cfg.saliency.lr, lambda: cfg.saliency.lambda, threshold: cfg.saliency.threshold,
+        ...passes, steps: K, lr: cfg.saliency.lr, lambda: cfg.saliency.lambda, threshold: cfg.saliency.threshold,
         batchSize: salBatch, initLogit: THETA_INIT, suppressBias: Math.log(SUPPRESS_S),
       }));
       const update = await phase('update', () => policyUpdate({
@@ -128,7 +140,7 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
     const med = Object.fromEntries((['generate', 'saliency', 'update', 'total'] as const).map((k) => [k, median(results.map((r) => r.ms[k]))]));
     const result: Record<string, unknown> = {
       impl: 'atman-native', device: name, dtype: onCuda ? 'bfloat16' : 'float32', weights_gib: weightsGib, prompts: P, generations: G,
-      new_tokens: N, prompt_len: L, saliency_steps: cfg.saliency.steps, saliency_batch: salBatch, micro_batch: micro,
+      new_tokens: N, prompt_len: L, saliency_steps: K, reward_mode: mode ?? null, saliency_batch: salBatch, micro_batch: micro,
       gradient_checkpointing: checkpointing, lora_r: loraR, trainable_parameters: params.reduce((a, p) => a + p.numel, 0), loss_type: cfg.grpo.lossType, epsilon: cfg.grpo.epsilon, beta: 0, lr: cfg.optim.lr,
       theta_init: THETA_INIT, suppress_s: SUPPRESS_S, saliency_on: 'all completions (forced)',
       steps: results, median_step_ms: med, tokens_per_s: Number(((P * G * N) / (med.total / 1000)).toFixed(2)),
@@ -147,6 +159,6 @@ function printTable(r: Record<string, unknown>, med: Record<string, number>): vo
   console.log(`\nweights ${String(r.weights_gib)} GiB; peak ${String(r.peak_gib)} GiB (weights and optimizer state included)\n`);
   console.log('| impl | training | generate ms | saliency ms | update ms | step ms | generated tokens/s | peak GiB |');
   console.log('|---|---|---|---|---|---|---|---|');
-  const training = Number(r.lora_r) > 0 ? `LoRA r ${String(r.lora_r)}` : 'full';
+  const training = (Number(r.lora_r) > 0 ? `LoRA r ${String(r.lora_r)}` : 'full') + (r.reward_mode ? `, saliency ${String(r.reward_mode)}` : '');
   console.log(`| atman-native | ${training} | ${med.generate.toFixed(0)} | ${med.saliency.toFixed(0)} | ${med.update.toFixed(0)} | ${med.total.toFixed(0)} | ${String(r.tokens_per_s)} | ${String(r.peak_gib)} |`);
 }

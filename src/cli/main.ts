@@ -3,6 +3,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 
+import { REWARD_MODES, SaliencyRewardMode } from '../atman/reward';
 import { saliencyCommand } from './saliency-command';
 import { evalCommand, sftCommand, trainCommand } from './train-commands';
 
@@ -93,6 +94,11 @@ async function main(): Promise<void> {
             describe: 'attention: tiny shapes (Hq 4, Hkv 2, D 64, T 64 and 128) for a smoke run, e.g. on the CPU reference',
           })
           .option('json', { type: 'string', describe: 'also write the results as JSON to this file' })
+          .option('reward-mode', {
+            type: 'string',
+            choices: REWARD_MODES as readonly string[],
+            describe: 'grpo: time the saliency phase of this reward mode (cotAlone, cotSufficiency, cotCarried: no mask steps, only the passes the reward reads); default: the K-step mask with every pass',
+          })
           .option('lora-r', { type: 'number', describe: 'grpo: train a LoRA adapter of this rank (alpha 2·r, every linear layer) instead of every weight (default 0: full fine-tuning)' })
           .epilogue(
             'overhead: wall time of one small tensor op through the JS API (peer: bench/overhead.py).\n' +
@@ -139,7 +145,7 @@ async function main(): Promise<void> {
         if (argv.name === 'grpo') {
           if (!argv.model) throw new Error('bench grpo needs --model DIR');
           const { runGrpoBench } = await import('../bench/grpo');
-          await runGrpoBench({ modelDir: argv.model, device: argv.device, steps: argv.iters, json: argv.json, loraR: argv.loraR });
+          await runGrpoBench({ modelDir: argv.model, device: argv.device, steps: argv.iters, json: argv.json, loraR: argv.loraR, rewardMode: argv.rewardMode as SaliencyRewardMode | undefined });
         } else if (argv.name === 'saliency') {
           if (!argv.model) throw new Error('bench saliency needs --model DIR');
           const { runSaliencyBench } = await import('../bench/saliency');
