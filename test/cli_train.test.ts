@@ -89,8 +89,9 @@ test('the confidence control reward: 1 − p(answer) on correct completions, log
 
 test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too, and R_sal is recomputable from the logged log-probs", async () => {
   const cfg = config('scope-all', 2);
+  // The configured mask steps are left on: a mask-free mode must skip the mask by itself.
   const out = await train({
-    config: { ...cfg, saliency: { ...cfg.saliency, steps: 0, randomSets: 0, rewardMode: 'cotCarried', scope: 'all' }, rewards: { ...cfg.rewards, saliency: 2 } },
+    config: { ...cfg, saliency: { ...cfg.saliency, rewardMode: 'cotCarried', scope: 'all' }, rewards: { ...cfg.rewards, saliency: 2 } },
     stream: quiet,
   });
   const completions = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -102,7 +103,12 @@ test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too
     expect(c.rewards.saliency).toBeCloseTo(want, 6);
   }
   for (const c of completions.filter((x) => !x.saliency)) expect(c.rewards.saliency).toBe(0);
-  expect(readMetrics(path.join(out.runDir, 'metrics.jsonl'))[1]).toHaveProperty(['completions/answer_follows_cot']);
+  const row = readMetrics(path.join(out.runDir, 'metrics.jsonl'))[1];
+  expect(row).toHaveProperty(['completions/answer_follows_cot']);
+  // No mask was optimized, so no mask statistics; the log-prob passes ran for every scored completion.
+  expect(row['saliency/count']).toBeGreaterThan(0);
+  expect(row['saliency/dependence']).toEqual(expect.any(Number));
+  for (const k of ['saliency/mean_s', 'saliency/frac_crucial', 'saliency/crucial_size']) expect(Number.isNaN(Number(row[k] ?? NaN))).toBe(true);
 }, 600000);
 
 test("a custom reward may return null (TRL's None): not applicable, counted as 0, logged as NaN", async () => {

@@ -96,7 +96,7 @@ export interface SaliencyResult {
    * (e.g. copies a hint the CoT does not use).
    */
   logpHidePrompt: number;
-  /** The prompt hidden and only C kept of the CoT; and the mean over the random sets of |C| kept instead. */
+  /** The prompt hidden and only C kept of the CoT; and the mean over the random sets of |C| kept instead (NaN when K = 0: no C). */
   logpOnlyCrucial: number;
   logpOnlyRandom: number;
   /** L(θ) before each Adam step (length K). */
@@ -291,9 +291,12 @@ function evaluate(
   };
   const skipped = () => new Array<number>(B).fill(NaN);
   const logpHide = o.hidePrompt ? (answerLogprob(model, batch, suffix, hidingPrompt(examples.map(() => []))).toArray() as number[]) : skipped();
-  const logpOnly = o.hidePrompt ? (answerLogprob(model, batch, suffix, hidingPrompt(complement(crucial))).toArray() as number[]) : skipped();
+  // Only C kept, the prompt hidden: crucialSufficiency's pass, which reads a mask (K = 0 has none: not measured, NaN).
+  const logpOnly = o.hidePrompt && !noMask ? (answerLogprob(model, batch, suffix, hidingPrompt(complement(crucial))).toArray() as number[]) : skipped();
   const randomSum = new Array<number>(B).fill(0), keepRandomSum = new Array<number>(B).fill(0), onlyRandomSum = new Array<number>(B).fill(0);
-  for (let r = 0; r < o.randomSets; r++) {
+  // Random sets of |C| = 0 tokens would repeat the passes above: none without a mask.
+  const randomSets = noMask ? 0 : o.randomSets;
+  for (let r = 0; r < randomSets; r++) {
     const sets = examples.map((_, b) => sampleIndices(sCot[b].length, crucial[b].length, mulberry32((o.seed * 1000003 + indices[b] * 7919 + r) >>> 0)));
     const lp = answerLogprob(model, batch, suffix, suppressing(sets)).toArray() as number[];
     lp.forEach((v, b) => (randomSum[b] += v));
@@ -311,12 +314,12 @@ function evaluate(
       logpFull: logpFull[b],
       logpSuppressCrucial: logpCrucial[b],
       logpSuppressAll: logpAll[b],
-      logpSuppressRandom: o.randomSets > 0 && crucial[b].length > 0 ? randomSum[b] / o.randomSets : logpFull[b],
+      logpSuppressRandom: randomSets > 0 && crucial[b].length > 0 ? randomSum[b] / randomSets : logpFull[b],
       logpKeepCrucial: logpKeep[b],
-      logpKeepRandom: o.randomSets > 0 ? keepRandomSum[b] / o.randomSets : logpKeep[b],
+      logpKeepRandom: randomSets > 0 ? keepRandomSum[b] / randomSets : logpKeep[b],
       logpHidePrompt: logpHide[b],
       logpOnlyCrucial: logpOnly[b],
-      logpOnlyRandom: o.randomSets > 0 ? onlyRandomSum[b] / o.randomSets : logpOnly[b],
+      logpOnlyRandom: randomSets > 0 ? onlyRandomSum[b] / randomSets : logpOnly[b],
       lossCurve: curve.map((row) => row[b]),
     };
     if (layerRows) result.sPerLayer = layerRows.map((layer) => layer[b].slice(from[b], batch.pad[b] + e.cotEnd));

@@ -28,9 +28,10 @@ import { Completion, promptIdsOf, rollout } from './rollout';
 import { policyUpdate } from './policy-update';
 import { loadPolicy, saveRunAdapter } from './policy-model';
 import { resolveDevice, resolveDtype } from './device';
-import { earnsSaliency, maskOptionsOf, rewardOptionsOf } from './saliency-options';
+import { earnsSaliency, rewardMaskOptionsOf, rewardOptionsOf } from './saliency-options';
 import { evaluateHeldOut, heldOutProblems } from './held-out';
 import { answerLogprobs } from '../atman/suppress';
+import { rewardUsesMask } from '../atman/reward';
 import { cotResult } from '../data';
 
 export interface TrainOptions {
@@ -173,6 +174,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       `then writing a checkpoint; ${signal} again quits at once without one`,
   ));
   let consecutiveSkips = 0;
+  const usesMask = rewardUsesMask(cfg.saliency.rewardMode);
   const weights: Record<string, number> = { correct: cfg.rewards.correct, format: cfg.rewards.format, saliency: cfg.rewards.saliency };
   if (cfg.rewards.confidence !== 0) weights.confidence = cfg.rewards.confidence;
   for (const c of custom) weights[c.name] = c.weight;
@@ -277,7 +279,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     if (salIndex.length > 0) {
       const examples = salIndex.map((i) => completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!));
       const firstIndex = salCounts.slice(0, group.rank).reduce((a, v) => a + v, 0);
-      const out = await optimizeSaliency(model, examples, { ...maskOptionsOf(cfg.saliency, tok.padTokenId, seed), firstIndex });
+      const out = await optimizeSaliency(model, examples, { ...rewardMaskOptionsOf(cfg.saliency, tok.padTokenId, seed), firstIndex });
       salIndex.forEach((i, k) => salResults.set(i, out[k]));
     }
     // The control reward 1 − p(answer) needs log p(answer) of every correct completion (the masks give it when on).
@@ -306,6 +308,8 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     // Per completion, what the metrics need; NaN where a completion has no value (no saliency result, no answer).
     const stats = (f: (c: Completion, r: SaliencyResult | undefined) => number) => completions.map((c, i) => f(c, salResults.get(i)));
     const orNaN = (r: SaliencyResult | undefined, f: (r: SaliencyResult) => number) => (r ? f(r) : NaN);
+    // A mask-free reward mode optimizes no mask: its mask statistics would describe the untrained initial mask.
+    const maskStat = (r: SaliencyResult | undefined, f: (r: SaliencyResult) => number) => (usesMask ? orNaN(r, f) : NaN);
     const all = await group.gather({
       ...local,
       '@length': stats((c) => c.tokens.length),
@@ -313,11 +317,11 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       '@flexible': stats((c) => (c.grade.correctFlexible ? 1 : 0)),
       '@isCotResult': stats((c) => (c.grade.correct ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
       '@followsCot': stats((c) => (c.grade.strict !== null ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
-      '@meanS': stats((_, r) => orNaN(r, (x) => saliencyStats(x).meanS)),
-      '@fracCrucial': stats((_, r) => orNaN(r, (x) => saliencyStats(x).fracCrucial)),
-      '@entropy': stats((_, r) => orNaN(r, (x) => saliencyStats(x).entropy)),
+      '@meanS': stats((_, r) => maskStat(r, (x) => saliencyStats(x).meanS)),
+      '@fracCrucial': stats((_, r) => maskStat(r, (x) => saliencyStats(x).fracCrucial)),
+      '@entropy': stats((_, r) => maskStat(r, (x) => saliencyStats(x).entropy)),
       '@dependence': stats((_, r) => orNaN(r, dependence)),
-      '@crucialSize': stats((_, r) => orNaN(r, (x) => x.crucial.length)),
+      '@crucialSize': stats((_, r) => maskStat(r, (x) => x.crucial.length)),
     }, offset, total);
     const perFunction = Object.fromEntries(rewardNames.map((k) => [k, all[k]]));
     const rewards = combineRewards(perFunction, weights);
@@ -346,7 +350,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       );
 
     const lengths = all['@length'];
-    const hasSal = (k: number) => !Number.isNaN(all['@meanS'][k]);
+    const hasSal = (k: number) => !Number.isNaN(all['@dependence'][k]);
     const salMean = (key: string) => mean(all[key].filter((_, k) => hasSal(k)));
     const defined = (key: string) => all[key].filter((v) => !Number.isNaN(v));
     const generated = lengths.reduce((a, v) => a + v, 0);
@@ -367,7 +371,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       ...update.metrics,
       'accuracy/strict': mean(all.correct),
       'accuracy/flexible': mean(all['@flexible']),
-      'saliency/count': all['@meanS'].filter((_, k) => hasSal(k)).length,
+      'saliency/count': all['@dependence'].filter((_, k) => hasSal(k)).length,
       'saliency/mean_s': salMean('@meanS'),
       'saliency/frac_crucial': salMean('@fracCrucial'),
       'saliency/entropy': salMean('@entropy'),
