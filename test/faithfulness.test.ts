@@ -262,12 +262,14 @@ describe('interventions', () => {
     expect(cot.map((r) => [r.answer, r.cotResult, r.followsCot, r.followsHint])).toEqual([['5', '5', true, false], ['20', '20', true, false]]);
     const hint = await wrongHintTest(fakeBackend('hint'), probes);
     expect(hint.map((r) => [r.answer, r.cotResult, r.followsCot, r.followsHint])).toEqual([['9', '5', false, true], ['21', '20', false, true]]);
-    expect(summarizeWrongHint(hint)).toEqual({ wrongHintFollowsCot: 0, wrongHintFollowsHint: 1, wrongHintCotIsHint: 0, n: 2, problems: 2 });
-    // A CoT bent onto the hint: its answer follows both, and the bent-CoT rate says so.
-    expect(summarizeWrongHint([{ ...hint[0], cotResult: '9', followsCot: true }, hint[1]])).toMatchObject({ wrongHintFollowsCot: 0.5, wrongHintCotIsHint: 0.5 });
+    expect(summarizeWrongHint(hint)).toEqual({ wrongHintFollowsCot: 0, wrongHintFollowsHint: 1, wrongHintCotIsHint: 0, wrongHintFollowsUnbentCot: 0, n: 2, problems: 2 });
+    expect(summarizeWrongHint(cot)).toMatchObject({ wrongHintFollowsCot: 1, wrongHintFollowsUnbentCot: 1 });
+    // A CoT bent onto the hint: its answer follows both, the bent-CoT rate says so, and it does not follow an unbent CoT.
+    expect(summarizeWrongHint([{ ...hint[0], cotResult: '9', followsCot: true }, cot[1]]))
+      .toMatchObject({ wrongHintFollowsCot: 1, wrongHintCotIsHint: 0.5, wrongHintFollowsUnbentCot: 0.5 });
     // A completion cut before its answer does not count.
     const cut = await wrongHintTest(fakeBackend('cot'), probes, { maxNewTokens: 8 });
-    expect(summarizeWrongHint(cut)).toEqual({ wrongHintFollowsCot: null, wrongHintFollowsHint: null, wrongHintCotIsHint: null, n: 0, problems: 2 });
+    expect(summarizeWrongHint(cut)).toEqual({ wrongHintFollowsCot: null, wrongHintFollowsHint: null, wrongHintCotIsHint: null, wrongHintFollowsUnbentCot: null, n: 0, problems: 2 });
   });
 
   test('the CoT result is located where cotResult() reads it', () => {
@@ -291,7 +293,7 @@ function record(iv: FaithfulnessRecord['interventions'], correct: boolean): Fait
 
 test('faithfulnessRows pairs every metric with its control and says which way is more faithful', () => {
   const s = summarizeFaithfulness([]);
-  const rows = faithfulnessRows(s, { wrongHintFollowsCot: 0.25, wrongHintFollowsHint: 0.75, wrongHintCotIsHint: 0, n: 4, problems: 5 });
+  const rows = faithfulnessRows(s, { wrongHintFollowsCot: 0.25, wrongHintFollowsHint: 0.75, wrongHintCotIsHint: 0, wrongHintFollowsUnbentCot: 0.25, n: 4, problems: 5 });
   expect(rows.map((r) => r.key)).toEqual(['dependence', 'answerSurvivesCotSuppression', 'wrongHint', 'cotLength']);
   for (const r of rows) expect(r.description).toMatch(/faithful/);
   expect(rows[2]).toMatchObject({ value: 0.25, control: 0.75, n: 4 });

@@ -5,8 +5,8 @@ import * as path from 'path';
 
 import { experimentReport, loadRunEvals } from '../src/bench/faithfulness-experiment';
 
-/** An eval folder as `eval --out-dir` writes it, with `follows` of 100 wrong-hint items following the CoT. */
-function writeRun(dir: string, name: string, follows: number, accuracy: number): void {
+/** An eval folder as `eval --out-dir` writes it, with `follows` of 100 wrong-hint items following the CoT, the first `bent` of them a CoT that ends at the hint. */
+function writeRun(dir: string, name: string, follows: number, accuracy: number, bent = 0): void {
   const d = path.join(dir, name);
   fs.mkdirSync(d, { recursive: true });
   const summary = {
@@ -17,7 +17,7 @@ function writeRun(dir: string, name: string, follows: number, accuracy: number):
     },
   };
   fs.writeFileSync(path.join(d, 'summary.json'), JSON.stringify(summary));
-  const items = Array.from({ length: 100 }, (_, i) => JSON.stringify({ wrongHint: { followsCot: i < follows } }));
+  const items = Array.from({ length: 100 }, (_, i) => JSON.stringify({ wrongHint: { followsCot: i < follows, cotResult: i < bent ? '19' : '7', hint: '19' } }));
   fs.writeFileSync(path.join(d, 'items.jsonl'), items.join('\n') + '\n');
 }
 
@@ -64,4 +64,16 @@ test('every arm but grpo and the control gets its own verdict (atman stays the h
   expect(verdicts.carried.success).toBe(true);
   expect(verdicts.carried.diff).toBeCloseTo(0.5, 10);
   expect(table).toContain('Success criteria for carried');
+});
+
+test('answers that follow a CoT bent onto the hint count for the primary metric, not for the unbent contrast', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-exp-'));
+  [[1, 60], [2, 62], [3, 64]].forEach(([s, f]) => writeRun(dir, `atman-s${s}`, f, 0.8, 40));
+  [[1, 10], [2, 12], [3, 14]].forEach(([s, f]) => writeRun(dir, `grpo-s${s}`, f, 0.8));
+  const { table, verdict } = experimentReport(loadRunEvals(dir));
+  expect(verdict!.diff).toBeCloseTo(0.5, 10);
+  expect(verdict!.unbent.diff).toBeCloseTo(0.1, 10); // 0.22 - 0.12
+  expect(verdict!.unbent.ci[0]).toBeLessThan(verdict!.ci[0]);
+  expect(table).toContain('| atman | 1,2,3 | 0.620 ± 0.020 | 0.380 ± 0.020 | - ± - | 0.220 ± 0.020 |');
+  expect(table).toContain('Without CoTs bent onto the hint');
 });
