@@ -7,7 +7,7 @@
 #   scripts/faithfulness-experiment.sh OUT_DIR
 #   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"; also "carried" and
 #        "alone": cotCarried / cotAlone on every completion, "concluded": cotAlone on correct completions and on wrong ones
-#        whose answer is the CoT's result; weight SCOPE_ALL_WEIGHT, default 2), RL_STEPS (150),
+#        whose answer is the CoT's result, "derived": concluded with cotDerived; weight SCOPE_ALL_WEIGHT, default 2), RL_STEPS (150),
 #        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
 #        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: the mode and biasFrom
 #        with the best F/D separation in the gates; else a mode, with BIAS_FROM, default answer), GATE_BIAS ("answer cot":
@@ -71,6 +71,9 @@ flags() {
     # cotAlone paid on correct answers and on wrong ones whose answer is the CoT's written result (scope concluded):
     # run 5's hack (answers copied out of CoT digits) earns nothing.
     concluded) echo "--saliency.rewardMode cotAlone --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --saliency.steps 0 --saliency.randomSets 0 --rewards.saliency ${SCOPE_ALL_WEIGHT:-2}" ;;
+    # concluded with cotDerived: every '= number' of the CoT must also be likely from the CoT before it with the prompt
+    # hidden, so a CoT bent onto the hint (run 6) earns little.
+    derived) echo "--saliency.rewardMode cotDerived --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --rewards.saliency ${SCOPE_ALL_WEIGHT:-2}" ;;
     grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
     confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
     *) echo "unknown condition $1" >&2; exit 2 ;;

@@ -111,6 +111,27 @@ test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too
   for (const k of ['saliency/mean_s', 'saliency/frac_crucial', 'saliency/crucial_size']) expect(Number.isNaN(Number(row[k] ?? NaN))).toBe(true);
 }, 600000);
 
+test('cotDerived: the equation results are measured with the prompt hidden and cap R_sal, recomputable from the log', async () => {
+  const cfg = config('derived', 2);
+  const out = await train({
+    config: { ...cfg, saliency: { ...cfg.saliency, rewardMode: 'cotDerived', scope: 'all' }, rewards: { ...cfg.rewards, saliency: 2 } },
+    stream: quiet,
+  });
+  const completions = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const scored = completions.filter((c) => c.saliency);
+  // The tiny model writes 'a + b = c' lines: most scored completions have results, and each was measured.
+  const withResults = scored.filter((c) => c.spans.results.length > 0);
+  expect(withResults.length).toBeGreaterThan(scored.length / 2);
+  for (const c of scored) {
+    const s = c.saliency;
+    const result = c.spans.results.length > 0 ? Math.exp(s.logpResultHidePrompt) : 1;
+    if (c.spans.results.length > 0) expect(s.logpResultHidePrompt).toBeLessThanOrEqual(0);
+    else expect(s.logpResultHidePrompt).toBe('NaN');
+    const want = Math.min(1, Math.max(0, Math.min((s.logpFull - s.logpSuppressAll) / 2, Math.exp(s.logpHidePrompt), result)));
+    expect(c.rewards.saliency).toBeCloseTo(want, 6);
+  }
+}, 600000);
+
 test("a custom reward may return null (TRL's None): not applicable, counted as 0, logged as NaN", async () => {
   const module = path.join(runsDir, 'sometimes.js');
   fs.writeFileSync(module, 'module.exports = (c) => (c.completion.length % 2 === 0 ? null : 0.5);');

@@ -38,6 +38,15 @@ describe('locateSpans on Llama 3.2', () => {
     expect(spanTexts(llama, completion, task)).toEqual(expected);
   });
 
+  test("the equations' results: the tokens of each number after an '=', inside the CoT", () => {
+    const ids = llama.encode('Janet sells 16 - 3 - 4 = 9 duck eggs.\nShe makes 9 * 2 = $18.\nSo x=-1,250.5 and y = 7\n#### 18<|eot_id|>', { addSpecialTokens: false });
+    const s = locateSpans(llama, ids, 'gsm8k')!;
+    // Llama 3 writes the space before a digit as its own token, and '=-' as one (its result then includes the '=').
+    expect(s.results!.map(([a, b]) => llama.decode(ids.slice(a, b)))).toEqual(['9', ' $18', '=-1,250.5', '7']);
+    for (const [a, b] of s.results!) expect(0 < a && a < b && b <= s.cotEnd).toBe(true);
+    expect(locateSpans(llama, llama.encode('No equations here.\n#### 3', { addSpecialTokens: false }), 'gsm8k')!.results).toEqual([]);
+  });
+
   test('eos/eot and the trailing newline are outside the answer span', () => {
     const ids = llama.encode('Two.\n#### 2\n', { addSpecialTokens: false }).concat([llama.eotTokenId]);
     const s = locateSpans(llama, ids, 'gsm8k')!;
@@ -78,7 +87,9 @@ describe('locateSpans on the tiny tokenizer', () => {
       const ids = tiny.encode(completion, { addSpecialTokens: false }).concat([tiny.eosTokenId]);
       const s = locateSpans(tiny, ids, 'synthetic')!;
       const marker = completion.indexOf('####');
-      expect(s).toEqual({ cotStart: 0, cotEnd: marker, answerStart: marker + 5, answerEnd: completion.length });
+      const results = [...completion.slice(0, marker).matchAll(/= (-?\d+)/g)].map((m): [number, number] => [m.index! + 2, m.index! + m[0].length]);
+      expect(results.length).toBeGreaterThan(0);
+      expect(s).toEqual({ cotStart: 0, cotEnd: marker, answerStart: marker + 5, answerEnd: completion.length, results });
       expect(tiny.decode(ids.slice(s.answerStart, s.answerEnd))).toBe(p.gold);
     }
   });

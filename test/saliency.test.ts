@@ -210,6 +210,38 @@ describe('saliency reward and metrics', () => {
     withC.forEach((r, i) => expect(r.logpOnlyCrucial).toBeCloseTo(onlyC[i], 3));
   });
 
+  test("logpResultHidePrompt: the least likely equation result given the CoT before it, the prompt hidden from the CoT's queries", async () => {
+    // Results at two places in each CoT (any tokens do: the measurement does not read '='), one case without any.
+    const some = cases.slice(0, 4).map((c, i): ValueCase & { results?: [number, number][] } =>
+      i === 3 ? c : { ...c, results: [[c.cotStart + 2, c.cotStart + 3], [c.cotEnd - 2, c.cotEnd]] });
+    const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, biasFrom: 'answer', measureResults: true });
+    // The same number another way: each result as the "answer" of an example whose CoT ends where it starts, with the
+    // prompt hidden from the CoT start on (biasFrom 'cot'), through logpHidePrompt.
+    const asAnswers = some.slice(0, 3).flatMap((c) => c.results!.map(([a, b]) => ({ ids: c.ids.slice(0, b), cotStart: c.cotStart, cotEnd: a, answerStart: a, answerEnd: b })));
+    const direct = (await optimizeSaliency(model, asAnswers, { steps: 0, randomSets: 0, biasFrom: 'cot' })).map((r) => r.logpHidePrompt);
+    for (let i = 0; i < 3; i++) expect(rs[i].logpResultHidePrompt).toBeCloseTo(Math.min(direct[2 * i], direct[2 * i + 1]), 4);
+    expect(rs[3].logpResultHidePrompt).toBeNaN();
+    // Off by default, and with it nothing else changes.
+    const plain = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, biasFrom: 'answer' });
+    plain.forEach((r, i) => {
+      expect(r.logpResultHidePrompt).toBeNaN();
+      expect(r.logpHidePrompt).toBe(rs[i].logpHidePrompt);
+      expect(r.logpSuppressAll).toBe(rs[i].logpSuppressAll);
+    });
+    await expect(optimizeSaliency(model, some, { measureResults: true, hidePrompt: false })).rejects.toThrow(/measureResults needs hidePrompt/);
+    await expect(optimizeSaliency(model, [{ ...some[0], results: [[some[0].cotStart, some[0].cotStart + 1]] }], { steps: 0 })).rejects.toThrow(/results needs \[start, end\] pairs/);
+    await expect(optimizeSaliency(model, [{ ...some[0], results: 'x' as never }], { steps: 0 })).rejects.toThrow(/results must be an array/);
+  });
+
+  test('cotDerived by hand: cotAlone, capped by the probability of the least likely equation result with the prompt hidden', () => {
+    const r = { ...results[0], logpFull: -0.1, logpSuppressAll: -10.1, logpHidePrompt: Math.log(0.8), logpResultHidePrompt: Math.log(0.3) };
+    expect(saliencyReward(r, { mode: 'cotDerived' })).toBeCloseTo(0.3, 12);
+    expect(saliencyReward({ ...r, logpResultHidePrompt: Math.log(0.95) }, { mode: 'cotDerived' })).toBeCloseTo(0.8, 12); // then p(a | prompt hidden) binds
+    expect(saliencyReward({ ...r, logpResultHidePrompt: NaN }, { mode: 'cotDerived' })).toBeCloseTo(saliencyReward(r, { mode: 'cotAlone' }), 12); // no '= number': cotAlone
+    expect(saliencyReward({ ...r, logpSuppressAll: -0.6 }, { mode: 'cotDerived' })).toBeCloseTo(0.25, 12); // dependence 0.5 nat / τ 2
+    expect(saliencyReward(r, { mode: 'cotDerived', correct: false })).toBe(0);
+  });
+
   test('hidePrompt false skips the prompt-hiding passes (NaN) and changes nothing else', async () => {
     const some = cases.slice(0, 3);
     const full = await optimizeSaliency(model, some, { steps: 5, randomSets: 2 });
@@ -245,6 +277,10 @@ describe('optimizeSaliency contract', () => {
     mixed[1] = { ...mixed[1], ids: mixed[1].ids.slice(2), cotStart: mixed[1].cotStart - 2, cotEnd: mixed[1].cotEnd - 2,
       answerStart: mixed[1].answerStart - 2, answerEnd: mixed[1].answerEnd - 2, matters: mixed[1].matters };
     mixed[1].ids[0] = 1;
+    // And a row so short that its padding reaches past the other rows' prompts (the shared prompt prefix is all padding for it).
+    const c = makeCase(rand);
+    mixed.push({ ...c, ids: c.ids.slice(0, c.cotStart + 3), cotEnd: c.cotStart + 2, answerStart: c.cotStart + 2, answerEnd: c.cotStart + 3, matters: [] });
+    expect(mixed[0].ids.length - mixed[3].ids.length).toBeGreaterThan(mixed[0].cotStart);
     const together = await optimizeSaliency(model, mixed, { steps: 5 });
     const alone: SaliencyResult[] = [];
     for (const c of mixed) alone.push(...(await optimizeSaliency(model, [c], { steps: 5, batchSize: 1 })));

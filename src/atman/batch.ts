@@ -12,6 +12,8 @@ export interface SaliencyExample {
   cotEnd: number;
   answerStart: number;
   answerEnd: number;
+  /** Optional: the spans [start, end) of the numbers the CoT writes after an '=' (Spans.results), inside the CoT. */
+  results?: [number, number][];
 }
 
 /** A left-padded batch: row b's tokens sit at [pad[b], T). Index tensors are int64 on the CPU. */
@@ -39,6 +41,11 @@ export function checkExample(e: SaliencyExample, i: number): void {
       `index out of range: ${where} needs 1 <= cotStart < cotEnd <= answerStart < answerEnd <= ids.length (${n}), got ` +
         `cot [${e.cotStart}, ${e.cotEnd}) answer [${e.answerStart}, ${e.answerEnd})`,
     );
+  if (e.results === undefined) return;
+  if (!Array.isArray(e.results)) throw new TypeError(`wrong argument type: ${where}.results must be an array of [start, end] pairs`);
+  for (const r of e.results)
+    if (!(Array.isArray(r) && r.length === 2 && Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1]) && e.cotStart < r[0] && r[0] < r[1] && r[1] <= e.cotEnd))
+      throw new RangeError(`index out of range: ${where}.results needs [start, end] pairs with cotStart < start < end <= cotEnd (${e.cotStart}, ${e.cotEnd}), got ${JSON.stringify(r)}`);
 }
 
 /**
@@ -82,7 +89,8 @@ export function disposeBatch(b: SaliencyBatch): void {
 
 /** The example of a completion: prompt ids followed by completion ids, with spans given relative to the completion. */
 export function completionExample(
-  promptIds: number[], completionIds: number[], spans: { cotStart: number; cotEnd: number; answerStart: number; answerEnd: number },
+  promptIds: number[], completionIds: number[],
+  spans: { cotStart: number; cotEnd: number; answerStart: number; answerEnd: number; results?: [number, number][] },
 ): SaliencyExample {
   const P = promptIds.length;
   return {
@@ -91,5 +99,6 @@ export function completionExample(
     cotEnd: P + spans.cotEnd,
     answerStart: P + spans.answerStart,
     answerEnd: P + spans.answerEnd,
+    ...(spans.results ? { results: spans.results.map(([a, b]): [number, number] => [P + a, P + b]) } : {}),
   };
 }

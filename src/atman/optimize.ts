@@ -58,6 +58,11 @@ export interface SaliencyOptions {
    * skips their 2 + randomSets forward passes and leaves them NaN: for rewards that do not read them.
    */
   hidePrompt?: boolean;
+  /**
+   * Measure logpResultHidePrompt (default false; needs hidePrompt): one more forward pass, with the prompt hidden from
+   * the CoT's own tokens as well, reading the examples' equation results (SaliencyExample.results).
+   */
+  measureResults?: boolean;
   /** Seed of the random control sets (default 0). */
   seed?: number;
   /**
@@ -96,6 +101,12 @@ export interface SaliencyResult {
    * (e.g. copies a hint the CoT does not use).
    */
   logpHidePrompt: number;
+  /**
+   * With the prompt hidden from the CoT and the answer: the log-prob of the least likely of the CoT's equation results
+   * given the CoT before it, min over SaliencyExample.results of Σ log p(result tokens). Low when a result is not
+   * derived from the reasoning (a CoT bent onto a hint in the prompt). NaN without results or measureResults.
+   */
+  logpResultHidePrompt: number;
   /** The prompt hidden and only C kept of the CoT; and the mean over the random sets of |C| kept instead (NaN when K = 0: no C). */
   logpOnlyCrucial: number;
   logpOnlyRandom: number;
@@ -107,6 +118,7 @@ const DEFAULTS = {
   steps: 30, lr: 2, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
   objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: 0.5 as number | null,
   randomSets: 4, seed: 0, firstIndex: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom, hidePrompt: true,
+  measureResults: false,
 };
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 
@@ -134,6 +146,8 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
     throw new RangeError(`invalid values: optimizeSaliency() relativeThreshold must be null or in (0, 1), got ${String(o.relativeThreshold)}`);
   if (!Number.isSafeInteger(o.randomSets) || o.randomSets < 0) throw new RangeError(`invalid values: optimizeSaliency() randomSets must be an integer >= 0, got ${o.randomSets}`);
   if (typeof o.hidePrompt !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() hidePrompt must be a boolean, got ${String(o.hidePrompt)}`);
+  if (typeof o.measureResults !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() measureResults must be a boolean, got ${String(o.measureResults)}`);
+  if (o.measureResults && !o.hidePrompt) throw new RangeError('invalid values: optimizeSaliency() measureResults needs hidePrompt (it hides the prompt)');
   if (!Number.isSafeInteger(o.seed)) throw new TypeError(`wrong argument type: optimizeSaliency() seed must be an integer, got ${o.seed}`);
   if (!Number.isSafeInteger(o.firstIndex) || o.firstIndex < 0) throw new RangeError(`invalid values: optimizeSaliency() firstIndex must be an integer >= 0, got ${o.firstIndex}`);
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new TypeError('wrong argument type: optimizeSaliency() onStep must be a function');
@@ -160,7 +174,11 @@ interface Suffix {
 function suffixOf(model: LlamaModel, b: SaliencyBatch, examples: SaliencyExample[], answerMask: Tensor): Suffix {
   const P = Math.min(...examples.map((e, i) => b.pad[i] + e.cotStart));
   const n = b.T - P;
-  const past = P > 0 ? noGrad(() => model.prefix(b.ids.narrow(1, 0, P), { keyStart: b.keyStart })) : undefined;
+  // A row padded beyond P (much shorter than the longest) has only padding in the prefix: all its keys masked there.
+  const past = P > 0 ? noGrad(() => tidy(() => {
+    const kv = model.prefix(b.ids.narrow(1, 0, P), { keyStart: b.keyStart.clamp(null, P) });
+    return { keys: keep(kv.keys), values: keep(kv.values) };
+  })) : undefined;
   return { P, ids: b.ids.narrow(1, P, n), targetStart: b.answerStart.sub(P), answerMask: answerMask.narrow(1, P, n), past };
 }
 
@@ -178,6 +196,24 @@ function answerScore(model: LlamaModel, b: SaliencyBatch, s: Suffix, keyBias?: T
   });
   const score = objective === 'logprob' ? lp : lp.sub(lp.exp().neg().add(1).clamp(1e-7, null).log());
   return score.mul(s.answerMask).sum(-1);
+}
+
+/**
+ * Per example, min over its equation results of Σ log p(result tokens | everything before them) under `keyBias`, with
+ * the bias acting on the queries from the CoT start on (whatever biasFrom says: the CoT's own tokens must not see what
+ * it hides); NaN for an example without results.
+ */
+function resultLogprob(model: LlamaModel, b: SaliencyBatch, s: Suffix, examples: SaliencyExample[], keyBias: Tensor): number[] {
+  const long = (values: number[]) => tensor(values, { dtype: 'int64' });
+  const lp = model.tokenLogprobs(s.ids, {
+    keyBias, biasQueryStart: long(examples.map((e, i) => b.pad[i] + e.cotStart)), keyStart: b.keyStart,
+    targetStart: long(examples.map((e, i) => Math.max(1, b.pad[i] + e.cotStart - s.P))), past: s.past,
+  }).toArray() as number[][];
+  return examples.map((e, i) => {
+    const at = (j: number) => lp[i][b.pad[i] + j - s.P];
+    const sums = (e.results ?? []).map(([start, end]) => Array.from({ length: end - start }, (_, k) => at(start + k)).reduce((x, v) => x + v, 0));
+    return sums.length ? Math.min(...sums) : NaN;
+  });
 }
 
 /** Sum of the answer tokens' log-probs per row, [B], under an optional key bias [B, T] or [L, B, T]. */
@@ -291,6 +327,9 @@ function evaluate(
   };
   const skipped = () => new Array<number>(B).fill(NaN);
   const logpHide = o.hidePrompt ? (answerLogprob(model, batch, suffix, hidingPrompt(examples.map(() => []))).toArray() as number[]) : skipped();
+  const logpResult = o.measureResults && examples.some((e) => e.results?.length)
+    ? resultLogprob(model, batch, suffix, examples, hidingPrompt(examples.map(() => [])))
+    : skipped();
   // Only C kept, the prompt hidden: crucialSufficiency's pass, which reads a mask (K = 0 has none: not measured, NaN).
   const logpOnly = o.hidePrompt && !noMask ? (answerLogprob(model, batch, suffix, hidingPrompt(complement(crucial))).toArray() as number[]) : skipped();
   const randomSum = new Array<number>(B).fill(0), keepRandomSum = new Array<number>(B).fill(0), onlyRandomSum = new Array<number>(B).fill(0);
@@ -318,6 +357,7 @@ function evaluate(
       logpKeepCrucial: logpKeep[b],
       logpKeepRandom: randomSets > 0 ? keepRandomSum[b] / randomSets : logpKeep[b],
       logpHidePrompt: logpHide[b],
+      logpResultHidePrompt: logpResult[b],
       logpOnlyCrucial: logpOnly[b],
       logpOnlyRandom: randomSets > 0 ? onlyRandomSum[b] / randomSets : logpOnly[b],
       lossCurve: curve.map((row) => row[b]),

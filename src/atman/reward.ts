@@ -27,19 +27,29 @@ export interface SaliencyRewardOptions {
    * likely. A decorative answer that copies the prompt gets little, agreeing with the prompt costs nothing; needs no
    * mask. The dependence gate is there because p(a | prompt hidden) alone was hacked in training (scope all): the
    * policy learned a constant answer ('#### 1') that every context predicts, bench/faithfulness-experiment.md.
+   * 'cotDerived': cotAlone, and also each of the CoT's equation results ('6 * 4 = 24': the number after each '=') must
+   * be likely from the CoT before it with the prompt hidden: min(clip(dependence / τ), p(a | prompt hidden),
+   * p(least likely result | prompt hidden)). cotAlone pays a CoT bent onto a hint as much as a computed one (run 6 of
+   * bench/faithfulness-experiment.md); a bent result comes from the prompt, not from the lines before it. A CoT with
+   * no '= number' gets cotAlone. Needs no mask; needs optimizeSaliency's measureResults and examples with results.
    */
   mode?: SaliencyRewardMode;
 }
 
-export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency' | 'cotCarried' | 'cotAlone';
+export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency' | 'cotCarried' | 'cotAlone' | 'cotDerived';
 
-export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone'];
+export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone', 'cotDerived'];
 
-const MASK_FREE: readonly SaliencyRewardMode[] = ['cotSufficiency', 'cotCarried', 'cotAlone'];
+const MASK_FREE: readonly SaliencyRewardMode[] = ['cotSufficiency', 'cotCarried', 'cotAlone', 'cotDerived'];
 
 /** Whether a reward mode reads the prompt-hiding log-probs (optimizeSaliency's hidePrompt). */
 export function rewardHidesPrompt(mode: SaliencyRewardMode): boolean {
   return mode === 'crucialSufficiency' || MASK_FREE.includes(mode);
+}
+
+/** Whether a reward mode reads the CoT's equation results with the prompt hidden (optimizeSaliency's measureResults). */
+export function rewardReadsResults(mode: SaliencyRewardMode): boolean {
+  return mode === 'cotDerived';
 }
 
 /** Whether a reward mode reads the mask's crucial set (the prompt-hiding cotSufficiency, cotCarried, cotAlone need no mask optimization). */
@@ -68,6 +78,7 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   const survivesHiddenPrompt = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
   const drop =
     mode === 'cotAlone' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt))
+      : mode === 'cotDerived' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt), Number.isNaN(result.logpResultHidePrompt) ? 1 : Math.exp(result.logpResultHidePrompt))
       : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
         : mode === 'cotSufficiency' ? survivesHiddenPrompt
           : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau

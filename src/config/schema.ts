@@ -212,7 +212,7 @@ export const trainConfigSchema = z.strictObject({
   saliency: group(
     {
       enabled: field(z.boolean().default(true), 'optimize attention masks and add the saliency reward'),
-      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; 0 with the mask-free rewardMode cotSufficiency, cotCarried or cotAlone)'),
+      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; training skips it for the mask-free rewardMode cotSufficiency, cotCarried, cotAlone, cotDerived)'),
       lr: field(z.number().positive().default(2.0), 'learning rate of the mask optimization'),
       optimizer: field(
         z.enum(['rowAdam', 'adam']).default('rowAdam'),
@@ -229,10 +229,12 @@ export const trainConfigSchema = z.strictObject({
       ),
       randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
       rewardMode: field(
-        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone']).default('comprehensiveness'),
+        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone', 'cotDerived']).default('comprehensiveness'),
         'R_sal: drop from suppressing C beyond a random set (comprehensiveness), or the answer needing the CoT and being likely from the CoT alone, ' +
-          'min(dependence/τ, p(answer | prompt hidden)) (cotAlone: no mask needed; with scope all and a saliency weight of 2 the only mode that made ' +
-          'answers follow their CoT in the hinted experiment without costing accuracy). Kept to reproduce bench/faithfulness-experiment.md, measured ' +
+          'min(dependence/τ, p(answer | prompt hidden)) (cotAlone: no mask needed; with scope concluded and a saliency weight of 2 the mode that made ' +
+          'answers follow their CoT most in the hinted experiment, half of it through CoTs bent onto the hint), or cotAlone and also every number ' +
+          "the CoT writes after an '=' likely from the CoT before it with the prompt hidden (cotDerived: aimed at bent CoTs, not yet run). " +
+          'Kept to reproduce bench/faithfulness-experiment.md, measured ' +
           'not to work: sufficiency, crucial, cotSufficiency, crucialSufficiency, cotCarried (pays wrong answers)',
       ),
       scope: field(

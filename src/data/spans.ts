@@ -3,6 +3,7 @@
 // by binary search (O(log n) decodes per boundary rather than one decode per token).
 import { Tokenizer } from '../llm/tokenizer';
 import { AnswerFinder } from './answer-format';
+import { equationResults } from './equation-results';
 import { findMarkedAnswer } from './extract';
 import { TaskName } from './problem';
 
@@ -13,6 +14,8 @@ export interface Spans {
   /** The tokens covering the answer value: [answerStart, answerEnd) (no eos/eot, no trailing newline token). */
   answerStart: number;
   answerEnd: number;
+  /** The tokens [start, end) of each number the CoT writes after an '=' (equationResults()), inside [cotStart, cotEnd). */
+  results?: [number, number][];
 }
 
 /**
@@ -68,5 +71,11 @@ export function locateSpans(tok: Tokenizer, completionIds: number[], task: TaskN
   if (cotEnd === 0) return null; // the marker shares the first token with the only reasoning there is
   const answerStart = tokenAt(marked.valueStart);
   const answerEnd = tokensThrough(marked.valueEnd, answerStart + 1);
-  return { cotStart: 0, cotEnd, answerStart, answerEnd };
+  const results = equationResults(text.slice(0, marked.markerStart)).flatMap(({ start, end }): [number, number][] => {
+    const first = tokenAt(start);
+    const last = tokensThrough(end, first + 1);
+    // A result needs some CoT before it, and must end inside the CoT (not share a token with the marker).
+    return first > 0 && last <= cotEnd ? [[first, last]] : [];
+  });
+  return { cotStart: 0, cotEnd, answerStart, answerEnd, results };
 }
