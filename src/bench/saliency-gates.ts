@@ -111,6 +111,7 @@ function padCot(e: SaliencyExample, pad: number[]): SaliencyExample {
   return {
     ids: [...e.ids.slice(0, e.cotStart), ...pad, ...e.ids.slice(e.cotStart)],
     cotStart: e.cotStart, cotEnd: e.cotEnd + n, answerStart: e.answerStart + n, answerEnd: e.answerEnd + n,
+    ...(e.results ? { results: e.results.map(([a, b]): [number, number] => [a + n, b + n]) } : {}),
   };
 }
 
@@ -162,7 +163,7 @@ export async function measureGatesFor(
   // 2-4. Rewards by class, confidence, cheap paths.
   const F = sets.classed.filter((x) => x.cls === 'F'), D = sets.classed.filter((x) => x.cls === 'D');
   const padIds = tok.encode(padText, { addSpecialTokens: false });
-  const all = await optimizeSaliency(model, [...F, ...D, ...F].map((x, i) => (i >= F.length + D.length ? padCot(x.example, padIds) : x.example)), opts);
+  const all = await optimizeSaliency(model, [...F, ...D, ...F].map((x, i) => (i >= F.length + D.length ? padCot(x.example, padIds) : x.example)), { ...opts, measureResults: true });
   const rF = all.slice(0, F.length), rD = all.slice(F.length, F.length + D.length), rPad = all.slice(F.length + D.length);
   return rewards.map((reward) => {
   const R = (r: SaliencyResult) => saliencyReward(r, reward);
