@@ -87,15 +87,20 @@ test('the confidence control reward: 1 − p(answer) on correct completions, log
   expect(rows[1]).toHaveProperty(['completions/answer_is_cot_result']);
 });
 
-test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too, and R_sal is recomputable from the logged log-probs", async () => {
-  const cfg = config('scope-all', 2);
+/** Two steps with a mask-free reward mode paid on every completion (scope all, weight 2): the run and its logged completions. */
+async function maskFreeRun(name: string, rewardMode: 'cotCarried' | 'cotDerived') {
+  const cfg = config(name, 2);
   // The configured mask steps are left on: a mask-free mode must skip the mask by itself.
   const out = await train({
-    config: { ...cfg, saliency: { ...cfg.saliency, rewardMode: 'cotCarried', scope: 'all' }, rewards: { ...cfg.rewards, saliency: 2 } },
+    config: { ...cfg, saliency: { ...cfg.saliency, rewardMode, scope: 'all' }, rewards: { ...cfg.rewards, saliency: 2 } },
     stream: quiet,
   });
   const completions = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const scored = completions.filter((c) => c.saliency);
+  return { out, completions, scored: completions.filter((c) => c.saliency) };
+}
+
+test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too, and R_sal is recomputable from the logged log-probs", async () => {
+  const { out, completions, scored } = await maskFreeRun('scope-all', 'cotCarried');
   expect(scored.some((c) => !c.correct)).toBe(true); // the bundled tiny model gets most answers wrong
   for (const c of scored) {
     const s = c.saliency;
@@ -112,13 +117,7 @@ test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too
 }, 600000);
 
 test('cotDerived: the equation results are measured with the prompt hidden and cap R_sal, recomputable from the log', async () => {
-  const cfg = config('derived', 2);
-  const out = await train({
-    config: { ...cfg, saliency: { ...cfg.saliency, rewardMode: 'cotDerived', scope: 'all' }, rewards: { ...cfg.rewards, saliency: 2 } },
-    stream: quiet,
-  });
-  const completions = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const scored = completions.filter((c) => c.saliency);
+  const { scored } = await maskFreeRun('derived', 'cotDerived');
   // The tiny model writes 'a + b = c' lines: most scored completions have results, and each was measured.
   const withResults = scored.filter((c) => c.spans.results.length > 0);
   expect(withResults.length).toBeGreaterThan(scored.length / 2);
