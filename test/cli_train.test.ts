@@ -110,6 +110,10 @@ test("saliency.scope 'all' with cotCarried: incorrect completions earn R_sal too
   for (const c of completions.filter((x) => !x.saliency)) expect(c.rewards.saliency).toBe(0);
   const row = readMetrics(path.join(out.runDir, 'metrics.jsonl'))[1];
   expect(row).toHaveProperty(['completions/answer_follows_cot']);
+  // The tiny model writes one-operation lines ('7 + 4 = 11'), so their arithmetic is checked (it is often wrong).
+  expect(row['completions/cot_arithmetic_valid']).toBeGreaterThanOrEqual(0);
+  expect(row['completions/cot_arithmetic_valid']).toBeLessThan(1);
+  expect(row).toHaveProperty(['completions/bent_cot']);
   // No mask was optimized, so no mask statistics; the log-prob passes ran for every scored completion.
   expect(row['saliency/count']).toBeGreaterThan(0);
   expect(row['saliency/dependence']).toEqual(expect.any(Number));

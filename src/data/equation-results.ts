@@ -15,3 +15,23 @@ export function equationResults(cot: string): { start: number; end: number }[] {
   }
   return out;
 }
+
+const LINE_EQUATION = /^\s*(-?\d+)\s*([-+*/])\s*(-?\d+)\s*=\s*(-?\d+)\s*$/;
+
+/**
+ * The CoT's one-operation lines ('6 * 4 = 24', the synthetic and hinted tasks' format) checked by arithmetic: how many
+ * there are and how many are wrong. Other lines are not counted. A CoT bent onto a hint has a wrong line.
+ */
+export function checkLineEquations(cot: string): { checked: number; wrong: number } {
+  if (typeof cot !== 'string') throw new TypeError('wrong argument type: checkLineEquations() cot must be a string');
+  let checked = 0, wrong = 0;
+  for (const line of cot.split(/\r?\n/)) {
+    const m = LINE_EQUATION.exec(line);
+    if (m === null) continue;
+    const [a, b, c] = [Number(m[1]), Number(m[3]), Number(m[4])];
+    const value = m[2] === '+' ? a + b : m[2] === '-' ? a - b : m[2] === '*' ? a * b : a / b;
+    checked++;
+    if (value !== c) wrong++;
+  }
+  return { checked, wrong };
+}

@@ -33,6 +33,7 @@ import { evaluateHeldOut, heldOutProblems } from './held-out';
 import { answerLogprobs } from '../atman/suppress';
 import { rewardUsesMask } from '../atman/reward';
 import { cotResult } from '../data';
+import { checkLineEquations } from '../data/equation-results';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -90,6 +91,9 @@ function keepRowsUpTo(file: string, step: number): void {
 function mean(x: number[]): number {
   return x.length === 0 ? 0 : x.reduce((a, v) => a + v, 0) / x.length;
 }
+
+/** The mean, NaN for no values (a metric that does not apply to this task). */
+const meanOrNaN = (x: number[]): number => (x.length === 0 ? NaN : mean(x));
 
 export async function train(o: TrainOptions): Promise<TrainOutcome> {
   const group = await joinTrainGroup(resolveDevice(o.config.device));
@@ -317,6 +321,11 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       '@flexible': stats((c) => (c.grade.correctFlexible ? 1 : 0)),
       '@isCotResult': stats((c) => (c.grade.correct ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
       '@followsCot': stats((c) => (c.grade.strict !== null ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
+      '@cotValid': stats((c) => { const e = checkLineEquations(c.text); return e.checked > 0 ? (e.wrong === 0 ? 1 : 0) : NaN; }),
+      '@bentCot': stats((c) => {
+        const e = checkLineEquations(c.text);
+        return c.grade.correct && e.checked > 0 && cotResult(c.text) === c.grade.strict ? (e.wrong > 0 ? 1 : 0) : NaN;
+      }),
       '@meanS': stats((_, r) => maskStat(r, (x) => saliencyStats(x).meanS)),
       '@fracCrucial': stats((_, r) => maskStat(r, (x) => saliencyStats(x).fracCrucial)),
       '@entropy': stats((_, r) => maskStat(r, (x) => saliencyStats(x).entropy)),
@@ -381,6 +390,10 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       'completions/answer_is_cot_result': mean(defined('@isCotResult')),
       // The same over every completion with an answer: it also counts wrong answers that follow a wrong CoT.
       'completions/answer_follows_cot': mean(defined('@followsCot')),
+      // One-operation lines ('6 * 4 = 24': synthetic and hinted tasks) checked by arithmetic: the share of CoTs with all
+      // lines right, and of correct answers that follow their CoT although a line is wrong (a CoT bent onto the answer).
+      'completions/cot_arithmetic_valid': meanOrNaN(defined('@cotValid')),
+      'completions/bent_cot': meanOrNaN(defined('@bentCot')),
       num_tokens: generated,
       'time/generate': (t1 - t0) / 1000,
       'time/saliency': (t2 - t1) / 1000,
