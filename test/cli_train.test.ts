@@ -130,7 +130,7 @@ test('cotDerived: the equation results are measured with the prompt hidden and c
     const result = c.spans.results.length > 0 ? Math.exp(s.logpResultHidePrompt) : 1;
     if (c.spans.results.length > 0) expect(s.logpResultHidePrompt).toBeLessThanOrEqual(0);
     else expect(s.logpResultHidePrompt).toBe('NaN');
-    const want = Math.min(1, Math.max(0, Math.min((s.logpFull - s.logpSuppressAll) / 2, Math.exp(s.logpHidePrompt), result)));
+    const want = Math.min(1, Math.max(0, Math.min((s.logpHidePrompt - s.logpHideBoth) / 2, Math.exp(s.logpHidePrompt), result)));
     expect(c.rewards.saliency).toBeCloseTo(want, 6);
   }
 }, 600000);

@@ -210,35 +210,45 @@ describe('saliency reward and metrics', () => {
     withC.forEach((r, i) => expect(r.logpOnlyCrucial).toBeCloseTo(onlyC[i], 3));
   });
 
-  test("logpResultHidePrompt: the least likely equation result given the CoT before it, the prompt hidden from the CoT's queries", async () => {
+  test("measureDerived: the least likely equation result given the CoT before it (prompt hidden from the CoT's queries), and the answer with prompt and CoT hidden", async () => {
     // Results at two places in each CoT (any tokens do: the measurement does not read '='), one case without any.
     const some = cases.slice(0, 4).map((c, i): ValueCase & { results?: [number, number][] } =>
       i === 3 ? c : { ...c, results: [[c.cotStart + 2, c.cotStart + 3], [c.cotEnd - 2, c.cotEnd]] });
-    const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, biasFrom: 'answer', measureResults: true });
+    const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, biasFrom: 'answer', measureDerived: true });
     // The same number another way: each result as the "answer" of an example whose CoT ends where it starts, with the
     // prompt hidden from the CoT start on (biasFrom 'cot'), through logpHidePrompt.
     const asAnswers = some.slice(0, 3).flatMap((c) => c.results!.map(([a, b]) => ({ ids: c.ids.slice(0, b), cotStart: c.cotStart, cotEnd: a, answerStart: a, answerEnd: b })));
     const direct = (await optimizeSaliency(model, asAnswers, { steps: 0, randomSets: 0, biasFrom: 'cot' })).map((r) => r.logpHidePrompt);
     for (let i = 0; i < 3; i++) expect(rs[i].logpResultHidePrompt).toBeCloseTo(Math.min(direct[2 * i], direct[2 * i + 1]), 4);
     expect(rs[3].logpResultHidePrompt).toBeNaN();
+    // logpHideBoth: the answer with the prompt (but its first token) and the whole CoT suppressed, every case.
+    const prompt = (c: ValueCase) => Array.from({ length: c.cotStart - 1 }, (_, k) => k + 1 - c.cotStart); // CoT-relative
+    const cot = (c: ValueCase) => Array.from({ length: c.cotEnd - c.cotStart }, (_, j) => j);
+    const nothing = answerLogprobSuppressing(cases.map((c, i) => (i < 4 ? [...prompt(c), ...cot(c)] : [])));
+    const rsCot = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, biasFrom: 'cot', measureDerived: true });
+    rsCot.forEach((r, i) => expect(r.logpHideBoth).toBeCloseTo(nothing[i], 3));
+    rs.forEach((r) => expect(r.logpHideBoth).toBeLessThan(r.logpHidePrompt));
     // Off by default, and with it nothing else changes.
     const plain = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, biasFrom: 'answer' });
     plain.forEach((r, i) => {
-      expect(r.logpResultHidePrompt).toBeNaN();
+      expect([r.logpResultHidePrompt, r.logpHideBoth].every(Number.isNaN)).toBe(true);
       expect(r.logpHidePrompt).toBe(rs[i].logpHidePrompt);
       expect(r.logpSuppressAll).toBe(rs[i].logpSuppressAll);
     });
-    await expect(optimizeSaliency(model, some, { measureResults: true, hidePrompt: false })).rejects.toThrow(/measureResults needs hidePrompt/);
+    await expect(optimizeSaliency(model, some, { measureDerived: true, hidePrompt: false })).rejects.toThrow(/measureDerived needs hidePrompt/);
     await expect(optimizeSaliency(model, [{ ...some[0], results: [[some[0].cotStart, some[0].cotStart + 1]] }], { steps: 0 })).rejects.toThrow(/results needs \[start, end\] pairs/);
     await expect(optimizeSaliency(model, [{ ...some[0], results: 'x' as never }], { steps: 0 })).rejects.toThrow(/results must be an array/);
   });
 
-  test('cotDerived by hand: cotAlone, capped by the probability of the least likely equation result with the prompt hidden', () => {
-    const r = { ...results[0], logpFull: -0.1, logpSuppressAll: -10.1, logpHidePrompt: Math.log(0.8), logpResultHidePrompt: Math.log(0.3) };
-    expect(saliencyReward(r, { mode: 'cotDerived' })).toBeCloseTo(0.3, 12);
-    expect(saliencyReward({ ...r, logpResultHidePrompt: Math.log(0.95) }, { mode: 'cotDerived' })).toBeCloseTo(0.8, 12); // then p(a | prompt hidden) binds
-    expect(saliencyReward({ ...r, logpResultHidePrompt: NaN }, { mode: 'cotDerived' })).toBeCloseTo(saliencyReward(r, { mode: 'cotAlone' }), 12); // no '= number': cotAlone
-    expect(saliencyReward({ ...r, logpSuppressAll: -0.6 }, { mode: 'cotDerived' })).toBeCloseTo(0.25, 12); // dependence 0.5 nat / τ 2
+  test('cotDerived by hand: with the prompt hidden, dependence on the CoT, p(answer) and p(least likely equation result)', () => {
+    // A valid CoT under a correct hint: the answer barely needs the CoT with the prompt visible (run 6), fully without it.
+    const r = { ...results[0], logpFull: -0.01, logpSuppressAll: -0.02, logpHidePrompt: Math.log(0.8), logpHideBoth: -10, logpResultHidePrompt: Math.log(0.9) };
+    expect(saliencyReward(r, { mode: 'cotAlone' })).toBeCloseTo(0.005, 12); // cotAlone: dependence 0.01 nat / τ 2
+    expect(saliencyReward(r, { mode: 'cotDerived' })).toBeCloseTo(0.8, 12); // p(a | prompt hidden) binds
+    expect(saliencyReward({ ...r, logpResultHidePrompt: Math.log(0.3) }, { mode: 'cotDerived' })).toBeCloseTo(0.3, 12); // a bent result binds
+    expect(saliencyReward({ ...r, logpResultHidePrompt: NaN }, { mode: 'cotDerived' })).toBeCloseTo(0.8, 12); // no '= number': no result term
+    // A constant answer, likely without any context: no dependence with the prompt hidden.
+    expect(saliencyReward({ ...r, logpHidePrompt: -0.01, logpHideBoth: -0.02 }, { mode: 'cotDerived' })).toBeCloseTo(0.005, 12);
     expect(saliencyReward(r, { mode: 'cotDerived', correct: false })).toBe(0);
   });
 

@@ -59,10 +59,11 @@ export interface SaliencyOptions {
    */
   hidePrompt?: boolean;
   /**
-   * Measure logpResultHidePrompt (default false; needs hidePrompt): one more forward pass, with the prompt hidden from
-   * the CoT's own tokens as well, reading the examples' equation results (SaliencyExample.results).
+   * Measure cotDerived's two log-probs (default false; needs hidePrompt): logpHideBoth (prompt and CoT hidden) and
+   * logpResultHidePrompt (the prompt hidden from the CoT's own tokens as well, reading the examples' equation results,
+   * SaliencyExample.results). Two more forward passes, the second only for batches with results.
    */
-  measureResults?: boolean;
+  measureDerived?: boolean;
   /** Seed of the random control sets (default 0). */
   seed?: number;
   /**
@@ -104,9 +105,14 @@ export interface SaliencyResult {
   /**
    * With the prompt hidden from the CoT and the answer: the log-prob of the least likely of the CoT's equation results
    * given the CoT before it, min over SaliencyExample.results of Σ log p(result tokens). Low when a result is not
-   * derived from the reasoning (a CoT bent onto a hint in the prompt). NaN without results or measureResults.
+   * derived from the reasoning (a CoT bent onto a hint in the prompt). NaN without results or measureDerived.
    */
   logpResultHidePrompt: number;
+  /**
+   * The answer with the prompt and the whole CoT hidden (NaN without measureDerived). logpHidePrompt − logpHideBoth is
+   * the answer's dependence on the CoT when the prompt cannot supply it (a correct hint in the prompt would).
+   */
+  logpHideBoth: number;
   /** The prompt hidden and only C kept of the CoT; and the mean over the random sets of |C| kept instead (NaN when K = 0: no C). */
   logpOnlyCrucial: number;
   logpOnlyRandom: number;
@@ -118,7 +124,7 @@ const DEFAULTS = {
   steps: 30, lr: 2, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
   objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: 0.5 as number | null,
   randomSets: 4, seed: 0, firstIndex: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom, hidePrompt: true,
-  measureResults: false,
+  measureDerived: false,
 };
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 
@@ -146,8 +152,8 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
     throw new RangeError(`invalid values: optimizeSaliency() relativeThreshold must be null or in (0, 1), got ${String(o.relativeThreshold)}`);
   if (!Number.isSafeInteger(o.randomSets) || o.randomSets < 0) throw new RangeError(`invalid values: optimizeSaliency() randomSets must be an integer >= 0, got ${o.randomSets}`);
   if (typeof o.hidePrompt !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() hidePrompt must be a boolean, got ${String(o.hidePrompt)}`);
-  if (typeof o.measureResults !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() measureResults must be a boolean, got ${String(o.measureResults)}`);
-  if (o.measureResults && !o.hidePrompt) throw new RangeError('invalid values: optimizeSaliency() measureResults needs hidePrompt (it hides the prompt)');
+  if (typeof o.measureDerived !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() measureDerived must be a boolean, got ${String(o.measureDerived)}`);
+  if (o.measureDerived && !o.hidePrompt) throw new RangeError('invalid values: optimizeSaliency() measureDerived needs hidePrompt (it hides the prompt)');
   if (!Number.isSafeInteger(o.seed)) throw new TypeError(`wrong argument type: optimizeSaliency() seed must be an integer, got ${o.seed}`);
   if (!Number.isSafeInteger(o.firstIndex) || o.firstIndex < 0) throw new RangeError(`invalid values: optimizeSaliency() firstIndex must be an integer >= 0, got ${o.firstIndex}`);
   if (o.onStep !== undefined && typeof o.onStep !== 'function') throw new TypeError('wrong argument type: optimizeSaliency() onStep must be a function');
@@ -327,7 +333,8 @@ function evaluate(
   };
   const skipped = () => new Array<number>(B).fill(NaN);
   const logpHide = o.hidePrompt ? (answerLogprob(model, batch, suffix, hidingPrompt(examples.map(() => []))).toArray() as number[]) : skipped();
-  const logpResult = o.measureResults && examples.some((e) => e.results?.length)
+  const logpHideBoth = o.measureDerived ? (answerLogprob(model, batch, suffix, hidingPrompt(sCot.map((row) => row.map((_, j) => j)))).toArray() as number[]) : skipped();
+  const logpResult = o.measureDerived && examples.some((e) => e.results?.length)
     ? resultLogprob(model, batch, suffix, examples, hidingPrompt(examples.map(() => [])))
     : skipped();
   // Only C kept, the prompt hidden: crucialSufficiency's pass, which reads a mask (K = 0 has none: not measured, NaN).
@@ -358,6 +365,7 @@ function evaluate(
       logpKeepRandom: randomSets > 0 ? keepRandomSum[b] / randomSets : logpKeep[b],
       logpHidePrompt: logpHide[b],
       logpResultHidePrompt: logpResult[b],
+      logpHideBoth: logpHideBoth[b],
       logpOnlyCrucial: logpOnly[b],
       logpOnlyRandom: randomSets > 0 ? onlyRandomSum[b] / randomSets : logpOnly[b],
       lossCurve: curve.map((row) => row[b]),

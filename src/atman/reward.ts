@@ -27,11 +27,15 @@ export interface SaliencyRewardOptions {
    * likely. A decorative answer that copies the prompt gets little, agreeing with the prompt costs nothing; needs no
    * mask. The dependence gate is there because p(a | prompt hidden) alone was hacked in training (scope all): the
    * policy learned a constant answer ('#### 1') that every context predicts, bench/faithfulness-experiment.md.
-   * 'cotDerived': cotAlone, and also each of the CoT's equation results ('6 * 4 = 24': the number after each '=') must
-   * be likely from the CoT before it with the prompt hidden: min(clip(dependence / τ), p(a | prompt hidden),
-   * p(least likely result | prompt hidden)). cotAlone pays a CoT bent onto a hint as much as a computed one (run 6 of
-   * bench/faithfulness-experiment.md); a bent result comes from the prompt, not from the lines before it. A CoT with
-   * no '= number' gets cotAlone. Needs no mask; needs optimizeSaliency's measureResults and examples with results.
+   * 'cotDerived': with the prompt hidden, the CoT alone must carry the answer and each of its steps:
+   * min(clip((log p(a | prompt hidden) − log p(a | prompt and CoT hidden)) / τ), p(a | prompt hidden),
+   * p(least likely equation result | CoT before it, prompt hidden)), an equation result being the number after an '='
+   * ('6 * 4 = 24'). Two departures from cotAlone, from run 6 of bench/faithfulness-experiment.md: there cotAlone paid a
+   * CoT bent onto a correct hint twice what it paid a valid one, because a valid CoT's answer is also given by the hint
+   * (its dependence with the prompt visible is ~0); here dependence is measured with the prompt hidden (a constant
+   * answer, likely without any context, still gets 0), and a bent result, which comes from the prompt and not from the
+   * lines before it, caps the reward. A CoT with no '= number' has no result term. Needs no mask; needs
+   * optimizeSaliency's measureDerived and examples with results.
    */
   mode?: SaliencyRewardMode;
 }
@@ -47,8 +51,8 @@ export function rewardHidesPrompt(mode: SaliencyRewardMode): boolean {
   return mode === 'crucialSufficiency' || MASK_FREE.includes(mode);
 }
 
-/** Whether a reward mode reads the CoT's equation results with the prompt hidden (optimizeSaliency's measureResults). */
-export function rewardReadsResults(mode: SaliencyRewardMode): boolean {
+/** Whether a reward mode reads the equation results and the prompt-and-CoT-hidden pass (optimizeSaliency's measureDerived). */
+export function rewardMeasuresDerived(mode: SaliencyRewardMode): boolean {
   return mode === 'cotDerived';
 }
 
@@ -78,7 +82,7 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   const survivesHiddenPrompt = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
   const drop =
     mode === 'cotAlone' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt))
-      : mode === 'cotDerived' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt), Number.isNaN(result.logpResultHidePrompt) ? 1 : Math.exp(result.logpResultHidePrompt))
+      : mode === 'cotDerived' ? Math.min((result.logpHidePrompt - result.logpHideBoth) / tau, Math.exp(result.logpHidePrompt), Number.isNaN(result.logpResultHidePrompt) ? 1 : Math.exp(result.logpResultHidePrompt))
       : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
         : mode === 'cotSufficiency' ? survivesHiddenPrompt
           : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau

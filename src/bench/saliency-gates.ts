@@ -163,7 +163,7 @@ export async function measureGatesFor(
   // 2-4. Rewards by class, confidence, cheap paths.
   const F = sets.classed.filter((x) => x.cls === 'F'), D = sets.classed.filter((x) => x.cls === 'D');
   const padIds = tok.encode(padText, { addSpecialTokens: false });
-  const all = await optimizeSaliency(model, [...F, ...D, ...F].map((x, i) => (i >= F.length + D.length ? padCot(x.example, padIds) : x.example)), { ...opts, measureResults: true });
+  const all = await optimizeSaliency(model, [...F, ...D, ...F].map((x, i) => (i >= F.length + D.length ? padCot(x.example, padIds) : x.example)), { ...opts, measureDerived: true });
   const rF = all.slice(0, F.length), rD = all.slice(F.length, F.length + D.length), rPad = all.slice(F.length + D.length);
   return rewards.map((reward) => {
   const R = (r: SaliencyResult) => saliencyReward(r, reward);

@@ -233,7 +233,7 @@ export const trainConfigSchema = z.strictObject({
         'R_sal: drop from suppressing C beyond a random set (comprehensiveness), or the answer needing the CoT and being likely from the CoT alone, ' +
           'min(dependence/τ, p(answer | prompt hidden)) (cotAlone: no mask needed; with scope concluded and a saliency weight of 2 the mode that made ' +
           'answers follow their CoT most in the hinted experiment, half of it through CoTs bent onto the hint), or cotAlone and also every number ' +
-          "the CoT writes after an '=' likely from the CoT before it with the prompt hidden (cotDerived: aimed at bent CoTs, not yet run). " +
+          "the CoT writes after an '=' likely from the CoT before it, dependence measured with the prompt hidden (cotDerived: aimed at bent CoTs, not yet run). " +
           'Kept to reproduce bench/faithfulness-experiment.md, measured ' +
           'not to work: sufficiency, crucial, cotSufficiency, crucialSufficiency, cotCarried (pays wrong answers)',
       ),

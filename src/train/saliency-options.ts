@@ -1,7 +1,7 @@
 // The config's saliency section as the options of optimizeSaliency() and saliencyReward(): one mapping for train, eval
 // and the gates, so they measure with the same mask.
 import type { SaliencyOptions, SaliencyRewardOptions } from '../atman';
-import { rewardHidesPrompt, rewardReadsResults, rewardUsesMask } from '../atman/reward';
+import { rewardHidesPrompt, rewardMeasuresDerived, rewardUsesMask } from '../atman/reward';
 import type { TrainConfig } from '../config';
 import { cotResult } from '../data/hinted';
 
@@ -14,7 +14,7 @@ export function maskOptionsOf(s: SaliencySection, padTokenId: number, seed = 0):
     randomSets: s.randomSets, biasFrom: s.biasFrom, seed, padTokenId,
     // The prompt-hiding passes only where the reward reads them (2 + randomSets forward passes per batch).
     hidePrompt: rewardHidesPrompt(s.rewardMode),
-    measureResults: rewardReadsResults(s.rewardMode),
+    measureDerived: rewardMeasuresDerived(s.rewardMode),
   };
 }
 
