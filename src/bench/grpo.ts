@@ -4,10 +4,11 @@
 import * as fs from 'fs';
 
 import { SaliencyExample, optimizeSaliency, saliencyStats } from '../atman';
-import { SaliencyRewardMode, rewardHidesPrompt, rewardUsesMask } from '../atman/reward';
+import type { SaliencyRewardMode } from '../atman/reward';
 import { bundledConfigPath, resolveConfig } from '../config';
 import { mulberry32 } from '../data/prng';
 import { LlamaModel } from '../llm/model';
+import { rewardMaskOptionsOf } from '../train/saliency-options';
 import { AdamW } from '../nn/optim';
 import { cuda } from '../tensor/runtime';
 import { policyUpdate } from '../train/policy-update';
@@ -32,7 +33,7 @@ export interface GrpoBenchOptions {
   /** Train a LoRA adapter of this rank (alpha 2·r, all linear layers) instead of every weight (default 0: full). */
   loraR?: number;
   /**
-   * Time the saliency phase of this reward mode: a mask-free mode (cotAlone, cotSufficiency, cotCarried) runs no mask
+   * Time the saliency phase of this reward mode: a mask-free mode (cotAlone, cotDerived, cotSufficiency, cotCarried) runs no mask
    * steps and no random sets, only the passes its reward reads. Default: the mask of the paper config (K steps), as
    * before, with every pass.
    */
@@ -82,10 +83,11 @@ export async function runGrpoBench(o: GrpoBenchOptions): Promise<Record<string, 
   const name = onCuda ? cuda.devices()[0]?.name ?? o.device : 'cpu';
   const loraR = o.loraR ?? 0;
   const mode = o.rewardMode;
-  const maskFree = mode !== undefined && !rewardUsesMask(mode);
-  const K = maskFree ? 0 : cfg.saliency.steps;
-  // Only the passes the mode's reward reads (optimizeSaliency's defaults, with every pass, when no mode is given).
-  const passes = mode === undefined ? {} : { hidePrompt: rewardHidesPrompt(mode), ...(maskFree ? { randomSets: 0 } : {}) };
+  // Only the steps and passes the mode's reward reads, as the trainer runs them (optimizeSaliency's defaults, with every
+  // pass, when no mode is given).
+  const forMode = mode === undefined ? null : rewardMaskOptionsOf({ ...cfg.saliency, rewardMode: mode }, 0);
+  const K = forMode?.steps ?? cfg.saliency.steps;
+  const passes = forMode === null ? {} : { hidePrompt: forMode.hidePrompt, measureDerived: forMode.measureDerived, ...(K === 0 ? { randomSets: 0 } : {}) };
   if (loraR > 0) model.addLora({ r: loraR });
   model.requiresGrad_(true);
   const params = model.trainableParameters(); // with LoRA: the adapter only (the base frozen, no optimizer state for it)

@@ -314,17 +314,20 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     const orNaN = (r: SaliencyResult | undefined, f: (r: SaliencyResult) => number) => (r ? f(r) : NaN);
     // A mask-free reward mode optimizes no mask: its mask statistics would describe the untrained initial mask.
     const maskStat = (r: SaliencyResult | undefined, f: (r: SaliencyResult) => number) => (usesMask ? orNaN(r, f) : NaN);
+    // Each completion's CoT result and checked one-operation lines, read once for the metrics below.
+    const cotResults = completions.map((c) => cotResult(c.text));
+    const lineChecks = completions.map((c) => checkLineEquations(c.text));
     const all = await group.gather({
       ...local,
       '@length': stats((c) => c.tokens.length),
       '@clipped': stats((c) => (c.finish === 'length' ? 1 : 0)),
       '@flexible': stats((c) => (c.grade.correctFlexible ? 1 : 0)),
-      '@isCotResult': stats((c) => (c.grade.correct ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
-      '@followsCot': stats((c) => (c.grade.strict !== null ? (cotResult(c.text) === c.grade.strict ? 1 : 0) : NaN)),
-      '@cotValid': stats((c) => { const e = checkLineEquations(c.text); return e.checked > 0 ? (e.wrong === 0 ? 1 : 0) : NaN; }),
-      '@bentCot': stats((c) => {
-        const e = checkLineEquations(c.text);
-        return c.grade.correct && e.checked > 0 && cotResult(c.text) === c.grade.strict ? (e.wrong > 0 ? 1 : 0) : NaN;
+      '@isCotResult': completions.map((c, i) => (c.grade.correct ? (cotResults[i] === c.grade.strict ? 1 : 0) : NaN)),
+      '@followsCot': completions.map((c, i) => (c.grade.strict !== null ? (cotResults[i] === c.grade.strict ? 1 : 0) : NaN)),
+      '@cotValid': lineChecks.map((e) => (e.checked > 0 ? (e.wrong === 0 ? 1 : 0) : NaN)),
+      '@bentCot': completions.map((c, i) => {
+        const e = lineChecks[i];
+        return c.grade.correct && e.checked > 0 && cotResults[i] === c.grade.strict ? (e.wrong > 0 ? 1 : 0) : NaN;
       }),
       '@meanS': stats((_, r) => maskStat(r, (x) => saliencyStats(x).meanS)),
       '@fracCrucial': stats((_, r) => maskStat(r, (x) => saliencyStats(x).fracCrucial)),
