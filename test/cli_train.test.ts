@@ -5,7 +5,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { LlamaModel, Tokenizer } from '../src';
+import { completionExample } from '../src/atman';
+import { answerLogprobs } from '../src/atman/suppress';
 import { readMetrics } from '../src/log';
+import { promptIdsOf } from '../src/train/rollout';
 import { TIMING_KEYS, train } from '../src/train/trainer';
 import { expectSignalCheckpoint, tinyRunConfig } from './tiny_run';
 
@@ -132,6 +136,35 @@ test('cotDerived: the equation results are measured with the prompt hidden and c
     else expect(s.logpResultHidePrompt).toBe('NaN');
     const want = Math.min(1, Math.max(0, Math.min((s.logpHidePrompt - s.logpHideBoth) / 2, Math.exp(s.logpHidePrompt), result)));
     expect(c.rewards.saliency).toBeCloseTo(want, 6);
+  }
+}, 600000);
+
+test('cotUnhinted on the hinted task: each completion is re-read under its prompt without the hint, R_sal recomputable from the log', async () => {
+  const cfg = config('unhinted', 1);
+  const out = await train({
+    config: { ...cfg, data: { ...cfg.data, task: 'hinted' }, saliency: { ...cfg.saliency, rewardMode: 'cotUnhinted', scope: 'all' }, rewards: { ...cfg.rewards, saliency: 1 } },
+    stream: quiet,
+  });
+  const scored = fs.readFileSync(path.join(out.runDir, 'completions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((c) => c.saliency);
+  expect(scored.length).toBeGreaterThan(0);
+  // Step 1's completions were measured with the starting model: recompute log p(answer) under the unhinted prompt.
+  const model = await LlamaModel.load(cfg.model.path);
+  const tok = Tokenizer.fromDir(cfg.model.path);
+  try {
+    for (const c of scored) {
+      expect(c.hint).toEqual(expect.any(String));
+      const problem = { id: c.problem, task: 'hinted' as const, question: c.question, gold: c.gold };
+      const example = completionExample(promptIdsOf(tok, problem), tok.encode(c.completion, { addSpecialTokens: false }), c.spans);
+      const hinted = completionExample(promptIdsOf(tok, { ...problem, hint: c.hint }), tok.encode(c.completion, { addSpecialTokens: false }), c.spans);
+      const [unhinted, withHint] = answerLogprobs(model, [{ example, suppress: [] }, { example: hinted, suppress: [] }]);
+      expect(c.saliency.logpFull).toBeCloseTo(unhinted, 3);
+      expect(Math.abs(unhinted - withHint)).toBeGreaterThan(1e-4); // the hint does change what the model reads
+      const result = c.spans.results.length > 0 ? Math.exp(c.saliency.logpResult) : 1;
+      expect(c.rewards.saliency).toBeCloseTo(Math.min(1, Math.max(0, Math.min(Math.exp(c.saliency.logpFull), result))), 6);
+      expect(c.saliency.logpHidePrompt).toBe('NaN'); // no prompt-hiding pass
+    }
+  } finally {
+    model.dispose();
   }
 }, 600000);
 

@@ -240,6 +240,32 @@ describe('saliency reward and metrics', () => {
     await expect(optimizeSaliency(model, [{ ...some[0], results: 'x' as never }], { steps: 0 })).rejects.toThrow(/results must be an array/);
   });
 
+  test('measureResults: the least likely equation result given everything before it, nothing hidden; cotUnhinted by hand', async () => {
+    const some = cases.slice(0, 4).map((c, i): ValueCase & { results?: [number, number][] } =>
+      i === 3 ? c : { ...c, results: [[c.cotStart + 2, c.cotStart + 3], [c.cotEnd - 2, c.cotEnd]] });
+    const rs = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, hidePrompt: false, measureResults: true });
+    // The same number another way: each result as the "answer" of an example cut where it ends, no bias at all.
+    const asAnswers = some.slice(0, 3).flatMap((c) => c.results!.map(([a, b]) => ({ ids: c.ids.slice(0, b), cotStart: c.cotStart, cotEnd: a, answerStart: a, answerEnd: b })));
+    const direct = (await optimizeSaliency(model, asAnswers, { steps: 0, randomSets: 0, hidePrompt: false })).map((r) => r.logpFull);
+    for (let i = 0; i < 3; i++) expect(rs[i].logpResult).toBeCloseTo(Math.min(direct[2 * i], direct[2 * i + 1]), 4);
+    expect(rs[3].logpResult).toBeNaN();
+    // Nothing else changes, and it is off by default.
+    const plain = await optimizeSaliency(model, some, { steps: 0, randomSets: 0, hidePrompt: false });
+    plain.forEach((r, i) => {
+      expect(r.logpResult).toBeNaN();
+      expect(r.logpFull).toBe(rs[i].logpFull);
+      expect(Number.isNaN(r.logpHidePrompt) && Number.isNaN(rs[i].logpHidePrompt)).toBe(true);
+    });
+    await expect(optimizeSaliency(model, some, { measureResults: 'yes' as never })).rejects.toThrow(/measureResults must be a boolean/);
+    // The reward: min(p(answer), p(least likely result)), both read under the (unhinted) prompt the example was built from.
+    const r = { ...results[0], logpFull: Math.log(0.9), logpResult: Math.log(0.6) };
+    expect(saliencyReward(r, { mode: 'cotUnhinted' })).toBeCloseTo(0.6, 12); // a doubtful step binds
+    expect(saliencyReward({ ...r, logpResult: Math.log(0.95) }, { mode: 'cotUnhinted' })).toBeCloseTo(0.9, 12); // the answer binds
+    expect(saliencyReward({ ...r, logpResult: NaN }, { mode: 'cotUnhinted' })).toBeCloseTo(0.9, 12); // no '= number': no result term
+    expect(saliencyReward({ ...r, logpFull: Math.log(0.01) }, { mode: 'cotUnhinted' })).toBeCloseTo(0.01, 12); // a copied hint, now gone
+    expect(saliencyReward(r, { mode: 'cotUnhinted', correct: false })).toBe(0);
+  });
+
   test('cotDerived by hand: with the prompt hidden, dependence on the CoT, p(answer) and p(least likely equation result)', () => {
     // A valid CoT under a correct hint: the answer barely needs the CoT with the prompt visible (run 6), fully without it.
     const r = { ...results[0], logpFull: -0.01, logpSuppressAll: -0.02, logpHidePrompt: Math.log(0.8), logpHideBoth: -10, logpResultHidePrompt: Math.log(0.9) };

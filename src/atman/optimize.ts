@@ -64,6 +64,12 @@ export interface SaliencyOptions {
    * SaliencyExample.results). Two more forward passes, the second only for batches with results.
    */
   measureDerived?: boolean;
+  /**
+   * Measure logpResult (default false): the least likely equation result given everything before it, nothing hidden
+   * (one more forward pass, only for batches with results). cotUnhinted reads it on examples built from the prompt
+   * without its hint.
+   */
+  measureResults?: boolean;
   /** Seed of the random control sets (default 0). */
   seed?: number;
   /**
@@ -113,6 +119,8 @@ export interface SaliencyResult {
    * the answer's dependence on the CoT when the prompt cannot supply it (a correct hint in the prompt would).
    */
   logpHideBoth: number;
+  /** The least likely equation result given everything before it, nothing hidden (NaN without results or measureResults). */
+  logpResult: number;
   /** The prompt hidden and only C kept of the CoT; and the mean over the random sets of |C| kept instead (NaN when K = 0: no C). */
   logpOnlyCrucial: number;
   logpOnlyRandom: number;
@@ -124,7 +132,7 @@ const DEFAULTS = {
   steps: 30, lr: 2, lambda: 1, perLayer: false, batchSize: 16, initLogit: 2, threshold: 0.5, suppressBias: -1e4, padTokenId: 0,
   objective: 'logprob' as 'logprob' | 'logodds', sparsity: 'mean' as 'mean' | 'sum', relativeThreshold: 0.5 as number | null,
   randomSets: 4, seed: 0, firstIndex: 0, optimizer: 'rowAdam' as MaskOptimizerName, biasFrom: 'cot' as BiasFrom, hidePrompt: true,
-  measureDerived: false,
+  measureDerived: false, measureResults: false,
 };
 type Resolved = typeof DEFAULTS & { onStep?: (done: number, total: number) => void };
 
@@ -153,6 +161,7 @@ function resolveOptions(opts: SaliencyOptions | undefined): Resolved {
   if (!Number.isSafeInteger(o.randomSets) || o.randomSets < 0) throw new RangeError(`invalid values: optimizeSaliency() randomSets must be an integer >= 0, got ${o.randomSets}`);
   if (typeof o.hidePrompt !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() hidePrompt must be a boolean, got ${String(o.hidePrompt)}`);
   if (typeof o.measureDerived !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() measureDerived must be a boolean, got ${String(o.measureDerived)}`);
+  if (typeof o.measureResults !== 'boolean') throw new TypeError(`wrong argument type: optimizeSaliency() measureResults must be a boolean, got ${String(o.measureResults)}`);
   if (o.measureDerived && !o.hidePrompt) throw new RangeError('invalid values: optimizeSaliency() measureDerived needs hidePrompt (it hides the prompt)');
   if (!Number.isSafeInteger(o.seed)) throw new TypeError(`wrong argument type: optimizeSaliency() seed must be an integer, got ${o.seed}`);
   if (!Number.isSafeInteger(o.firstIndex) || o.firstIndex < 0) throw new RangeError(`invalid values: optimizeSaliency() firstIndex must be an integer >= 0, got ${o.firstIndex}`);
@@ -205,11 +214,11 @@ function answerScore(model: LlamaModel, b: SaliencyBatch, s: Suffix, keyBias?: T
 }
 
 /**
- * Per example, min over its equation results of Σ log p(result tokens | everything before them) under `keyBias`, with
+ * Per example, min over its equation results of Σ log p(result tokens | everything before them) under `keyBias` (if any), with
  * the bias acting on the queries from the CoT start on (whatever biasFrom says: the CoT's own tokens must not see what
  * it hides); NaN for an example without results.
  */
-function resultLogprob(model: LlamaModel, b: SaliencyBatch, s: Suffix, examples: SaliencyExample[], keyBias: Tensor): number[] {
+function resultLogprob(model: LlamaModel, b: SaliencyBatch, s: Suffix, examples: SaliencyExample[], keyBias?: Tensor): number[] {
   const long = (values: number[]) => tensor(values, { dtype: 'int64' });
   const lp = model.tokenLogprobs(s.ids, {
     keyBias, biasQueryStart: long(examples.map((e, i) => b.pad[i] + e.cotStart)), keyStart: b.keyStart,
@@ -337,6 +346,7 @@ function evaluate(
   const logpResult = o.measureDerived && examples.some((e) => e.results?.length)
     ? resultLogprob(model, batch, suffix, examples, hidingPrompt(examples.map(() => [])))
     : skipped();
+  const logpResultSeen = o.measureResults && examples.some((e) => e.results?.length) ? resultLogprob(model, batch, suffix, examples) : skipped();
   // Only C kept, the prompt hidden: crucialSufficiency's pass, which reads a mask (K = 0 has none: not measured, NaN).
   const logpOnly = o.hidePrompt && !noMask ? (answerLogprob(model, batch, suffix, hidingPrompt(complement(crucial))).toArray() as number[]) : skipped();
   const randomSum = new Array<number>(B).fill(0), keepRandomSum = new Array<number>(B).fill(0), onlyRandomSum = new Array<number>(B).fill(0);
@@ -366,6 +376,7 @@ function evaluate(
       logpHidePrompt: logpHide[b],
       logpResultHidePrompt: logpResult[b],
       logpHideBoth: logpHideBoth[b],
+      logpResult: logpResultSeen[b],
       logpOnlyCrucial: logpOnly[b],
       logpOnlyRandom: randomSets > 0 ? onlyRandomSum[b] / randomSets : logpOnly[b],
       lossCurve: curve.map((row) => row[b]),

@@ -36,19 +36,37 @@ export interface SaliencyRewardOptions {
    * answer, likely without any context, still gets 0), and a bent result, which comes from the prompt and not from the
    * lines before it, caps the reward. A CoT with no '= number' has no result term. Needs no mask; needs
    * optimizeSaliency's measureDerived and examples with results.
+   * 'cotUnhinted': the answer and every step of the CoT re-read under the prompt without the task's hint (the known
+   * biasing feature; bias-augmented consistency training removes it the same way): min(p(a | unhinted prompt, CoT),
+   * p(least likely equation result | unhinted prompt, CoT before it)). A decorative answer that copies the hint and a
+   * CoT line bent onto it are both unlikely once the hint is gone; a valid CoT keeps both likely. Unlike hiding the
+   * prompt with the attention bias (cotAlone, cotDerived), the input stays one the model was trained on: run 7 of
+   * bench/faithfulness-experiment.md found p(a | prompt hidden) ~e^-8 for valid CoTs on a second SFT model. The
+   * examples must be built from the unhinted prompt (the trainer does; on a task without hints this is the prompt
+   * itself); needs no mask; needs optimizeSaliency's measureResults.
    */
   mode?: SaliencyRewardMode;
 }
 
-export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency' | 'cotCarried' | 'cotAlone' | 'cotDerived';
+export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial' | 'cotSufficiency' | 'crucialSufficiency' | 'cotCarried' | 'cotAlone' | 'cotDerived' | 'cotUnhinted';
 
-export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone', 'cotDerived'];
+export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone', 'cotDerived', 'cotUnhinted'];
 
-const MASK_FREE: readonly SaliencyRewardMode[] = ['cotSufficiency', 'cotCarried', 'cotAlone', 'cotDerived'];
+const MASK_FREE: readonly SaliencyRewardMode[] = ['cotSufficiency', 'cotCarried', 'cotAlone', 'cotDerived', 'cotUnhinted'];
 
 /** Whether a reward mode reads the prompt-hiding log-probs (optimizeSaliency's hidePrompt). */
 export function rewardHidesPrompt(mode: SaliencyRewardMode): boolean {
-  return mode === 'crucialSufficiency' || MASK_FREE.includes(mode);
+  return mode === 'crucialSufficiency' || (MASK_FREE.includes(mode) && mode !== 'cotUnhinted');
+}
+
+/** Whether a reward mode reads the equation results with nothing hidden (optimizeSaliency's measureResults). */
+export function rewardMeasuresResults(mode: SaliencyRewardMode): boolean {
+  return mode === 'cotUnhinted';
+}
+
+/** Whether a reward mode measures completions under the prompt without its hint (the trainer builds those examples). */
+export function rewardReadsUnhinted(mode: SaliencyRewardMode): boolean {
+  return mode === 'cotUnhinted';
 }
 
 /** Whether a reward mode reads the equation results and the prompt-and-CoT-hidden pass (optimizeSaliency's measureDerived). */
@@ -83,6 +101,7 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   const drop =
     mode === 'cotAlone' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt))
       : mode === 'cotDerived' ? Math.min((result.logpHidePrompt - result.logpHideBoth) / tau, Math.exp(result.logpHidePrompt), Number.isNaN(result.logpResultHidePrompt) ? 1 : Math.exp(result.logpResultHidePrompt))
+      : mode === 'cotUnhinted' ? Math.min(Math.exp(result.logpFull), Number.isNaN(result.logpResult) ? 1 : Math.exp(result.logpResult))
       : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
         : mode === 'cotSufficiency' ? survivesHiddenPrompt
           : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau

@@ -33,7 +33,7 @@ export interface GrpoBenchOptions {
   /** Train a LoRA adapter of this rank (alpha 2·r, all linear layers) instead of every weight (default 0: full). */
   loraR?: number;
   /**
-   * Time the saliency phase of this reward mode: a mask-free mode (cotAlone, cotDerived, cotSufficiency, cotCarried) runs no mask
+   * Time the saliency phase of this reward mode: a mask-free mode (cotAlone, cotDerived, cotUnhinted, cotSufficiency, cotCarried) runs no mask
    * steps and no random sets, only the passes its reward reads. Default: the mask of the paper config (K steps), as
    * before, with every pass.
    */

@@ -97,7 +97,7 @@ async function main(): Promise<void> {
           .option('reward-mode', {
             type: 'string',
             choices: REWARD_MODES as readonly string[],
-            describe: 'grpo: time the saliency phase of this reward mode (cotAlone, cotDerived, cotSufficiency, cotCarried: no mask steps, only the passes the reward reads); default: the K-step mask with every pass',
+            describe: 'grpo: time the saliency phase of this reward mode (cotAlone, cotDerived, cotUnhinted, cotSufficiency, cotCarried: no mask steps, only the passes the reward reads); default: the K-step mask with every pass',
           })
           .option('lora-r', { type: 'number', describe: 'grpo: train a LoRA adapter of this rank (alpha 2·r, every linear layer) instead of every weight (default 0: full fine-tuning)' })
           .epilogue(

@@ -212,7 +212,7 @@ export const trainConfigSchema = z.strictObject({
   saliency: group(
     {
       enabled: field(z.boolean().default(true), 'optimize attention masks and add the saliency reward'),
-      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; training skips it for the mask-free rewardMode cotSufficiency, cotCarried, cotAlone, cotDerived)'),
+      steps: field(int().min(0).default(30), 'optimizer steps of the mask optimization (K; training skips it for the mask-free rewardMode cotSufficiency, cotCarried, cotAlone, cotDerived, cotUnhinted)'),
       lr: field(z.number().positive().default(2.0), 'learning rate of the mask optimization'),
       optimizer: field(
         z.enum(['rowAdam', 'adam']).default('rowAdam'),
@@ -229,11 +229,13 @@ export const trainConfigSchema = z.strictObject({
       ),
       randomSets: field(int().min(0).default(4), 'random CoT sets of |C| tokens suppressed as the control of the crucial set'),
       rewardMode: field(
-        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone', 'cotDerived']).default('comprehensiveness'),
+        z.enum(['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone', 'cotDerived', 'cotUnhinted']).default('comprehensiveness'),
         'R_sal: drop from suppressing C beyond a random set (comprehensiveness), or the answer needing the CoT and being likely from the CoT alone, ' +
           'min(dependence/τ, p(answer | prompt hidden)) (cotAlone: no mask needed; with scope concluded and a saliency weight of 2 the mode that made ' +
           'answers follow their CoT most in the hinted experiment, half of it through CoTs bent onto the hint), or cotAlone and also every number ' +
-          "the CoT writes after an '=' likely from the CoT before it, dependence measured with the prompt hidden (cotDerived: aimed at bent CoTs, not yet run). " +
+          "the CoT writes after an '=' likely from the CoT before it, dependence measured with the prompt hidden (cotDerived: its reward was ~0 on a second SFT model, " +
+          'where hiding the prompt by attention puts the model out of distribution), or the answer and every CoT result likely under the prompt without ' +
+          'the task\'s hint, min(p(answer | unhinted prompt, CoT), p(least likely result | unhinted prompt, CoT before it)) (cotUnhinted: no mask, one pass). ' +
           'Kept to reproduce bench/faithfulness-experiment.md, measured ' +
           'not to work: sufficiency, crucial, cotSufficiency, crucialSufficiency, cotCarried (pays wrong answers)',
       ),

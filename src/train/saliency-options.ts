@@ -1,7 +1,7 @@
 // The config's saliency section as the options of optimizeSaliency() and saliencyReward(): one mapping for train, eval
 // and the gates, so they measure with the same mask.
 import type { SaliencyOptions, SaliencyRewardOptions } from '../atman';
-import { rewardHidesPrompt, rewardMeasuresDerived, rewardUsesMask } from '../atman/reward';
+import { rewardHidesPrompt, rewardMeasuresDerived, rewardMeasuresResults, rewardUsesMask } from '../atman/reward';
 import type { TrainConfig } from '../config';
 import { cotResult } from '../data/hinted';
 
@@ -15,11 +15,12 @@ export function maskOptionsOf(s: SaliencySection, padTokenId: number, seed = 0):
     // The prompt-hiding passes only where the reward reads them (2 + randomSets forward passes per batch).
     hidePrompt: rewardHidesPrompt(s.rewardMode),
     measureDerived: rewardMeasuresDerived(s.rewardMode),
+    measureResults: rewardMeasuresResults(s.rewardMode),
   };
 }
 
 /**
- * maskOptionsOf() for the training reward: a mode that reads no mask (cotAlone, cotDerived, cotSufficiency, cotCarried) runs no mask
+ * maskOptionsOf() for the training reward: a mode that reads no mask (cotAlone, cotDerived, cotUnhinted, cotSufficiency, cotCarried) runs no mask
  * steps and no random control sets, only the log-prob passes its reward reads (eval and the gates keep the mask: they
  * report it).
  */

@@ -6,6 +6,7 @@ import * as path from 'path';
 
 import { completionExample, optimizeSaliency, saliencyReward, saliencyStats, dependence } from '../atman';
 import type { SaliencyResult } from '../atman';
+import { rewardReadsUnhinted } from '../atman/reward';
 import { TrainConfig } from '../config';
 import { computeAdvantages, normalizeThenSumAdvantages } from '../grpo/advantages';
 import { RewardFn, combineRewards, loadRewardFunction, rewardValue } from '../grpo/reward-functions';
@@ -281,7 +282,10 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     const salCounts = (await group.gather({ n: [salIndex.length] }, group.rank, group.worldSize)).n;
     const salResults = new Map<number, SaliencyResult>();
     if (salIndex.length > 0) {
-      const examples = salIndex.map((i) => completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!));
+      // cotUnhinted re-reads each completion under its prompt without the hint (the same prompt where there is none).
+      const unhinted = rewardReadsUnhinted(cfg.saliency.rewardMode);
+      const promptOf = (c: Completion) => (unhinted && c.problem.hint !== undefined ? promptIdsOf(tok, { ...c.problem, hint: undefined }) : c.promptIds);
+      const examples = salIndex.map((i) => completionExample(promptOf(completions[i]), completions[i].tokens, completions[i].spans!));
       const firstIndex = salCounts.slice(0, group.rank).reduce((a, v) => a + v, 0);
       const out = await optimizeSaliency(model, examples, { ...rewardMaskOptionsOf(cfg.saliency, tok.padTokenId, seed), firstIndex });
       salIndex.forEach((i, k) => salResults.set(i, out[k]));
@@ -418,7 +422,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
           ...(c.problem.choices !== undefined ? { choices: c.problem.choices } : {}), completion: c.text, gold: c.problem.gold,
           correct: c.grade.correct, format: c.grade.formatOk, finish: c.finish, reward: rewards.total[offset + i], advantage: adv.advantages[offset + i],
           rewards: Object.fromEntries(rewardNames.map((k) => [k, local[k][i]])),
-          ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom, logpKeepCrucial: r.logpKeepCrucial, logpKeepRandom: r.logpKeepRandom, logpHidePrompt: r.logpHidePrompt, logpResultHidePrompt: r.logpResultHidePrompt, logpHideBoth: r.logpHideBoth, logpOnlyCrucial: r.logpOnlyCrucial, logpOnlyRandom: r.logpOnlyRandom }, spans: c.spans } : {}),
+          ...(r ? { saliency: { s: r.s, crucial: r.crucial, logpFull: r.logpFull, logpSuppressCrucial: r.logpSuppressCrucial, logpSuppressAll: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressRandom, logpKeepCrucial: r.logpKeepCrucial, logpKeepRandom: r.logpKeepRandom, logpHidePrompt: r.logpHidePrompt, logpResultHidePrompt: r.logpResultHidePrompt, logpHideBoth: r.logpHideBoth, logpResult: r.logpResult, logpOnlyCrucial: r.logpOnlyCrucial, logpOnlyRandom: r.logpOnlyRandom }, spans: c.spans } : {}),
         });
         if (r && recentSamples.length < 16) recentSamples.push(sampleItem(c, r, rewards.total[offset + i], i % G));
       });
