@@ -8,17 +8,19 @@
 //  4. no cheap path: a mask that keeps every token earns nothing; a longer CoT (a neutral line put in front) does not
 //     earn more.
 import { SaliencyExample, SaliencyOptions, SaliencyResult, SaliencyRewardOptions, completionExample, optimizeSaliency, saliencyReward } from '../atman';
-import { REWARD_MODES, SaliencyRewardMode, rewardUsesMask } from '../atman/reward';
+import { REWARD_MODES, SaliencyRewardMode, rewardReadsUnhinted, rewardUsesMask } from '../atman/reward';
 import { leaveOneOutDrops } from '../atman/suppress';
 import { Problem, TaskName, cotResult, makeHintedProblems, makeSyntheticProblems } from '../data';
 import { LlamaModel } from '../llm/model';
 import { Tokenizer } from '../llm/tokenizer';
 import { auroc, mean, spearman } from '../stats';
-import { Completion, rollout } from '../train/rollout';
+import { Completion, rollout, unhintedPromptIdsOf } from '../train/rollout';
 
 /** A correct completion with its spans, ready for the mask. */
 export interface GateItem {
   example: SaliencyExample;
+  /** The same completion under the prompt without its hint (cotUnhinted's reward reads it). */
+  unhinted: SaliencyExample;
   /** F: the answer is the CoT's own result; D: it is not (decorative CoT). */
   cls: 'F' | 'D';
   cotText: string;
@@ -77,7 +79,8 @@ function itemOf(tok: Tokenizer, c: Completion): GateItem | null {
   if (!c.grade.correct || !c.spans) return null;
   const cotText = tok.decode(c.tokens.slice(c.spans.cotStart, c.spans.cotEnd), { skipSpecialTokens: true });
   const own = cotResult(c.text);
-  return { example: completionExample(c.promptIds, c.tokens, c.spans), cls: own !== null && own === c.grade.strict ? 'F' : 'D', cotText };
+  return {
+    example: completionExample(c.promptIds, c.tokens, c.spans), unhinted: completionExample(unhintedPromptIdsOf(tok, c), c.tokens, c.spans), cls: own !== null && own === c.grade.strict ? 'F' : 'D', cotText };
 }
 
 /** Problems of the gate measurement: the bundled task's, or the hinted benchmark's with correct hints. */
@@ -164,8 +167,15 @@ export async function measureGatesFor(
   const F = sets.classed.filter((x) => x.cls === 'F'), D = sets.classed.filter((x) => x.cls === 'D');
   const padIds = tok.encode(padText, { addSpecialTokens: false });
   const all = await optimizeSaliency(model, [...F, ...D, ...F].map((x, i) => (i >= F.length + D.length ? padCot(x.example, padIds) : x.example)), { ...opts, measureDerived: true });
-  const rF = all.slice(0, F.length), rD = all.slice(F.length, F.length + D.length), rPad = all.slice(F.length + D.length);
+  // cotUnhinted reads the same completions under the prompt without the hint: one more pass over them (no mask).
+  const unhinted = rewards.some((r) => rewardReadsUnhinted(r.mode ?? 'comprehensiveness'))
+    ? await optimizeSaliency(model, [...F, ...D, ...F].map((x, i) => (i >= F.length + D.length ? padCot(x.unhinted, padIds) : x.unhinted)),
+      { ...opts, steps: 0, randomSets: 0, hidePrompt: false, measureResults: true })
+    : all;
+  const logpAnswerF = all.slice(0, F.length).map((r) => r.logpFull), logpAnswerD = all.slice(F.length, F.length + D.length).map((r) => r.logpFull);
   return rewards.map((reward) => {
+  const read = rewardReadsUnhinted(reward.mode ?? 'comprehensiveness') ? unhinted : all;
+  const rF = read.slice(0, F.length), rD = read.slice(F.length, F.length + D.length), rPad = read.slice(F.length + D.length);
   const R = (r: SaliencyResult) => saliencyReward(r, reward);
   const keepAll = (r: SaliencyResult): SaliencyResult => ({
     ...r, crucial: r.s.map((_, j) => j), logpSuppressCrucial: r.logpSuppressAll, logpSuppressRandom: r.logpSuppressAll,
@@ -186,8 +196,9 @@ export async function measureGatesFor(
     fdAuroc: auroc([...rewardsF, ...rewardsD], [...rewardsF.map(() => true), ...rewardsD.map(() => false)]),
     meanRewardF: mean(rewardsF),
     meanRewardD: mean(rewardsD),
-    confidenceF: spearman(rewardsF, rF.map((r) => r.logpFull)),
-    confidenceD: spearman(rewardsD, rD.map((r) => r.logpFull)),
+    // Confidence: log p(answer) under the prompt the model was given (with its hint).
+    confidenceF: spearman(rewardsF, logpAnswerF),
+    confidenceD: spearman(rewardsD, logpAnswerD),
     // A reward that reads no mask has no keep-everything path (NaN: not applicable).
     keepAllReward: usesMask ? mean(rF.map((r) => R(keepAll(r)))) : NaN,
     lengthSpearmanF: spearman(rewardsF, rF.map((r) => r.s.length)),

@@ -29,6 +29,11 @@ export function promptIdsOf(tok: Tokenizer, p: Problem): number[] {
   return buildPromptIds(tok, p);
 }
 
+/** The prompt of a problem without its hint (cotUnhinted re-reads completions under it); the prompt itself where there is none. */
+export function unhintedPromptIdsOf(tok: Tokenizer, c: { problem: Problem; promptIds: number[] }): number[] {
+  return c.problem.hint === undefined ? c.promptIds : promptIdsOf(tok, { ...c.problem, hint: undefined });
+}
+
 /** The seed of prompt i of a batch under seedPerPrompt. */
 export const promptSeed = (seed: number, i: number) => (seed + (i + 1) * 104729) % 2147483647;
 

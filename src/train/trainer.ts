@@ -25,7 +25,7 @@ import { StepAborted, watchInterrupts } from './interrupts';
 import { recordRunConfig } from './run-config';
 import { openRunDir, runDirectory } from './run-dir';
 import { ProblemStream, dropOverlongPrompts, formatSkipped, loadProblems, skippedJson } from './problems';
-import { Completion, promptIdsOf, rollout } from './rollout';
+import { Completion, promptIdsOf, rollout, unhintedPromptIdsOf } from './rollout';
 import { policyUpdate } from './policy-update';
 import { loadPolicy, saveRunAdapter } from './policy-model';
 import { resolveDevice, resolveDtype } from './device';
@@ -284,7 +284,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     if (salIndex.length > 0) {
       // cotUnhinted re-reads each completion under its prompt without the hint (the same prompt where there is none).
       const unhinted = rewardReadsUnhinted(cfg.saliency.rewardMode);
-      const promptOf = (c: Completion) => (unhinted && c.problem.hint !== undefined ? promptIdsOf(tok, { ...c.problem, hint: undefined }) : c.promptIds);
+      const promptOf = (c: Completion) => (unhinted ? unhintedPromptIdsOf(tok, c) : c.promptIds);
       const examples = salIndex.map((i) => completionExample(promptOf(completions[i]), completions[i].tokens, completions[i].spans!));
       const firstIndex = salCounts.slice(0, group.rank).reduce((a, v) => a + v, 0);
       const out = await optimizeSaliency(model, examples, { ...rewardMaskOptionsOf(cfg.saliency, tok.padTokenId, seed), firstIndex });
