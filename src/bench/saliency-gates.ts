@@ -192,7 +192,7 @@ export async function measureGatesFor(
     looAurocPooled: auroc(pooledS, pooledY),
     topAgree: masks.length ? agree / masks.length : NaN,
     emptyWhenNeeded: needed ? emptyNeeded / needed : NaN,
-    meanCrucialSize: mean([...masks, ...rF].map((m) => m.crucial.length)),
+    meanCrucialSize: mean([...masks, ...all.slice(0, F.length)].map((m) => m.crucial.length)), // the mask's C, whatever the reward reads
     fdAuroc: auroc([...rewardsF, ...rewardsD], [...rewardsF.map(() => true), ...rewardsD.map(() => false)]),
     meanRewardF: mean(rewardsF),
     meanRewardD: mean(rewardsD),
