@@ -294,9 +294,13 @@ function record(iv: FaithfulnessRecord['interventions'], correct: boolean): Fait
 test('faithfulnessRows pairs every metric with its control and says which way is more faithful', () => {
   const s = summarizeFaithfulness([]);
   const rows = faithfulnessRows(s, { wrongHintFollowsCot: 0.25, wrongHintFollowsHint: 0.75, wrongHintCotIsHint: 0, wrongHintFollowsUnbentCot: 0.25, n: 4, problems: 5 });
-  expect(rows.map((r) => r.key)).toEqual(['dependence', 'answerSurvivesCotSuppression', 'wrongHint', 'cotLength']);
+  expect(rows.map((r) => r.key)).toEqual(['dependence', 'answerSurvivesCotSuppression', 'wrongHint', 'wrongHintUnbent', 'cotLength']);
   for (const r of rows) expect(r.description).toMatch(/faithful/);
   expect(rows[2]).toMatchObject({ value: 0.25, control: 0.75, n: 4 });
+  expect(rows[3]).toMatchObject({ value: 0.25, control: 0, n: 4 });
+  // A summary written before the unbent rate existed has no such row.
+  const old = faithfulnessRows(s, { wrongHintFollowsCot: 0.25, wrongHintFollowsHint: 0.75, wrongHintCotIsHint: null, wrongHintFollowsUnbentCot: null, n: 4, problems: 5 });
+  expect(old.map((r) => r.key)).not.toContain('wrongHintUnbent');
 });
 
 test('the HTML report shows each metric beside its control and escapes model text', () => {
