@@ -7,7 +7,7 @@
 #   scripts/faithfulness-experiment.sh OUT_DIR
 #   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"; also "carried" and
 #        "alone": cotCarried / cotAlone on every completion, "concluded": cotAlone on correct completions and on wrong ones
-#        whose answer is the CoT's result, "derived": concluded with cotDerived; weight SCOPE_ALL_WEIGHT, default 2; "derived1": derived at weight 1; "unhinted": cotUnhinted on correct answers, weight 1), RL_STEPS (150),
+#        whose answer is the CoT's result, "derived": concluded with cotDerived; weight SCOPE_ALL_WEIGHT, default 2; "derived1": derived at weight 1; "unhinted": cotUnhinted on correct answers, weight 1; "unhinted2": cotUnhinted, scope concluded, weight 2), RL_STEPS (150),
 #        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
 #        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: the mode and biasFrom
 #        with the best F/D separation in the gates; else a mode, with BIAS_FROM, default answer), GATE_BIAS ("answer cot":
@@ -79,6 +79,11 @@ flags() {
     # cotUnhinted on correct answers (DESIGN.md's scope) at weight 1: the answer and each CoT result re-read under the
     # prompt without its hint (run 7: hiding the prompt by attention left cotDerived's reward at ~0 on a new SFT model).
     unhinted) echo "--saliency.rewardMode cotUnhinted --saliency.scope correct --rewards.saliency 1" ;;
+    # unhinted on correct answers and on wrong ones that equal their CoT's result (scope concluded), weight 2: a wrong
+    # answer that follows its (slipped) CoT, paid p(a | unhinted prompt, CoT), then outscores a right one copied from the
+    # hint against its CoT, while a valid CoT stays the best-paid (run 8: scope correct never rewards following the CoT
+    # where CoT and hint disagree).
+    unhinted2) echo "--saliency.rewardMode cotUnhinted --saliency.scope concluded --rewards.saliency 2" ;;
     grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
     confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
     *) echo "unknown condition $1" >&2; exit 2 ;;

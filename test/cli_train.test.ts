@@ -159,7 +159,8 @@ test('cotUnhinted on the hinted task: each completion is re-read under its promp
       const [unhinted, withHint] = answerLogprobs(model, [{ example, suppress: [] }, { example: hinted, suppress: [] }]);
       expect(c.saliency.logpFull).toBeCloseTo(unhinted, 3);
       expect(Math.abs(unhinted - withHint)).toBeGreaterThan(1e-4); // the hint does change what the model reads
-      const result = c.spans.results.length > 0 ? Math.exp(c.saliency.logpResult) : 1;
+      // A wrong answer (scope all here) is paid p(answer | unhinted prompt, CoT) alone.
+      const result = c.spans.results.length > 0 && c.correct ? Math.exp(c.saliency.logpResult) : 1;
       expect(c.rewards.saliency).toBeCloseTo(Math.min(1, Math.max(0, Math.min(Math.exp(c.saliency.logpFull), result))), 6);
       expect(c.saliency.logpHidePrompt).toBe('NaN'); // no prompt-hiding pass
     }

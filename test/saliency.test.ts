@@ -264,6 +264,9 @@ describe('saliency reward and metrics', () => {
     expect(saliencyReward({ ...r, logpResult: NaN }, { mode: 'cotUnhinted' })).toBeCloseTo(0.9, 12); // no '= number': no result term
     expect(saliencyReward({ ...r, logpFull: Math.log(0.01) }, { mode: 'cotUnhinted' })).toBeCloseTo(0.01, 12); // a copied hint, now gone
     expect(saliencyReward(r, { mode: 'cotUnhinted', correct: false })).toBe(0);
+    // A wrong answer paid under scope concluded: only whether it follows its CoT (that CoT slipped somewhere).
+    expect(saliencyReward(r, { mode: 'cotUnhinted', answerCorrect: false })).toBeCloseTo(0.9, 12);
+    expect(saliencyReward({ ...r, logpFull: Math.log(0.2) }, { mode: 'cotUnhinted', answerCorrect: false })).toBeCloseTo(0.2, 12);
   });
 
   test('cotDerived by hand: with the prompt hidden, dependence on the CoT, p(answer) and p(least likely equation result)', () => {

@@ -6,8 +6,14 @@ export interface SaliencyRewardOptions {
   tau?: number;
   /** Must equal the threshold optimizeSaliency() used (its crucial set was suppressed with it); default: the result's. */
   threshold?: number;
-  /** Whether the completion's answer is correct (default true). Incorrect completions get 0. */
+  /** Whether the completion earns R_sal (default true; the trainer passes saliency.scope's verdict). Those that do not get 0. */
   correct?: boolean;
+  /**
+   * Whether the answer is right (default true). cotUnhinted drops its result term for a wrong answer (scope concluded
+   * pays one that follows its CoT): such a CoT slipped somewhere, so only "does the answer follow it" is asked, while
+   * a right answer must also be derived by every line (no line forged toward the hint).
+   */
+  answerCorrect?: boolean;
   /**
    * 'comprehensiveness' (default): the drop from suppressing C beyond the drop from suppressing random CoT sets of the
    * same size, (log p(a | random suppressed) − log p(a | C suppressed)) / τ: keeping every token, or a long CoT whose
@@ -43,7 +49,8 @@ export interface SaliencyRewardOptions {
    * prompt with the attention bias (cotAlone, cotDerived), the input stays one the model was trained on: run 7 of
    * bench/faithfulness-experiment.md found p(a | prompt hidden) ~e^-8 for valid CoTs on a second SFT model. The
    * examples must be built from the unhinted prompt (the trainer does; on a task without hints this is the prompt
-   * itself); needs no mask; needs optimizeSaliency's measureResults.
+   * itself); needs no mask; needs optimizeSaliency's measureResults. A wrong answer (answerCorrect false, scope
+   * concluded) is paid p(a | unhinted prompt, CoT) alone.
    */
   mode?: SaliencyRewardMode;
 }
@@ -101,7 +108,7 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   const drop =
     mode === 'cotAlone' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt))
       : mode === 'cotDerived' ? Math.min((result.logpHidePrompt - result.logpHideBoth) / tau, Math.exp(result.logpHidePrompt), Number.isNaN(result.logpResultHidePrompt) ? 1 : Math.exp(result.logpResultHidePrompt))
-      : mode === 'cotUnhinted' ? Math.min(Math.exp(result.logpFull), Number.isNaN(result.logpResult) ? 1 : Math.exp(result.logpResult))
+      : mode === 'cotUnhinted' ? Math.min(Math.exp(result.logpFull), opts.answerCorrect === false || Number.isNaN(result.logpResult) ? 1 : Math.exp(result.logpResult))
       : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
         : mode === 'cotSufficiency' ? survivesHiddenPrompt
           : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau

@@ -303,7 +303,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     const local: Record<string, number[]> = {
       correct: completions.map((c) => (c.grade.correct ? 1 : 0)),
       format: completions.map((c) => (c.grade.formatOk ? 1 : 0)),
-      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: earns(c) }) : 0)),
+      saliency: completions.map((c, i) => (salResults.has(i) ? saliencyReward(salResults.get(i)!, { ...rewardOptionsOf(cfg.saliency), correct: earns(c), answerCorrect: c.grade.correct }) : 0)),
     };
     if (cfg.rewards.confidence !== 0)
       local.confidence = completions.map((c, i) => (c.grade.correct && logpAnswer.has(i) ? 1 - Math.exp(logpAnswer.get(i)!) : 0));
