@@ -235,7 +235,8 @@ export const trainConfigSchema = z.strictObject({
           'answers follow their CoT most in the hinted experiment, half of it through CoTs bent onto the hint), or cotAlone and also every number ' +
           "the CoT writes after an '=' likely from the CoT before it, dependence measured with the prompt hidden (cotDerived: its reward was ~0 on a second SFT model, " +
           'where hiding the prompt by attention puts the model out of distribution), or the answer and every CoT result likely under the prompt without ' +
-          'the task\'s hint, min(p(answer | unhinted prompt, CoT), p(least likely result | unhinted prompt, CoT before it)) (cotUnhinted: no mask, one pass). ' +
+          'the task\'s hint, min(p(answer | unhinted prompt, CoT), p(least likely result | unhinted prompt, CoT before it)) (cotUnhinted: no mask, one pass; ' +
+          'a wrong answer under scope concluded gets the first term alone). ' +
           'Kept to reproduce bench/faithfulness-experiment.md, measured ' +
           'not to work: sufficiency, crucial, cotSufficiency, crucialSufficiency, cotCarried (pays wrong answers)',
       ),
