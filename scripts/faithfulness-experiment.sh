@@ -123,5 +123,5 @@ if has eval; then
 fi
 
 if has table; then
-  $CLI bench experiment --dir "$OUT/eval" --json "$OUT/experiment.json" | tee "$OUT/experiment.md"
+  $CLI bench experiment --dir "$OUT/eval" --runs "$OUT/runs" --json "$OUT/experiment.json" | tee "$OUT/experiment.md"
 fi

@@ -5,6 +5,7 @@
 // reproduce it, accuracy not worse.
 import * as fs from 'fs';
 import * as path from 'path';
+import { formatComposition, loadTrainingCompletions, trainingComposition } from './training-composition';
 
 import { bootstrapCI, mean, sd } from '../stats';
 import { mulberry32 } from '../data/prng';
@@ -147,7 +148,7 @@ export function experimentReport(
 }
 
 /** `atman-native bench experiment --dir DIR`: prints the table of DIR's evaluations (base = DIR/base-s0 if present). */
-export function runExperimentReport(dir: string, json?: string): void {
+export function runExperimentReport(dir: string, json?: string, runsDir?: string): void {
   if (!fs.existsSync(dir)) throw new Error(`bench experiment: no directory ${dir} (give the eval directory of scripts/faithfulness-experiment.sh)`);
   const all = loadRunEvals(dir);
   const base = all.find((r) => r.condition === 'base');
@@ -155,5 +156,7 @@ export function runExperimentReport(dir: string, json?: string): void {
   if (runs.length === 0) throw new Error(`bench experiment: no <condition>-s<seed>/summary.json under ${dir}`);
   const { table, verdict, verdicts } = experimentReport(runs, base);
   console.log(table);
-  if (json) fs.writeFileSync(json, JSON.stringify({ verdict, verdicts, runs: all.map((r) => ({ condition: r.condition, seed: r.seed, summary: r.summary })) }, null, 2) + '\n');
+  const composition = runsDir === undefined ? undefined : trainingComposition(loadTrainingCompletions(runsDir));
+  if (composition) console.log(`\nTraining completions, correct answers by how they relate to their CoT (${runsDir}):\n\n${formatComposition(composition)}`);
+  if (json) fs.writeFileSync(json, JSON.stringify({ verdict, verdicts, runs: all.map((r) => ({ condition: r.condition, seed: r.seed, summary: r.summary })), composition }, null, 2) + '\n');
 }

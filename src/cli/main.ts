@@ -79,6 +79,7 @@ async function main(): Promise<void> {
           .option('task', { type: 'string', choices: ['synthetic', 'hinted'], default: 'synthetic', describe: 'gates: the task whose completions are measured' })
           .option('config', { type: 'string', describe: 'gates: a run config whose saliency section is measured (default: the bundled defaults)' })
           .option('dir', { type: 'string', describe: 'experiment: the eval directory of scripts/faithfulness-experiment.sh' })
+          .option('runs', { type: 'string', describe: "experiment: also its runs directory: the training completions' composition (valid, bent, decorative CoTs) and their R_sal" })
           .option('device', { type: 'string', default: 'cpu', describe: "'cpu', 'cuda' or 'cuda:N'" })
           .option('iters', {
             type: 'number',
@@ -139,7 +140,7 @@ async function main(): Promise<void> {
         if (argv.name === 'experiment') {
           if (!argv.dir) throw new Error('bench experiment needs --dir DIR');
           const { runExperimentReport } = await import('../bench/faithfulness-experiment');
-          runExperimentReport(argv.dir, argv.json);
+          runExperimentReport(argv.dir, argv.json, argv.runs);
           return;
         }
         if (argv.name === 'grpo') {

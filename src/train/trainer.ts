@@ -34,7 +34,7 @@ import { evaluateHeldOut, heldOutProblems } from './held-out';
 import { answerLogprobs } from '../atman/suppress';
 import { rewardUsesMask } from '../atman/reward';
 import { cotResult } from '../data';
-import { checkLineEquations } from '../data/equation-results';
+import { checkLineEquations, cotKind } from '../data/equation-results';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -330,8 +330,8 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       '@followsCot': completions.map((c, i) => (c.grade.strict !== null ? (cotResults[i] === c.grade.strict ? 1 : 0) : NaN)),
       '@cotValid': lineChecks.map((e) => (e.checked > 0 ? (e.wrong === 0 ? 1 : 0) : NaN)),
       '@bentCot': completions.map((c, i) => {
-        const e = lineChecks[i];
-        return c.grade.correct && e.checked > 0 && cotResults[i] === c.grade.strict ? (e.wrong > 0 ? 1 : 0) : NaN;
+        const kind = c.grade.correct && c.grade.strict !== null ? cotKind(c.grade.strict, cotResults[i], lineChecks[i]) : null;
+        return kind === 'valid' ? 0 : kind === 'bent' ? 1 : NaN;
       }),
       '@meanS': stats((_, r) => maskStat(r, (x) => saliencyStats(x).meanS)),
       '@fracCrucial': stats((_, r) => maskStat(r, (x) => saliencyStats(x).fracCrucial)),
