@@ -281,9 +281,9 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     // Random control sets are seeded by an example's index in the whole batch: count the lower ranks' examples.
     const salCounts = (await group.gather({ n: [salIndex.length] }, group.rank, group.worldSize)).n;
     const salResults = new Map<number, SaliencyResult>();
+    // cotUnhinted re-reads each completion under its prompt without the hint (the same prompt where there is none).
+    const unhinted = rewardReadsUnhinted(cfg.saliency.rewardMode);
     if (salIndex.length > 0) {
-      // cotUnhinted re-reads each completion under its prompt without the hint (the same prompt where there is none).
-      const unhinted = rewardReadsUnhinted(cfg.saliency.rewardMode);
       const promptOf = (c: Completion) => (unhinted ? unhintedPromptIdsOf(tok, c) : c.promptIds);
       const examples = salIndex.map((i) => completionExample(promptOf(completions[i]), completions[i].tokens, completions[i].spans!));
       const firstIndex = salCounts.slice(0, group.rank).reduce((a, v) => a + v, 0);
@@ -292,7 +292,8 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
     }
     // The control reward 1 − p(answer) needs log p(answer) of every correct completion (the masks give it when on).
     const logpAnswer = new Map<number, number>();
-    for (const [i, r] of salResults) logpAnswer.set(i, r.logpFull);
+    // (cotUnhinted's passes read the prompt without its hint: not the answer's log-prob under the prompt it was given.)
+    if (!unhinted) for (const [i, r] of salResults) logpAnswer.set(i, r.logpFull);
     if (cfg.rewards.confidence !== 0) {
       const rest = completions.flatMap((c, i) => (c.grade.correct && c.spans && !logpAnswer.has(i) ? [i] : []));
       const lp = answerLogprobs(model, rest.map((i) => ({ example: completionExample(completions[i].promptIds, completions[i].tokens, completions[i].spans!), suppress: [] })), { padTokenId: tok.padTokenId });
