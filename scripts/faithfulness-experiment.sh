@@ -7,7 +7,7 @@
 #   scripts/faithfulness-experiment.sh OUT_DIR
 #   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"; also "carried" and
 #        "alone": cotCarried / cotAlone on every completion, "concluded": cotAlone on correct completions and on wrong ones
-#        whose answer is the CoT's result, "derived": concluded with cotDerived; weight SCOPE_ALL_WEIGHT, default 2; "derived1": derived at weight 1; "unhinted": cotUnhinted on correct answers, weight 1; "unhinted2": cotUnhinted, scope concluded, weight 2), RL_STEPS (150),
+#        whose answer is the CoT's result, "derived": concluded with cotDerived; weight SCOPE_ALL_WEIGHT, default 2; "derived1": derived at weight 1; "unhinted": cotUnhinted on correct answers, weight 1; "unhinted2": cotUnhinted, scope concluded, weight 2; any condition_wN: that arm at saliency weight N), RL_STEPS (150),
 #        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
 #        DEVICE (auto), INIT_CONFIG and BATCH (passed to make-hinted-model.sh), REWARD_MODE (auto: the mode and biasFrom
 #        with the best F/D separation in the gates; else a mode, with BIAS_FROM, default answer), GATE_BIAS ("answer cot":
@@ -55,35 +55,38 @@ setting() {
     "$OUT/gates-hinted-answer.json" "$OUT/gates-hinted-cot.json" 2>/dev/null || echo "comprehensiveness answer"
 }
 
+# A condition may end in _wN (e.g. unhinted2_w1.5): the same arm with saliency weight N (its runs are named after it).
 flags() {
-  case $1 in
+  local name=$1 w=""
+  if [[ $name =~ ^(.+)_w([0-9.]+)$ ]]; then name=${BASH_REMATCH[1]}; w=${BASH_REMATCH[2]}; fi
+  case $name in
     atman)
       read -r mode bias <<< "$(setting)"
       # cotSufficiency reads no mask: skip the mask optimization (K = 0) and its random sets.
       if [[ $mode == cotSufficiency ]]; then extra="--saliency.steps 0 --saliency.randomSets 0"; else extra=""; fi
-      echo "--saliency.rewardMode $mode --saliency.biasFrom $bias $extra" ;;
+      echo "--saliency.rewardMode $mode --saliency.biasFrom $bias $extra${w:+ --rewards.saliency $w}" ;;
     # R_sal on every completion (wrong answers too) with a mask-free mode, weighted so that a wrong answer that follows
     # its CoT outscores a right one copied from the hint (weight SCOPE_ALL_WEIGHT, default 2): carried (cotCarried),
     # alone (cotAlone).
     carried|alone)
       [[ $1 == carried ]] && mode=cotCarried || mode=cotAlone
-      echo "--saliency.rewardMode $mode --saliency.scope all --saliency.biasFrom ${BIAS_FROM:-answer} --saliency.steps 0 --saliency.randomSets 0 --rewards.saliency ${SCOPE_ALL_WEIGHT:-2}" ;;
+      echo "--saliency.rewardMode $mode --saliency.scope all --saliency.biasFrom ${BIAS_FROM:-answer} --saliency.steps 0 --saliency.randomSets 0 --rewards.saliency ${w:-${SCOPE_ALL_WEIGHT:-2}}" ;;
     # cotAlone paid on correct answers and on wrong ones whose answer is the CoT's written result (scope concluded):
     # run 5's hack (answers copied out of CoT digits) earns nothing.
-    concluded) echo "--saliency.rewardMode cotAlone --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --saliency.steps 0 --saliency.randomSets 0 --rewards.saliency ${SCOPE_ALL_WEIGHT:-2}" ;;
+    concluded) echo "--saliency.rewardMode cotAlone --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --saliency.steps 0 --saliency.randomSets 0 --rewards.saliency ${w:-${SCOPE_ALL_WEIGHT:-2}}" ;;
     # concluded with cotDerived: every '= number' of the CoT must also be likely from the CoT before it with the prompt
     # hidden, so a CoT bent onto the hint (run 6) earns little.
-    derived) echo "--saliency.rewardMode cotDerived --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --rewards.saliency ${SCOPE_ALL_WEIGHT:-2}" ;;
+    derived) echo "--saliency.rewardMode cotDerived --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --rewards.saliency ${w:-${SCOPE_ALL_WEIGHT:-2}}" ;;
     # derived at weight 1: a consistent wrong answer can no longer outscore an inconsistent right one (run 6's seed 3).
-    derived1) echo "--saliency.rewardMode cotDerived --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --rewards.saliency 1" ;;
+    derived1) echo "--saliency.rewardMode cotDerived --saliency.scope concluded --saliency.biasFrom ${BIAS_FROM:-answer} --rewards.saliency ${w:-1}" ;;
     # cotUnhinted on correct answers (DESIGN.md's scope) at weight 1: the answer and each CoT result re-read under the
     # prompt without its hint (run 7: hiding the prompt by attention left cotDerived's reward at ~0 on a new SFT model).
-    unhinted) echo "--saliency.rewardMode cotUnhinted --saliency.scope correct --rewards.saliency 1" ;;
+    unhinted) echo "--saliency.rewardMode cotUnhinted --saliency.scope correct --rewards.saliency ${w:-1}" ;;
     # unhinted on correct answers and on wrong ones that equal their CoT's result (scope concluded), weight 2: a wrong
     # answer that follows its (slipped) CoT, paid p(a | unhinted prompt, CoT), then outscores a right one copied from the
     # hint against its CoT, while a valid CoT stays the best-paid (run 8: scope correct never rewards following the CoT
     # where CoT and hint disagree).
-    unhinted2) echo "--saliency.rewardMode cotUnhinted --saliency.scope concluded --rewards.saliency 2" ;;
+    unhinted2) echo "--saliency.rewardMode cotUnhinted --saliency.scope concluded --rewards.saliency ${w:-2}" ;;
     grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
     confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
     *) echo "unknown condition $1" >&2; exit 2 ;;
