@@ -5,6 +5,7 @@ import * as path from 'path';
 
 import { LlamaModel, dependence, noGrad, optimizeSaliency, saliencyReward, saliencyStats, tensor } from '../src';
 import type { SaliencyResult } from '../src';
+import { REWARD_MODES, rewardHidesPrompt, rewardMeasuresDerived, rewardMeasuresResults, rewardReadsUnhinted, rewardUsesMask } from '../src/atman/reward';
 import { leaveOneOutDrops } from '../src/atman/suppress';
 import { auroc } from '../src/stats';
 import { thrown } from './helpers';
@@ -367,5 +368,13 @@ describe('optimizeSaliency contract', () => {
     expect((await err([c], { steps: 1.5 })).name).toBe('RangeError');
     expect((await err([c], { threshold: 1.5 })).name).toBe('RangeError');
     expect(await optimizeSaliency(model, [])).toEqual([]);
+  });
+});
+
+test('what each reward mode reads: the mask, the prompt-hiding passes, the derived passes, the results pass, the unhinted prompt', () => {
+  const reads = Object.fromEntries(REWARD_MODES.map((m) => [m, [rewardUsesMask, rewardHidesPrompt, rewardMeasuresDerived, rewardMeasuresResults, rewardReadsUnhinted].map((f) => (f(m) ? 1 : 0)).join('')]));
+  expect(reads).toEqual({
+    comprehensiveness: '10000', sufficiency: '10000', crucial: '10000', crucialSufficiency: '11000',
+    cotSufficiency: '01000', cotCarried: '01000', cotAlone: '01000', cotDerived: '01100', cotUnhinted: '00011',
   });
 });

@@ -59,37 +59,74 @@ export type SaliencyRewardMode = 'comprehensiveness' | 'sufficiency' | 'crucial'
 
 export const REWARD_MODES: readonly SaliencyRewardMode[] = ['comprehensiveness', 'sufficiency', 'crucial', 'cotSufficiency', 'crucialSufficiency', 'cotCarried', 'cotAlone', 'cotDerived', 'cotUnhinted'];
 
-const MASK_FREE: readonly SaliencyRewardMode[] = ['cotSufficiency', 'cotCarried', 'cotAlone', 'cotDerived', 'cotUnhinted'];
+/** What a reward mode reads from optimizeSaliency() and how it scores a result (before clipping to [0, 1]). */
+interface ModeSpec {
+  value: (r: SaliencyResult, tau: number, o: SaliencyRewardOptions) => number;
+  /** Reads the crucial set C (the K-step mask); the others run no mask. */
+  mask?: boolean;
+  /** optimizeSaliency's hidePrompt passes. */
+  hidesPrompt?: boolean;
+  /** optimizeSaliency's measureDerived passes. */
+  derived?: boolean;
+  /** optimizeSaliency's measureResults pass. */
+  results?: boolean;
+  /** Measured on examples built from the prompt without its hint (the trainer and the gates build them). */
+  unhinted?: boolean;
+}
+
+/** cotSufficiency's value: 1 − (log p(a) − log p(a | prompt hidden))⁺ / τ. */
+const survivesHiddenPrompt = (r: SaliencyResult, tau: number) => 1 - Math.max(0, r.logpFull - r.logpHidePrompt) / tau;
+/** A probability from a log-prob that may be NaN (not measured: no term, 1). */
+const pOrOne = (logp: number) => (Number.isNaN(logp) ? 1 : Math.exp(logp));
+
+const MODES: Record<SaliencyRewardMode, ModeSpec> = {
+  comprehensiveness: { mask: true, value: (r, tau) => (r.logpSuppressRandom - r.logpSuppressCrucial) / tau },
+  sufficiency: { mask: true, value: (r, tau) => (r.logpKeepCrucial - r.logpKeepRandom) / tau },
+  crucial: { mask: true, value: (r, tau) => (r.logpFull - r.logpSuppressCrucial) / tau },
+  cotSufficiency: { hidesPrompt: true, value: survivesHiddenPrompt },
+  crucialSufficiency: { mask: true, hidesPrompt: true, value: (r, tau) => (r.logpOnlyCrucial - r.logpOnlyRandom) / tau },
+  cotCarried: { hidesPrompt: true, value: (r, tau) => Math.min(dependence(r) / tau, survivesHiddenPrompt(r, tau)) },
+  cotAlone: { hidesPrompt: true, value: (r, tau) => Math.min(dependence(r) / tau, Math.exp(r.logpHidePrompt)) },
+  cotDerived: {
+    hidesPrompt: true, derived: true,
+    value: (r, tau) => Math.min((r.logpHidePrompt - r.logpHideBoth) / tau, Math.exp(r.logpHidePrompt), pOrOne(r.logpResultHidePrompt)),
+  },
+  cotUnhinted: {
+    results: true, unhinted: true,
+    value: (r, _tau, o) => Math.min(Math.exp(r.logpFull), o.answerCorrect === false ? 1 : pOrOne(r.logpResult)),
+  },
+};
 
 /** Whether a reward mode reads the prompt-hiding log-probs (optimizeSaliency's hidePrompt). */
 export function rewardHidesPrompt(mode: SaliencyRewardMode): boolean {
-  return mode === 'crucialSufficiency' || (MASK_FREE.includes(mode) && mode !== 'cotUnhinted');
+  return MODES[mode].hidesPrompt === true;
 }
 
 /** Whether a reward mode reads the equation results with nothing hidden (optimizeSaliency's measureResults). */
 export function rewardMeasuresResults(mode: SaliencyRewardMode): boolean {
-  return mode === 'cotUnhinted';
+  return MODES[mode].results === true;
 }
 
 /** Whether a reward mode measures completions under the prompt without its hint (the trainer builds those examples). */
 export function rewardReadsUnhinted(mode: SaliencyRewardMode): boolean {
-  return mode === 'cotUnhinted';
+  return MODES[mode].unhinted === true;
 }
 
 /** Whether a reward mode reads the equation results and the prompt-and-CoT-hidden pass (optimizeSaliency's measureDerived). */
 export function rewardMeasuresDerived(mode: SaliencyRewardMode): boolean {
-  return mode === 'cotDerived';
+  return MODES[mode].derived === true;
 }
 
-/** Whether a reward mode reads the mask's crucial set (the prompt-hiding cotSufficiency, cotCarried, cotAlone need no mask optimization). */
+/** Whether a reward mode reads the mask's crucial set (the mask-free modes need no mask optimization). */
 export function rewardUsesMask(mode: SaliencyRewardMode): boolean {
-  return !MASK_FREE.includes(mode);
+  return MODES[mode].mask === true;
 }
 
 /**
- * R_sal = clip((log p(a | C's random control suppressed) − log p(a | C suppressed)) / τ, 0, 1) for a correct completion,
- * else 0 (mode 'crucial': log p(a | full) in place of the control). High when the answer depends on the tokens the
- * mask kept more than on as many other CoT tokens; 0 when nothing was kept (decorative CoT).
+ * R_sal of one result, clipped to [0, 1]; 0 for a completion that does not earn it (opts.correct false) and, for a
+ * mode that reads the mask, for an empty crucial set. The default (comprehensiveness): (log p(a | C's random control
+ * suppressed) − log p(a | C suppressed)) / τ, high when the answer depends on the tokens the mask kept more than on as
+ * many other CoT tokens. Each mode is described at SaliencyRewardOptions.mode.
  */
 export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptions = {}): number {
   const tau = opts.tau ?? 2;
@@ -103,18 +140,8 @@ export function saliencyReward(result: SaliencyResult, opts: SaliencyRewardOptio
   if (!REWARD_MODES.includes(mode))
     throw new TypeError(`wrong argument type: saliencyReward() mode must be one of ${REWARD_MODES.map((m) => `'${m}'`).join(', ')}, got ${String(mode)}`);
   if (opts.correct === false || (rewardUsesMask(mode) && result.crucial.length === 0)) return 0;
-  // cotSufficiency's value; cotCarried takes it too.
-  const survivesHiddenPrompt = 1 - Math.max(0, result.logpFull - result.logpHidePrompt) / tau;
-  const drop =
-    mode === 'cotAlone' ? Math.min(dependence(result) / tau, Math.exp(result.logpHidePrompt))
-      : mode === 'cotDerived' ? Math.min((result.logpHidePrompt - result.logpHideBoth) / tau, Math.exp(result.logpHidePrompt), Number.isNaN(result.logpResultHidePrompt) ? 1 : Math.exp(result.logpResultHidePrompt))
-      : mode === 'cotUnhinted' ? Math.min(Math.exp(result.logpFull), opts.answerCorrect === false || Number.isNaN(result.logpResult) ? 1 : Math.exp(result.logpResult))
-      : mode === 'cotCarried' ? Math.min(dependence(result) / tau, survivesHiddenPrompt)
-        : mode === 'cotSufficiency' ? survivesHiddenPrompt
-          : mode === 'sufficiency' ? (result.logpKeepCrucial - result.logpKeepRandom) / tau
-            : mode === 'crucialSufficiency' ? (result.logpOnlyCrucial - result.logpOnlyRandom) / tau
-              : ((mode === 'crucial' ? result.logpFull : result.logpSuppressRandom) - result.logpSuppressCrucial) / tau;
-  return Number.isFinite(drop) ? Math.min(1, Math.max(0, drop)) : 0;
+  const value = MODES[mode].value(result, tau, opts);
+  return Number.isFinite(value) ? Math.min(1, Math.max(0, value)) : 0;
 }
 
 /** R_dep = log p(answer | full CoT) − log p(answer | all CoT suppressed): how much the answer needs the CoT at all. */
