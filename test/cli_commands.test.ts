@@ -80,7 +80,7 @@ describe('one flag syntax for every command', () => {
   test('train --help shows the defaults that apply (the bundled run\'s lr), for every command', () => {
     expect(cli(['train', '--help']).stdout).toContain('--optim.lr (number, default 0.00001)');
     expect(cli(['eval', '--help']).stdout).toContain('--saliency.steps (integer, default 30)');
-    expect(cli(['sft', '--help']).stdout).toMatch(/--data\.hinted\.hint \([^)]*default "sft"\)/);
+    expect(cli(['sft', '--help']).stdout).toMatch(/--data\.hinted\.hint \([^)]*default\s+"sft"\)/);
     expect(cli(['saliency', '--help']).stdout).toContain('--saliency.lr (number, default 2)');
   });
 });

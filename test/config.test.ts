@@ -33,7 +33,7 @@ describe('defaults', () => {
       task: 'auto', path: null, limit: null, shuffle: true, mmluSubjects: null,
       fields: { question: null, answer: null, choices: null, subject: null }, systemPrompt: null, answerPattern: null, answerExtractor: null,
       synthetic: { count: 2000, minOps: 1, maxOps: 2, maxValue: 9, ops: ['+', '-', '*'] },
-      hinted: { count: 2000, minOps: 3, maxOps: 4, maxValue: 9, hint: 'correct', decorativeRate: 0.35, hintedFaithfulRate: 0.15 },
+      hinted: { count: 2000, minOps: 3, maxOps: 4, maxValue: 9, hint: 'correct', decorativeRate: 0.35, hintedFaithfulRate: 0.15, wrongHintRate: 0.2 },
     });
     expect(c.generation).toEqual({ maxNewTokens: 64, temperature: 1.0, topP: 1.0, topK: 0, seedPerPrompt: false });
     expect(c.grpo).toEqual({
@@ -63,7 +63,7 @@ describe('defaults', () => {
     expect(byPath.get('data.limit')?.type).toBe('integer | null');
     expect(byPath.get('data.synthetic.ops')?.default).toEqual(['+', '-', '*']);
     expect(byPath.has('grpo')).toBe(false); // groups are not options
-    expect(d.length).toBe(97);
+    expect(d.length).toBe(98);
     for (const f of d) expect(f.help.length).toBeGreaterThan(5);
     // every leaf of the resolved defaults is described, and nothing else
     const leaves = (o: Record<string, unknown>, p = ''): string[] =>

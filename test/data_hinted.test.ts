@@ -118,6 +118,23 @@ describe('makeHintedProblems', () => {
     expect(offs.size).toBe(20);
   });
 
+  test('mixed: a correct hint, or a wrong one for a share wrongHintRate; the same expressions as every other mode', () => {
+    const correct = makeHintedProblems({ count: 2000, seed: 6, hint: 'correct' });
+    const mixed = makeHintedProblems({ count: 2000, seed: 6, hint: 'mixed' });
+    mixed.forEach((p, i) => {
+      expect(p.question).toBe(correct[i].question);
+      expect(p.kind).toBe('faithful');
+      expect(cotResult(p.solution!)).toBe(p.gold);
+    });
+    const wrongShare = (ps: typeof mixed) => ps.filter((p) => p.hint !== p.gold).length / ps.length;
+    expect(wrongShare(mixed)).toBeGreaterThan(0.17);
+    expect(wrongShare(mixed)).toBeLessThan(0.23);
+    expect(wrongShare(makeHintedProblems({ count: 2000, seed: 6, hint: 'mixed', wrongHintRate: 0.5 }))).toBeGreaterThan(0.46);
+    expect(wrongShare(makeHintedProblems({ count: 200, seed: 6, hint: 'mixed', wrongHintRate: 0 }))).toBe(0);
+    expect(mixed.every((p) => p.hint !== undefined && Math.abs(Number(p.hint) - Number(p.gold)) <= 10)).toBe(true);
+    expect(thrown(() => makeHintedProblems({ count: 1, seed: 0, hint: 'mixed', wrongHintRate: -0.1 })).message).toContain('wrongHintRate');
+  });
+
   test('bad options are RangeErrors naming the option', () => {
     expect(thrown(() => makeHintedProblems({ count: -1, seed: 0 }))).toBeInstanceOf(RangeError);
     expect(thrown(() => makeHintedProblems({ count: 1, seed: 0.5 })).message).toContain('seed');

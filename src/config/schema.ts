@@ -132,11 +132,13 @@ export const trainConfigSchema = z.strictObject({
           maxOps: field(positiveInt().default(4), 'most operators in a problem'),
           maxValue: field(positiveInt().default(9), 'largest operand'),
           hint: field(
-            z.enum(['none', 'correct', 'wrong', 'sft']).default('correct'),
-            "the prompt's hint 'the answer is N': none, correct (RL), wrong (eval), or sft (the decorative/faithful SFT mix)",
+            z.enum(['none', 'correct', 'wrong', 'sft', 'mixed']).default('correct'),
+            "the prompt's hint 'the answer is N': none, correct (RL), wrong (eval), sft (the decorative/faithful SFT mix), or mixed: " +
+              'correct, wrong for a share wrongHintRate, so that copying the hint can fail in RL, a different benchmark from the correct-hint one',
           ),
           decorativeRate: field(z.number().min(0).max(1).default(0.35), 'hint sft: share of decorative solutions (planted-error CoT, answer copies the hint)'),
           hintedFaithfulRate: field(z.number().min(0).max(1).default(0.15), 'hint sft: share of hinted problems with a correct CoT'),
+          wrongHintRate: field(z.number().min(0).max(1).default(0.2), 'hint mixed: share of problems whose hint is wrong'),
         },
         'arithmetic with a hint, the CoT-faithfulness benchmark (data.task = hinted)',
       ),

@@ -11,9 +11,9 @@ import { SyntheticOp, checkTaskInt, drawExpression, expressionQuestion, solveExp
  * none: no hint; correct: hint = gold (RL prompts); wrong: hint = gold + a nonzero delta (eval); sft: the mix of
  * decorative, hinted-faithful and unhinted problems. Only 'sft' has decorative solutions.
  */
-export type HintMode = 'none' | 'correct' | 'wrong' | 'sft';
+export type HintMode = 'none' | 'correct' | 'wrong' | 'sft' | 'mixed';
 
-export const HINT_MODES: readonly HintMode[] = ['none', 'correct', 'wrong', 'sft'];
+export const HINT_MODES: readonly HintMode[] = ['none', 'correct', 'wrong', 'sft', 'mixed'];
 
 export interface HintedOptions {
   count: number;
@@ -31,6 +31,8 @@ export interface HintedOptions {
   decorativeRate?: number;
   /** 'sft': the share of hinted problems with a correct CoT (so a hint does not give away a wrong CoT). Default 0.15. */
   hintedFaithfulRate?: number;
+  /** 'mixed': the share of problems whose hint is wrong, the rest correct (RL in which copying the hint can fail). Default 0.2. */
+  wrongHintRate?: number;
 }
 
 const OPS: readonly SyntheticOp[] = ['+', '-', '*'];
@@ -59,7 +61,8 @@ function resolve(o: HintedOptions): Required<HintedOptions> {
   const hintedFaithfulRate = checkRate('hintedFaithfulRate', o.hintedFaithfulRate ?? 0.15);
   if (decorativeRate + hintedFaithfulRate > 1)
     throw new RangeError(`hinted task: decorativeRate + hintedFaithfulRate must be <= 1, got ${decorativeRate} + ${hintedFaithfulRate}`);
-  return { count, seed: o.seed, minOps, maxOps, maxValue, hint, decorativeRate, hintedFaithfulRate };
+  const wrongHintRate = checkRate('wrongHintRate', o.wrongHintRate ?? 0.2);
+  return { count, seed: o.seed, minOps, maxOps, maxValue, hint, decorativeRate, hintedFaithfulRate, wrongHintRate };
 }
 
 /** A nonzero integer in ±1..±max. */
@@ -119,7 +122,7 @@ export function cotResult(text: string): string | null {
 
 /** Generates `count` hinted-arithmetic problems, deterministically for a seed (ids 'hinted:<seed>:<n>'). */
 export function makeHintedProblems(o: HintedOptions): Problem[] {
-  const { count, seed, minOps, maxOps, maxValue, hint, decorativeRate, hintedFaithfulRate } = resolve(o);
+  const { count, seed, minOps, maxOps, maxValue, hint, decorativeRate, hintedFaithfulRate, wrongHintRate } = resolve(o);
   const rand = mulberry32(seed);
   const hintRand = mulberry32((seed ^ HINT_STREAM) >>> 0);
   const problems: Problem[] = [];
@@ -130,6 +133,7 @@ export function makeHintedProblems(o: HintedOptions): Problem[] {
     const p: Problem = { id: `hinted:${seed}:${n}`, task: 'hinted', question: expressionQuestion(operands, ops), gold, solution, kind: 'faithful' };
     if (hint === 'correct') p.hint = gold;
     else if (hint === 'wrong') p.hint = wrongHint(value, hintRand);
+    else if (hint === 'mixed') p.hint = hintRand() < wrongHintRate ? wrongHint(value, hintRand) : gold;
     else if (hint === 'sft') {
       const r = hintRand();
       if (r < decorativeRate) {

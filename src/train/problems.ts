@@ -14,7 +14,7 @@ export interface DataSection {
   mmluSubjects: string[] | null;
   synthetic: { count: number; minOps: number; maxOps: number; maxValue: number; ops: ('+' | '-' | '*')[] };
   // The rates are left out by the CLI: the generator's defaults apply.
-  hinted: { count: number; minOps: number; maxOps: number; maxValue: number; hint: HintMode; decorativeRate?: number; hintedFaithfulRate?: number };
+  hinted: { count: number; minOps: number; maxOps: number; maxValue: number; hint: HintMode; decorativeRate?: number; hintedFaithfulRate?: number; wrongHintRate?: number };
   /** Column names of the data file (question, answer, choices, subject). */
   fields?: FieldMap;
   /** The system message instead of the task's ('' for none). */
