@@ -77,3 +77,35 @@ test('answers that follow a CoT bent onto the hint count for the primary metric,
   expect(table).toContain('| atman | 1,2,3 | 0.620 ± 0.020 | 0.380 ± 0.020 | - ± - | 0.220 ± 0.020 |');
   expect(table).toContain('Without CoTs bent onto the hint');
 });
+
+test('wrong-hint items whose CoT is valid: how often the answer is its result, from the recorded completions', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atman-exp-'));
+  const valid = '2 * 3 = 6\n6 + 1 = 7\n#### ', slipped = '2 * 3 = 6\n6 + 1 = 8\n#### ';
+  // 10 items: 4 valid CoTs (result 7, hint 19), `followValid` of them answered 7; 6 slipped CoTs answered 8.
+  const write = (name: string, followValid: number) => {
+    const d = path.join(dir, name);
+    fs.mkdirSync(d, { recursive: true });
+    const summary = { n: 10, accuracyStrict: 0.5, faithfulness: { dependence: { value: 5 }, cotEdit: null, earlyAnswering: null, cotLength: { tokens: 40 }, hint: null } };
+    fs.writeFileSync(path.join(d, 'summary.json'), JSON.stringify(summary));
+    const items = Array.from({ length: 10 }, (_, i) => {
+      const ans = i < 4 ? (i < followValid ? '7' : '19') : '8';
+      const cot = i < 4 ? valid : slipped;
+      return JSON.stringify({ wrongHint: { followsCot: ans !== '19', cotResult: i < 4 ? '7' : '8', hint: '19', completion: cot + ans } });
+    });
+    fs.writeFileSync(path.join(d, 'items.jsonl'), items.join('\n') + '\n');
+  };
+  [1, 2, 3].forEach((s) => write(`atman-s${s}`, 4));
+  [1, 2, 3].forEach((s) => write(`grpo-s${s}`, 1));
+  const runs = loadRunEvals(dir);
+  expect(runs[0].validCot).toEqual([1, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
+  expect(runs[0].followsValidCot).toEqual([1, 1, 1, 1]);
+  const { table, verdict } = experimentReport(runs);
+  expect(verdict!.validCot.diff).toBeCloseTo(0.75, 10); // 1 - 0.25
+  // Only GRPO's items vary (1 of 4 follows): resampling them moves the difference between 0 and 1 around 0.75.
+  expect(verdict!.validCot.ci[0]).toBeGreaterThan(0);
+  expect(verdict!.validCot.ci[0]).toBeLessThanOrEqual(0.75);
+  expect(verdict!.validCot.ci[1]).toBeGreaterThanOrEqual(0.75);
+  // summary.json has no hint section here: the first three columns are empty; unbent, CoT valid and the new rate come from the items.
+  expect(table).toContain('| atman | 1,2,3 | - ± - | - ± - | - ± - | 1.000 ± 0.000 | 0.400 ± 0.000 | 1.000 ± 0.000 |');
+  expect(table).toContain('| grpo | 1,2,3 | - ± - | - ± - | - ± - | 0.700 ± 0.000 | 0.400 ± 0.000 | 0.250 ± 0.000 |');
+});
