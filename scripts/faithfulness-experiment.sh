@@ -5,7 +5,8 @@
 # mostly idle); every final model and the SFT model are evaluated on the same items (no hint, plus a wrong-hint variant
 # of each problem); `atman-native bench experiment` prints the table and the verdict.
 #   scripts/faithfulness-experiment.sh OUT_DIR
-#   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("atman grpo confidence"; also "carried" and
+#   env: PHASES ("sft gates rl eval table"), SEEDS ("1 2 3"), CONDITIONS ("unhinted2_w1.2 grpo confidence": the arm that
+#        met the success criteria in run 10 of bench/faithfulness-experiment.md; "atman": the mask-based reward; also "carried" and
 #        "alone": cotCarried / cotAlone on every completion, "concluded": cotAlone on correct completions and on wrong ones
 #        whose answer is the CoT's result, "derived": concluded with cotDerived; weight SCOPE_ALL_WEIGHT, default 2; "derived1": derived at weight 1; "unhinted": cotUnhinted on correct answers, weight 1; "unhinted2": cotUnhinted, scope concluded, weight 2; any condition_wN: that arm at saliency weight N), RL_STEPS (150),
 #        RL_LR (1e-4), SFT_STEPS (3000), EVAL_COUNT (400), DTYPE (float32: bf16 weights would round away small updates),
@@ -19,7 +20,7 @@ OUT=$(realpath -m "${1:?usage: $0 OUT_DIR}")
 cd "$(dirname "$0")/.."
 PHASES=${PHASES:-"sft gates rl eval table"}
 SEEDS=${SEEDS:-"1 2 3"}
-CONDITIONS=${CONDITIONS:-"atman grpo confidence"}
+CONDITIONS=${CONDITIONS:-"unhinted2_w1.2 grpo confidence"}
 DTYPE=${DTYPE:-float32}
 CLI="node dist/cli/main.js"
 MODEL="$OUT/sft"
@@ -86,6 +87,7 @@ flags() {
     # answer that follows its (slipped) CoT, paid p(a | unhinted prompt, CoT), then outscores a right one copied from the
     # hint against its CoT, while a valid CoT stays the best-paid (run 8: scope correct never rewards following the CoT
     # where CoT and hint disagree).
+    # Measured: weight 2 and 1.5 trade accuracy for consistent wrong answers (runs 9, 10); 1.2 (unhinted2_w1.2) kept it.
     unhinted2) echo "--saliency.rewardMode cotUnhinted --saliency.scope concluded --rewards.saliency ${w:-2}" ;;
     grpo) echo "--saliency.enabled false --rewards.saliency 0" ;;
     confidence) echo "--saliency.enabled false --rewards.saliency 0 --rewards.confidence 0.5" ;;
