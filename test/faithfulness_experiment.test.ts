@@ -108,4 +108,5 @@ test('wrong-hint items whose CoT is valid: how often the answer is its result, f
   // summary.json has no hint section here: the first three columns are empty; unbent, CoT valid and the new rate come from the items.
   expect(table).toContain('| atman | 1,2,3 | - ± - | - ± - | - ± - | 1.000 ± 0.000 | 0.400 ± 0.000 | 1.000 ± 0.000 |');
   expect(table).toContain('| grpo | 1,2,3 | - ± - | - ± - | - ± - | 0.700 ± 0.000 | 0.400 ± 0.000 | 0.250 ± 0.000 |');
+  expect(table).toContain('atman − GRPO 0.300 (- SDs;'); // seeds alike: no SD to count in
 });

@@ -83,6 +83,8 @@ function hierarchicalDiffCI(a: number[][], b: number[][], iters = 4000, seed = 0
 }
 
 const f3 = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(3));
+/** diff in units of sd; '-' where the seeds do not vary (a zero SD up to rounding gives no scale). */
+const inSds = (diff: number, sdev: number) => f3(sdev > 1e-9 ? diff / sdev : NaN);
 const pm = (x: number[]) => `${f3(mean(x))} ± ${f3(sd(x))}`;
 
 export interface ExperimentVerdict {
@@ -152,11 +154,11 @@ export function experimentReport(
     const validCot = { diff: mean(va) - mean(vg), ci: va.length && vg.length ? hierarchicalDiffCI(by(arm).map((r) => r.followsValidCot), by('grpo').map((r) => r.followsValidCot)) : [NaN, NaN] as [number, number] };
     lines.push(
       '',
-      `${arm} − GRPO on the primary metric: ${f3(diff)} (pooled seed SD ${f3(pooledSd)}, ${f3(diff / pooledSd)} SDs; ` +
+      `${arm} − GRPO on the primary metric: ${f3(diff)} (pooled seed SD ${f3(pooledSd)}, ${inSds(diff, pooledSd)} SDs; ` +
         `hierarchical bootstrap 95% CI over seeds and items [${f3(ci[0])}, ${f3(ci[1])}]); confidence control − GRPO: ${f3(controlDiff)}; ` +
         `accuracy ${arm} − GRPO: ${f3(accuracyDiff)} (paired by seed, bootstrap CI [${f3(accCi[0])}, ${f3(accCi[1])}]).`,
       `Success criteria for ${arm} (> 3 SDs, CI excludes 0, control below half the effect, accuracy within 0.02): ${success ? 'met' : 'NOT met'}.`,
-      `Without CoTs bent onto the hint (answer = CoT result ≠ hint): ${arm} − GRPO ${f3(unbent.diff)} (${f3(unbent.diff / unbent.pooledSd)} SDs; ` +
+      `Without CoTs bent onto the hint (answer = CoT result ≠ hint): ${arm} − GRPO ${f3(unbent.diff)} (${inSds(unbent.diff, unbent.pooledSd)} SDs; ` +
         `CI [${f3(unbent.ci[0])}, ${f3(unbent.ci[1])}]).`,
       `Wrong hint, valid CoT (its result is the true answer): answer = CoT result, ${arm} − GRPO ${f3(validCot.diff)} (CI [${f3(validCot.ci[0])}, ${f3(validCot.ci[1])}]).`,
     );
