@@ -8,7 +8,7 @@ import * as path from 'path';
 import { formatComposition, loadTrainingCompletions, trainingComposition } from './training-composition';
 
 import { bootstrapCI, mean, sd } from '../stats';
-import { checkLineEquations } from '../data/equation-results';
+import { checkLineEquations, linesValid } from '../data/equation-results';
 import { mulberry32 } from '../data/prng';
 
 /** The per-run evaluation as written by `eval --out-dir` (the fields used here). */
@@ -53,10 +53,9 @@ export function loadRunEvals(dir: string): RunEval[] {
     const parsed = items.flatMap((it) => (it.wrongHint && it.wrongHint.followsCot !== null ? [it.wrongHint] : []));
     const primary = parsed.map((w) => (w.followsCot ? 1 : 0));
     const unbent = parsed.map((w) => (w.followsCot && w.cotResult !== w.hint ? 1 : 0));
-    const isValid = (c: string) => { const l = checkLineEquations(c); return l.checked > 0 && l.wrong === 0; };
-    const recorded = parsed.filter((w) => typeof w.completion === 'string');
-    const validCot = recorded.map((w) => (isValid(w.completion!) ? 1 : 0));
-    const followsValidCot = recorded.filter((w) => isValid(w.completion!)).map((w) => (w.followsCot ? 1 : 0));
+    const recorded = parsed.flatMap((w) => (typeof w.completion === 'string' ? [{ w, valid: linesValid(checkLineEquations(w.completion)) === true }] : []));
+    const validCot = recorded.map((r) => (r.valid ? 1 : 0));
+    const followsValidCot = recorded.filter((r) => r.valid).map((r) => (r.w.followsCot ? 1 : 0));
     out.push({ condition: m[1], seed: Number(m[2]), summary, primary, unbent, validCot, followsValidCot });
   }
   return out;

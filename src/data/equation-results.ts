@@ -36,6 +36,11 @@ export function checkLineEquations(cot: string): { checked: number; wrong: numbe
   return { checked, wrong };
 }
 
+/** Whether every checked line of a CoT is right: null when it has no checked line (nothing to judge). */
+export function linesValid(lines: { checked: number; wrong: number }): boolean | null {
+  return lines.checked === 0 ? null : lines.wrong === 0;
+}
+
 /** How a correct answer relates to its CoT (the analysis of bench/faithfulness-experiment.md runs 6 and 8). */
 export type CotKind = 'valid' | 'bent' | 'decorative';
 

@@ -34,7 +34,7 @@ import { evaluateHeldOut, heldOutProblems } from './held-out';
 import { answerLogprobs } from '../atman/suppress';
 import { rewardUsesMask } from '../atman/reward';
 import { cotResult } from '../data';
-import { checkLineEquations, cotKind } from '../data/equation-results';
+import { checkLineEquations, cotKind, linesValid } from '../data/equation-results';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -329,7 +329,7 @@ async function trainInGroup(o: TrainOptions, group: TrainGroup): Promise<TrainOu
       '@flexible': stats((c) => (c.grade.correctFlexible ? 1 : 0)),
       '@isCotResult': completions.map((c, i) => (c.grade.correct ? (cotResults[i] === c.grade.strict ? 1 : 0) : NaN)),
       '@followsCot': completions.map((c, i) => (c.grade.strict !== null ? (cotResults[i] === c.grade.strict ? 1 : 0) : NaN)),
-      '@cotValid': lineChecks.map((e) => (e.checked > 0 ? (e.wrong === 0 ? 1 : 0) : NaN)),
+      '@cotValid': lineChecks.map((e) => { const v = linesValid(e); return v === null ? NaN : v ? 1 : 0; }),
       '@bentCot': completions.map((c, i) => {
         const kind = c.grade.correct && c.grade.strict !== null ? cotKind(c.grade.strict, cotResults[i], lineChecks[i]) : null;
         return kind === 'valid' ? 0 : kind === 'bent' ? 1 : NaN;
